@@ -1,0 +1,36 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv first.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+TORCH   ?= torch==2.13.0
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: venv demo test test-unit test-integration bench clean
+
+$(BIN)/avanomaly: setup.cfg pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: an unpinned requirement would pull a multi-GB CUDA build
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+venv: $(BIN)/avanomaly
+
+demo: venv
+	$(BIN)/python experiments/demo.py --out demo_output
+
+test: venv
+	$(BIN)/python -m pytest -q -ra tests
+
+test-unit: venv
+	$(BIN)/python -m pytest -q -ra tests/unit
+
+test-integration: venv
+	$(BIN)/python -m pytest -q -ra tests/integration
+
+bench: venv
+	$(BIN)/python benchmarks/preprocess.py
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache

@@ -1,0 +1,28 @@
+"""avanomaly: audio-visual deepfake detection learned from real talking people only.
+
+Data flow (one sub-package per step):
+    io          decode any video file -> Clip (25 fps frames, 16 kHz mono audio, aligned by timestamps)
+    preprocess  face track -> mouth crops, log-mel (4 mel frames per video frame), on-disk feature cache
+    data        datasets and manifests (FakeAVCeleb index, identity splits, synthetic benchmark)
+    models      sync encoders, sync features (B, T, 2K+1), causal autoregressive likelihood model
+    training    two-stage training (Lightning): stage 1 sync, stage 2 AR on frozen features
+    scoring     Detector: per-frame NLL -> clip score, calibrated threshold
+    evaluation  metrics, per-category reports, plots
+    serve       HTTP service
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "Detector", "load_clip"]
+
+
+def __getattr__(name):  # lazy: keep `import avanomaly` (and the CLI) fast, torch is imported on use
+    if name == "Detector":
+        from avanomaly.scoring.detector import Detector
+
+        return Detector
+    if name == "load_clip":
+        from avanomaly.io.media import load_clip
+
+        return load_clip
+    raise AttributeError(f"module 'avanomaly' has no attribute {name!r}")

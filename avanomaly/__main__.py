@@ -1,0 +1,3 @@
+from avanomaly.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""The ``avanomaly`` command: a thin click group.
+
+Each command lives beside the code it drives (``avanomaly/<package>/commands.py``) and is imported only
+when used, so ``avanomaly --help`` answers without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from avanomaly import __version__
+from avanomaly.errors import AvanomalyError
+
+# command name -> (module, attribute, one-line help shown in `avanomaly --help`)
+COMMANDS = {
+    "preprocess": ("avanomaly.preprocess.commands", "preprocess", "Decode videos into cached mouth crops + log-mel."),
+    "index": ("avanomaly.data.commands", "index", "Index a dataset (FakeAVCeleb, folders) into a manifest CSV."),
+    "synth": ("avanomaly.data.commands", "synth", "Generate the built-in synthetic FakeAVCeleb-shaped benchmark."),
+    "train": ("avanomaly.training.commands", "train", "Train on real clips only (stage 1 sync, stage 2 AR)."),
+    "calibrate": ("avanomaly.scoring.commands", "calibrate", "Re-calibrate a model's threshold on real clips."),
+    "score": ("avanomaly.scoring.commands", "score", "Score video files: anomaly score, verdict, AV offset."),
+    "evaluate": ("avanomaly.evaluation.commands", "evaluate", "Evaluate a model per category; write a report."),
+    "serve": ("avanomaly.serve.commands", "serve", "Run the HTTP service and upload page."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            short = COMMANDS[name][2]
+
+            @click.command(name=name, help=f"{short} (unavailable: {exc})")
+            def _unavailable():
+                raise click.ClickException(f"command '{name}' is unavailable: {exc}")
+
+            return _unavailable
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="avanomaly")
+def cli():
+    """avanomaly: detect audio-visual deepfakes with a model of real talking people only."""
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="avanomaly", standalone_mode=True)
+    except AvanomalyError as exc:  # a clear one-line error, never a deep traceback
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

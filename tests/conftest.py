@@ -1,0 +1,22 @@
+"""Shared fixtures. Tests that need the shared real clips skip with a reason when the folder is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_REAL_AV = Path(os.environ.get("AVANOMALY_REAL_AV", REPO.parent / "shared" / "data" / "real-av"))
+
+
+@pytest.fixture(scope="session")
+def real_av() -> Path:
+    """Folder of real / fake / bad clips (../shared/data/real-av); skip when absent (fresh user checkout)."""
+    if not (SHARED_REAL_AV / "manifest.csv").exists():
+        pytest.skip(f"shared real clips not found at {SHARED_REAL_AV} (set AVANOMALY_REAL_AV); CI has them")
+    return SHARED_REAL_AV
