@@ -1,0 +1,1 @@
+"""Built-in synthetic FakeAVCeleb-shaped benchmark (see docs/synthetic.md)."""
