@@ -1,0 +1,197 @@
+"""Synthetic test videos written with PyAV (for tests of every layer; no ffmpeg binary needed).
+
+``write_test_video`` writes a tiny clip whose content is known exactly:
+
+- each video frame ``i`` is a flat grey image of intensity ``index_to_intensity(i)`` by default, so a
+  decoded frame tells which source frame it came from (``intensity_to_index``);
+- the audio is ``audio_fn(t)`` sampled at ``audio_rate`` (default: a 440 Hz sine at amplitude 0.5);
+- frame timestamps may be irregular (``vfr_pts``) and the audio stream may start later or earlier than
+  the video (``audio_start``), which is written into the container as stream start times.
+
+Video is lossless by default (libx264 ``qp=0``) so pixel values survive; use ``video_codec="mpeg4"``
+for a lossy, faster codec.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+#: intensity of frame i is INDEX_BASE + INDEX_STEP * i (flat grey); fits 0..INDEX_MAX_FRAMES-1 frames.
+INDEX_BASE = 16
+INDEX_STEP = 3
+INDEX_MAX_FRAMES = (235 - INDEX_BASE) // INDEX_STEP + 1  # stay inside video "limited range" (16..235)
+
+DEFAULT_SINE_HZ = 440.0
+DEFAULT_AMPLITUDE = 0.5
+#: timestamps are written with this time base (1 ms ticks for VFR, 1/(fps) multiples otherwise)
+VFR_TIME_BASE = Fraction(1, 1000)
+AUDIO_BLOCK = 1024  # samples per audio frame handed to the encoder
+
+_DEFAULT_AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".avi": "pcm_s16le"}
+_AUDIO_FORMAT = {"aac": "fltp", "pcm_s16le": "s16", "mp3": "fltp", "libmp3lame": "fltp", "libopus": "flt"}
+
+
+def index_to_intensity(i: int) -> int:
+    """Grey level written for source frame ``i`` by the default ``frame_fn``."""
+    if not 0 <= i < INDEX_MAX_FRAMES:
+        raise ValueError(f"frame index {i} out of range 0..{INDEX_MAX_FRAMES - 1} for the intensity code")
+    return INDEX_BASE + INDEX_STEP * i
+
+
+def intensity_to_index(frame: np.ndarray) -> int:
+    """Source frame index encoded in a decoded frame (mean intensity, rounded)."""
+    return int(round((float(np.mean(frame)) - INDEX_BASE) / INDEX_STEP))
+
+
+def default_frame_fn(i: int, size: tuple[int, int]) -> np.ndarray:
+    """Flat grey RGB frame (H, W, 3) uint8 encoding index ``i``."""
+    w, h = size
+    return np.full((h, w, 3), index_to_intensity(i), dtype=np.uint8)
+
+
+def sine(freq: float = DEFAULT_SINE_HZ, amplitude: float = DEFAULT_AMPLITUDE) -> Callable[[np.ndarray], np.ndarray]:
+    """audio_fn giving ``amplitude * sin(2 pi freq t)`` on every channel."""
+
+    def fn(t: np.ndarray) -> np.ndarray:
+        return amplitude * np.sin(2.0 * np.pi * freq * t)
+
+    return fn
+
+
+def write_test_video(
+    path,
+    fps: float = 25,
+    n_frames: int = 25,
+    size: tuple[int, int] = (64, 64),
+    audio_rate: int | None = 16000,
+    channels: int = 1,
+    audio_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    vfr_pts: Sequence[float] | None = None,
+    audio_start: float = 0.0,
+    video_codec: str | None = "libx264",
+    frame_fn: Callable[[int, tuple[int, int]], np.ndarray] | None = None,
+    audio_duration: float | None = None,
+    audio_codec: str | None = None,
+) -> Path:
+    """Write a small synthetic audio-video file and return its path.
+
+    Args:
+        path: output file; the container is chosen from the suffix (.mp4, .avi, .mkv, .mov).
+        fps: nominal frame rate (constant-rate timestamps ``i / fps`` unless ``vfr_pts`` is given).
+        n_frames: number of video frames.
+        size: (width, height); must be even for libx264.
+        audio_rate: audio sample rate; ``None`` writes no audio stream.
+        channels: 1 (mono) or 2 (stereo).
+        audio_fn: maps times in seconds (N,) -> samples (N,) or (N, channels) in [-1, 1];
+            default a 440 Hz sine at 0.5. Time 0 is the first audio sample.
+        vfr_pts: explicit presentation times in seconds, one per frame (variable frame rate).
+        audio_start: audio stream start minus video stream start, seconds. Positive: audio begins
+            later; negative: the video begins later (the audio starts at 0). In .avi a positive
+            offset becomes leading silence (same signal timing, stream start 0).
+        video_codec: "libx264" (lossless qp=0), "mpeg4", "ffv1", ...; ``None`` writes no video stream.
+        frame_fn: ``frame_fn(i, size) -> (H, W, 3) uint8``; default ``default_frame_fn``.
+        audio_duration: seconds of audio; default the video duration ``n_frames / fps``.
+        audio_codec: default aac for .mp4/.mov/.mkv, pcm_s16le for .avi.
+    """
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame_fn = frame_fn or default_frame_fn
+    audio_fn = audio_fn or sine()
+    if vfr_pts is not None and len(vfr_pts) != n_frames:
+        raise ValueError(f"vfr_pts has {len(vfr_pts)} entries for {n_frames} frames")
+    video_offset = max(0.0, -audio_start)
+    audio_offset = max(0.0, audio_start)
+    if audio_duration is None:
+        audio_duration = n_frames / fps
+
+    with av.open(str(path), mode="w") as out:
+        vstream = astream = None
+        if video_codec is not None:
+            rate = Fraction(fps).limit_denominator(1001)
+            vstream = out.add_stream(video_codec, rate=rate)
+            vstream.width, vstream.height = size
+            vstream.pix_fmt = "yuv420p" if video_codec in ("libx264", "mpeg4") else "yuv444p"
+            if video_codec == "libx264":
+                vstream.options = {"qp": "0", "preset": "ultrafast"}
+            elif video_codec == "mpeg4":
+                vstream.options = {"qscale": "2"}
+                vstream.codec_context.qmin = 2
+                vstream.codec_context.qmax = 2
+            vstream.codec_context.time_base = VFR_TIME_BASE if vfr_pts is not None else 1 / rate
+            vstream.time_base = vstream.codec_context.time_base
+        if audio_rate is not None:
+            codec = audio_codec or _DEFAULT_AUDIO_CODEC.get(path.suffix.lower(), "aac")
+            astream = out.add_stream(codec, rate=audio_rate)
+            astream.layout = "mono" if channels == 1 else "stereo"
+            astream.time_base = Fraction(1, audio_rate)
+            astream.codec_context.time_base = Fraction(1, audio_rate)
+
+        # -- video
+        if vstream is not None:
+            tb = vstream.codec_context.time_base
+            for i in range(n_frames):
+                img = np.ascontiguousarray(frame_fn(i, size))
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                t = (vfr_pts[i] if vfr_pts is not None else i / fps) + video_offset
+                frame.pts = int(round(t / tb))
+                frame.time_base = tb
+                for packet in vstream.encode(frame):
+                    out.mux(packet)
+            for packet in vstream.encode(None):
+                out.mux(packet)
+
+        # -- audio
+        if astream is not None:
+            fmt = _AUDIO_FORMAT.get(astream.codec_context.name, "fltp")
+            n_total = int(round(audio_duration * audio_rate))
+            start_pts = int(round(audio_offset * audio_rate))
+            lead_silence = 0
+            if path.suffix.lower() == ".avi" and start_pts > 0:
+                lead_silence, start_pts = start_pts, 0
+                n_total += lead_silence
+            for s0 in range(0, n_total, AUDIO_BLOCK):
+                n = min(AUDIO_BLOCK, n_total - s0)
+                idx = s0 + np.arange(n) - lead_silence  # sample index in the audio_fn signal
+                data = np.asarray(audio_fn(np.maximum(idx, 0) / audio_rate), dtype=np.float64)
+                if data.ndim == 1:
+                    data = np.repeat(data[:, None], channels, axis=1)
+                data = np.where((idx >= 0)[:, None], data, 0.0)
+                data = np.clip(data, -1.0, 1.0)  # (n, C)
+                planar = np.ascontiguousarray(data.T.astype(np.float32))  # (C, n)
+                frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=astream.layout.name)
+                frame.sample_rate = audio_rate
+                frame.pts = start_pts + s0
+                frame.time_base = Fraction(1, audio_rate)
+                if fmt != "fltp":
+                    frame = _convert_audio(frame, fmt, astream.layout.name, audio_rate)
+                for packet in astream.encode(frame):
+                    out.mux(packet)
+            for packet in astream.encode(None):
+                out.mux(packet)
+    return path
+
+
+def _convert_audio(frame, fmt: str, layout: str, rate: int):
+    """Convert a float planar frame to ``fmt`` keeping its pts (s16 for PCM)."""
+    import av
+
+    data = frame.to_ndarray()  # (C, n) float32
+    if fmt == "s16":
+        arr = np.round(np.clip(data, -1.0, 1.0) * 32767.0).astype(np.int16)
+        packed = np.ascontiguousarray(arr.T.reshape(1, -1))  # (1, n*C) interleaved
+        new = av.AudioFrame.from_ndarray(packed, format="s16", layout=layout)
+    elif fmt == "flt":
+        packed = np.ascontiguousarray(data.T.reshape(1, -1).astype(np.float32))
+        new = av.AudioFrame.from_ndarray(packed, format="flt", layout=layout)
+    else:
+        raise ValueError(f"unsupported audio sample format {fmt}")
+    new.sample_rate = rate
+    new.pts = frame.pts
+    new.time_base = frame.time_base
+    return new
