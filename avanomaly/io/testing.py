@@ -76,6 +76,7 @@ def write_test_video(
     frame_fn: Callable[[int, tuple[int, int]], np.ndarray] | None = None,
     audio_duration: float | None = None,
     audio_codec: str | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> Path:
     """Write a small synthetic audio-video file and return its path.
 
@@ -96,6 +97,8 @@ def write_test_video(
         frame_fn: ``frame_fn(i, size) -> (H, W, 3) uint8``; default ``default_frame_fn``.
         audio_duration: seconds of audio; default the video duration ``n_frames / fps``.
         audio_codec: default aac for .mp4/.mov/.mkv, pcm_s16le for .avi.
+        container_options: muxer options, e.g. ``{"movflags": "faststart"}`` (moov atom first, so a
+            truncated copy still opens and fails mid-decode).
     """
     import av
 
@@ -105,12 +108,14 @@ def write_test_video(
     audio_fn = audio_fn or sine()
     if vfr_pts is not None and len(vfr_pts) != n_frames:
         raise ValueError(f"vfr_pts has {len(vfr_pts)} entries for {n_frames} frames")
+    if path.suffix.lower() == ".avi" and audio_start < 0:
+        raise ValueError("AVI cannot store a video stream that starts after the audio; use .mp4 or .mkv")
     video_offset = max(0.0, -audio_start)
     audio_offset = max(0.0, audio_start)
     if audio_duration is None:
         audio_duration = n_frames / fps
 
-    with av.open(str(path), mode="w") as out:
+    with av.open(str(path), mode="w", options=container_options or {}) as out:
         vstream = astream = None
         if video_codec is not None:
             rate = Fraction(fps).limit_denominator(1001)
