@@ -1,0 +1,115 @@
+"""Per-window encoders. Visual: (N, 5, S, S) -> (N, dim) (the 5 mouth frames of a window as channels).
+Audio: (N, 1, 20, M) -> (N, dim) (20 mel frames x M bins of a window as a 1-channel image).
+
+Registered names (``list_backbones('visual')`` / ``list_backbones('audio')``):
+  visual: syncnet_small (default), efficientnet_b0 (efficientnet-pytorch, random init, no download),
+          mobilenet_v3_small (only when torchvision imports)
+  audio:  audio_small (default), audio_efficientnet_b0
+"""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+from avanomaly.models.registry import register_backbone
+
+VISUAL_WINDOW = 5  # mouth frames per sync window (t-2 .. t+2)
+AUDIO_WINDOW = 20  # mel frames per sync window (0.2 s)
+MEL_PER_FRAME = 4  # mel frames per video frame (10 ms hop at 25 fps)
+
+
+def _conv_bn(cin: int, cout: int, k, stride=1) -> nn.Sequential:
+    pad = tuple(x // 2 for x in k) if isinstance(k, tuple) else k // 2
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class SyncNetSmallVisual(nn.Module):
+    """Small SyncNet-like 2D CNN over 5 stacked grayscale frames. Any crop size >= 16 (global pooling)."""
+
+    def __init__(self, dim: int = 128, width: int = 32, in_channels: int = VISUAL_WINDOW):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            _conv_bn(in_channels, w, 5, 2),  # S/2
+            _conv_bn(w, 2 * w, 3, 2),  # S/4
+            _conv_bn(2 * w, 2 * w, 3, 1),
+            _conv_bn(2 * w, 4 * w, 3, 2),  # S/8
+            _conv_bn(4 * w, 4 * w, 3, 1),
+            _conv_bn(4 * w, 8 * w, 3, 2),  # S/16
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Linear(8 * w, dim)
+
+    def forward(self, x):
+        # x: (N, 5, S, S) -> (N, dim)
+        return self.head(self.features(x).flatten(1))
+
+
+class AudioSmall(nn.Module):
+    """Small VGG-like CNN over a (20 mel frames x M bins) log-mel window."""
+
+    def __init__(self, dim: int = 128, width: int = 32):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            _conv_bn(1, w, 3),  # (20, M)
+            nn.MaxPool2d((1, 2)),  # (20, M/2)
+            _conv_bn(w, 2 * w, 3, (2, 2)),  # (10, M/4)
+            _conv_bn(2 * w, 4 * w, 3, (2, 2)),  # (5, M/8)
+            _conv_bn(4 * w, 4 * w, 3, 1),
+            _conv_bn(4 * w, 8 * w, 3, (1, 2)),  # (5, M/16)
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Linear(8 * w, dim)
+
+    def forward(self, x):
+        # x: (N, 1, 20, M) -> (N, dim)
+        return self.head(self.features(x).flatten(1))
+
+
+@register_backbone("visual", "syncnet_small")
+def syncnet_small(dim: int = 128, width: int = 32, **_):
+    return SyncNetSmallVisual(dim=dim, width=width)
+
+
+@register_backbone("audio", "audio_small")
+def audio_small(dim: int = 128, width: int = 32, **_):
+    return AudioSmall(dim=dim, width=width)
+
+
+def _efficientnet(dim: int, in_channels: int):
+    from efficientnet_pytorch import EfficientNet
+
+    # from_name builds the architecture with random weights; nothing is downloaded
+    return EfficientNet.from_name("efficientnet-b0", in_channels=in_channels, num_classes=dim)
+
+
+@register_backbone("visual", "efficientnet_b0")
+def efficientnet_b0(dim: int = 128, **_):
+    return _efficientnet(dim, VISUAL_WINDOW)
+
+
+@register_backbone("audio", "audio_efficientnet_b0")
+def audio_efficientnet_b0(dim: int = 128, **_):
+    return _efficientnet(dim, 1)
+
+
+def _torchvision_available() -> bool:
+    try:
+        import torchvision.models  # noqa: F401
+    except Exception:  # noqa: BLE001 - a broken torchvision install counts as absent
+        return False
+    return True
+
+
+if _torchvision_available():
+
+    @register_backbone("visual", "mobilenet_v3_small")
+    def mobilenet_v3_small(dim: int = 128, **_):
+        import torchvision.models as tvm
+
+        net = tvm.mobilenet_v3_small(weights=None, num_classes=dim)
+        first = net.features[0][0]
+        net.features[0][0] = nn.Conv2d(VISUAL_WINDOW, first.out_channels, first.kernel_size, first.stride,
+                                       first.padding, bias=False)
+        return net

@@ -1,0 +1,119 @@
+"""timm-like registries: whole models (``create_model``), visual/audio backbones and temporal blocks.
+
+A model class is registered with its dataclass config::
+
+    @register_model("sync", SyncModelConfig)
+    class SyncModel(nn.Module): ...
+
+    model = create_model("sync", dim=64)        # unknown keys -> ConfigError naming them
+    model.model_name, model.config               # set by create_model; used by save_checkpoint
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from avanomaly.errors import ConfigError
+
+_MODELS: dict[str, tuple[type, type]] = {}
+_BACKBONES: dict[str, dict[str, Callable]] = {"visual": {}, "audio": {}}
+_TEMPORAL: dict[str, Callable] = {}
+
+
+def register_model(name: str, config_cls: type):
+    """Class decorator: register ``cls(config)`` under ``name`` with dataclass ``config_cls``."""
+    if not dataclasses.is_dataclass(config_cls):
+        raise TypeError(f"register_model({name!r}): config class must be a dataclass")
+
+    def deco(cls):
+        if name in _MODELS and _MODELS[name][0] is not cls:
+            raise ConfigError(f"model name {name!r} is already registered to {_MODELS[name][0].__name__}")
+        _MODELS[name] = (cls, config_cls)
+        cls.registered_name = name
+        return cls
+
+    return deco
+
+
+def list_models() -> list[str]:
+    _ensure_builtin()
+    return sorted(_MODELS)
+
+
+def model_entry(name: str) -> tuple[type, type]:
+    """(model class, config class) for ``name``; ConfigError listing the known names otherwise."""
+    _ensure_builtin()
+    if name not in _MODELS:
+        raise ConfigError(f"unknown model {name!r}; known: {sorted(_MODELS)}")
+    return _MODELS[name]
+
+
+def create_model(name: str, config=None, **cfg):
+    """Build registered model ``name`` from a config object, or from keyword fields of its config dataclass."""
+    from avanomaly.utils import dataclass_from_dict
+
+    cls, config_cls = model_entry(name)
+    if config is None:
+        config = dataclass_from_dict(config_cls, cfg)
+    elif cfg:
+        config = dataclasses.replace(config, **cfg)
+    if not isinstance(config, config_cls):
+        raise ConfigError(f"model {name!r} needs a {config_cls.__name__}, got {type(config).__name__}")
+    model = cls(config)
+    model.model_name = name
+    return model
+
+
+def register_backbone(kind: str, name: str):
+    """Function decorator: ``factory(dim, crop_size=..., n_mels=...) -> nn.Module``  (N, C, H, W) -> (N, dim)."""
+    if kind not in _BACKBONES:
+        raise ConfigError(f"backbone kind must be one of {sorted(_BACKBONES)}, got {kind!r}")
+
+    def deco(fn):
+        _BACKBONES[kind][name] = fn
+        return fn
+
+    return deco
+
+
+def list_backbones(kind: str) -> list[str]:
+    _ensure_builtin()
+    if kind not in _BACKBONES:
+        raise ConfigError(f"backbone kind must be one of {sorted(_BACKBONES)}, got {kind!r}")
+    return sorted(_BACKBONES[kind])
+
+
+def create_backbone(kind: str, name: str, **kwargs):
+    _ensure_builtin()
+    known = list_backbones(kind)
+    if name not in known:
+        raise ConfigError(f"unknown {kind} backbone {name!r}; available here: {known}")
+    return _BACKBONES[kind][name](**kwargs)
+
+
+def register_temporal(name: str):
+    """Function decorator: ``factory(dim, layers, heads, dropout, causal) -> nn.Module`` (B, T, D) -> (B, T, D)."""
+
+    def deco(fn):
+        _TEMPORAL[name] = fn
+        return fn
+
+    return deco
+
+
+def list_temporal() -> list[str]:
+    _ensure_builtin()
+    return sorted(_TEMPORAL)
+
+
+def create_temporal(name: str, **kwargs):
+    _ensure_builtin()
+    if name not in _TEMPORAL:
+        raise ConfigError(f"unknown temporal block {name!r}; known: {sorted(_TEMPORAL)}")
+    return _TEMPORAL[name](**kwargs)
+
+
+def _ensure_builtin() -> None:
+    # importing these modules runs their @register_* decorators
+    from avanomaly.models import ar, backbones, sync, temporal  # noqa: F401
