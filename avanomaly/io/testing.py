@@ -2,8 +2,8 @@
 
 ``write_test_video`` writes a tiny clip whose content is known exactly:
 
-- each video frame ``i`` is a flat grey image of intensity ``index_to_intensity(i)`` by default, so a
-  decoded frame tells which source frame it came from (``intensity_to_index``);
+- each video frame ``i`` codes its index in the grey levels of its top and bottom halves by default
+  (``default_frame_fn``), so a decoded frame tells which source frame it came from (``intensity_to_index``);
 - the audio is ``audio_fn(t)`` sampled at ``audio_rate`` (default: a 440 Hz sine at amplitude 0.5);
 - frame timestamps may be irregular (``vfr_pts``) and the audio stream may start later or earlier than
   the video (``audio_start``), which is written into the container as stream start times.
@@ -20,10 +20,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-#: intensity of frame i is INDEX_BASE + INDEX_STEP * i (flat grey); fits 0..INDEX_MAX_FRAMES-1 frames.
+#: frame i is coded as two flat grey halves: top = level(i % INDEX_RADIX), bottom = level(i // INDEX_RADIX),
+#: with level(d) = INDEX_BASE + INDEX_STEP * d, inside video "limited range" (16..235). A step of 6 grey
+#: levels survives YUV round trips and downscaling (which move levels by 1-2).
 INDEX_BASE = 16
-INDEX_STEP = 3
-INDEX_MAX_FRAMES = (235 - INDEX_BASE) // INDEX_STEP + 1  # stay inside video "limited range" (16..235)
+INDEX_STEP = 6
+INDEX_RADIX = (235 - INDEX_BASE) // INDEX_STEP + 1  # 37 levels per half
+INDEX_MAX_FRAMES = INDEX_RADIX * INDEX_RADIX  # 1369 frames
 
 DEFAULT_SINE_HZ = 440.0
 DEFAULT_AMPLITUDE = 0.5
@@ -35,22 +38,34 @@ _DEFAULT_AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aa
 _AUDIO_FORMAT = {"aac": "fltp", "pcm_s16le": "s16", "mp3": "fltp", "libmp3lame": "fltp", "libopus": "flt"}
 
 
-def index_to_intensity(i: int) -> int:
-    """Grey level written for source frame ``i`` by the default ``frame_fn``."""
+def index_to_levels(i: int) -> tuple[int, int]:
+    """(top, bottom) grey levels written for source frame ``i`` by the default ``frame_fn``."""
     if not 0 <= i < INDEX_MAX_FRAMES:
         raise ValueError(f"frame index {i} out of range 0..{INDEX_MAX_FRAMES - 1} for the intensity code")
-    return INDEX_BASE + INDEX_STEP * i
+    return INDEX_BASE + INDEX_STEP * (i % INDEX_RADIX), INDEX_BASE + INDEX_STEP * (i // INDEX_RADIX)
+
+
+def _level_to_digit(mean: float) -> int:
+    return int(round((mean - INDEX_BASE) / INDEX_STEP))
 
 
 def intensity_to_index(frame: np.ndarray) -> int:
-    """Source frame index encoded in a decoded frame (mean intensity, rounded)."""
-    return int(round((float(np.mean(frame)) - INDEX_BASE) / INDEX_STEP))
+    """Source frame index coded in a decoded (possibly resized) frame (H, W[, 3]) by ``default_frame_fn``."""
+    h = frame.shape[0]
+    q = max(1, h // 4)
+    top = _level_to_digit(float(np.mean(frame[:q])))  # top quarter: far from the halves' border
+    bottom = _level_to_digit(float(np.mean(frame[h - q :])))
+    return top + INDEX_RADIX * bottom
 
 
 def default_frame_fn(i: int, size: tuple[int, int]) -> np.ndarray:
-    """Flat grey RGB frame (H, W, 3) uint8 encoding index ``i``."""
+    """RGB frame (H, W, 3) uint8 coding index ``i`` in the grey levels of its top and bottom halves."""
     w, h = size
-    return np.full((h, w, 3), index_to_intensity(i), dtype=np.uint8)
+    top, bottom = index_to_levels(i)
+    img = np.empty((h, w, 3), dtype=np.uint8)
+    img[: h // 2] = top
+    img[h // 2 :] = bottom
+    return img
 
 
 def sine(freq: float = DEFAULT_SINE_HZ, amplitude: float = DEFAULT_AMPLITUDE) -> Callable[[np.ndarray], np.ndarray]:
