@@ -1,13 +1,14 @@
-"""Model files: one ``torch.save`` archive holding plain data only (loaded with ``weights_only=True``):
+"""Model files: one ``torch.save`` archive per model, plain data only (loaded with ``weights_only=True``)::
 
     {"format": "avanomaly-checkpoint", "format_version": 1, "avanomaly_version": "0.1.0",
-     "models": {key: {"name": registered model name, "config": asdict(config), "state_dict": {...}}},
-     "extra": {...}}            # e.g. calibration, preprocess config (plain python / tensors)
+     "model_name": registered name, "config": asdict(config), "state_dict": {...},
+     "extra": {...}}            # optional: calibration, preprocess config, ... (plain python / tensors)
 
-``save_checkpoint(path, model)`` stores one model under key "model"; ``save_models(path, {"sync": m1, "ar": m2})``
-stores several (e.g. the final detector file). Writes are atomic (bytes to a temp file in the same folder,
-fsync, os.replace). Loading rebuilds every model through the registry from its name and config and checks
-every weight name and shape; any mismatch is a CheckpointError that names the file and what differs.
+``save_checkpoint`` writes atomically (bytes to a temp file in the same folder, fsync, os.replace), so a
+crash never leaves a half-written file under the final name. ``load_checkpoint`` rebuilds the model through
+the registry from ``model_name`` + ``config`` (no guessing) and checks every weight name and shape; any
+problem is a ``CheckpointError`` naming the file and what differs. ``checkpoint_dict`` / ``model_from_dict``
+are the same record in memory, for files that bundle several models (training's model.pt).
 """
 
 from __future__ import annotations
@@ -23,9 +24,7 @@ from avanomaly.utils import atomic_write_bytes
 
 FORMAT = "avanomaly-checkpoint"
 FORMAT_VERSION = 1
-SINGLE_KEY = "model"
-REQUIRED_KEYS = ("format", "format_version", "avanomaly_version", "models", "extra")
-MODEL_KEYS = ("name", "config", "state_dict")
+RECORD_KEYS = ("model_name", "config", "state_dict", "avanomaly_version")
 MAX_LISTED = 8  # names listed in an error message before "..."
 
 
@@ -35,56 +34,36 @@ def _current_version() -> str:
     return __version__
 
 
-def _major(version: str) -> int:
+def _major(version, where: str) -> int:
     try:
         return int(str(version).split(".")[0])
     except ValueError:
-        raise CheckpointError(f"unreadable avanomaly_version {version!r}") from None
+        raise CheckpointError(f"{where}: unreadable avanomaly_version {version!r}") from None
 
 
-def _model_record(model) -> dict:
+def checkpoint_dict(model, extra: dict | None = None) -> dict:
+    """The record save_checkpoint writes, in memory (tensors moved to CPU)."""
     name = getattr(model, "model_name", None) or getattr(type(model), "registered_name", None)
     config = getattr(model, "config", None)
     if name is None or not dataclasses.is_dataclass(config):
         raise CheckpointError(f"{type(model).__name__} is not a registered model with a dataclass .config")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"name": name, "config": dataclasses.asdict(config), "state_dict": state}
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "avanomaly_version": _current_version(),
+            "model_name": name, "config": dataclasses.asdict(config),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": dict(extra or {})}
 
 
-def save_models(path, models: dict, extra: dict | None = None) -> Path:
-    """Write several registered models (+ extra) to ``path`` atomically."""
+def save_checkpoint(path, model, extra: dict | None = None) -> Path:
+    """Write ``model`` (+ ``extra``) to ``path`` atomically; returns the path."""
     path = Path(path)
-    blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "avanomaly_version": _current_version(),
-            "models": {key: _model_record(m) for key, m in models.items()}, "extra": dict(extra or {})}
     buf = io.BytesIO()
-    torch.save(blob, buf)
+    torch.save(checkpoint_dict(model, extra), buf)
     atomic_write_bytes(path, buf.getvalue())
     return path
 
 
-def save_checkpoint(path, model, extra: dict | None = None) -> Path:
-    return save_models(path, {SINGLE_KEY: model}, extra)
-
-
-def load_models(path, map_location="cpu") -> tuple[dict, dict]:
-    """-> ({key: model (eval mode)}, extra). CheckpointError names the file and the problem."""
-    path = Path(path)
-    blob = _read(path, map_location)
-    models = {}
-    for key, rec in blob["models"].items():
-        models[key] = _build(path, key, rec)
-    return models, blob["extra"]
-
-
 def load_checkpoint(path, map_location="cpu"):
-    """-> (model, extra) for a file written by save_checkpoint (or any file holding exactly one model)."""
-    models, extra = load_models(path, map_location)
-    if len(models) != 1:
-        raise CheckpointError(f"{path}: holds {len(models)} models {sorted(models)}; use load_models")
-    return next(iter(models.values())), extra
-
-
-def _read(path: Path, map_location) -> dict:
+    """-> (model in eval mode, extra dict). CheckpointError names the file and the problem."""
+    path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint file not found")
     if path.stat().st_size == 0:
@@ -94,41 +73,38 @@ def _read(path: Path, map_location) -> dict:
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad archive
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an avanomaly checkpoint (no format={FORMAT!r} tag)")
-    missing = [k for k in REQUIRED_KEYS if k not in blob]
-    if missing:
-        raise CheckpointError(f"{path}: checkpoint lacks key(s) {missing}")
-    if blob["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: not an avanomaly model checkpoint (no format={FORMAT!r} tag)")
+    if blob.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {blob['format_version']} is newer than this avanomaly "
                               f"reads ({FORMAT_VERSION}); upgrade avanomaly")
-    written, current = str(blob["avanomaly_version"]), _current_version()
-    if _major(written) > _major(current):
-        raise CheckpointError(f"{path}: written by avanomaly {written}, a newer major version than this one "
-                              f"({current}); upgrade avanomaly to load it")
-    if not isinstance(blob["models"], dict) or not blob["models"]:
-        raise CheckpointError(f"{path}: checkpoint holds no models")
-    return blob
+    model = model_from_dict(blob, source=str(path))
+    extra = blob.get("extra") or {}
+    return model, extra
 
 
-def _build(path: Path, key: str, rec) -> torch.nn.Module:
+def model_from_dict(record: dict, source: str = "<checkpoint>") -> torch.nn.Module:
+    """Rebuild a model from a checkpoint record (checkpoint_dict's layout). ``source`` names it in errors."""
     from avanomaly.models.registry import create_model, list_models
 
-    where = f"{path} [{key}]"
-    if not isinstance(rec, dict):
-        raise CheckpointError(f"{where}: model record is not a dict")
-    missing = [k for k in MODEL_KEYS if k not in rec]
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{source}: checkpoint record is a {type(record).__name__}, not a dict")
+    missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
-        raise CheckpointError(f"{where}: model record lacks key(s) {missing}")
-    if rec["name"] not in list_models():
-        raise CheckpointError(f"{where}: unknown model name {rec['name']!r}; this avanomaly knows {list_models()}")
+        raise CheckpointError(f"{source}: checkpoint lacks key(s) {missing}")
+    written, current = str(record["avanomaly_version"]), _current_version()
+    if _major(written, source) > _major(current, source):
+        raise CheckpointError(f"{source}: written by avanomaly {written}, a newer major version than this one "
+                              f"({current}); upgrade avanomaly to load it")
+    name = record["model_name"]
+    if name not in list_models():
+        raise CheckpointError(f"{source}: unknown model name {name!r}; this avanomaly knows {list_models()}")
     try:
-        model = create_model(rec["name"], **rec["config"])
+        model = create_model(name, **record["config"])
     except AvanomalyError as exc:
-        raise CheckpointError(f"{where}: config does not match model {rec['name']!r}: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - e.g. a backbone needing an uninstalled package
-        raise CheckpointError(f"{where}: cannot build model {rec['name']!r} ({type(exc).__name__}: {exc})") from exc
-    expected = model.state_dict()
-    got = rec["state_dict"]
+        raise CheckpointError(f"{source}: config does not match model {name!r}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - e.g. a backbone that needs an uninstalled package
+        raise CheckpointError(f"{source}: cannot build model {name!r} ({type(exc).__name__}: {exc})") from exc
+    expected, got = model.state_dict(), record["state_dict"]
     missing_w = sorted(set(expected) - set(got))
     unexpected = sorted(set(got) - set(expected))
     shapes = [f"{k}: file {tuple(got[k].shape)} vs model {tuple(expected[k].shape)}"
@@ -141,7 +117,7 @@ def _build(path: Path, key: str, rec) -> torch.nn.Module:
     if shapes:
         problems.append(f"shape mismatch {_short(shapes)}")
     if problems:
-        raise CheckpointError(f"{where}: weights do not match model {rec['name']!r}: " + "; ".join(problems))
+        raise CheckpointError(f"{source}: weights do not match model {name!r}: " + "; ".join(problems))
     model.load_state_dict(got)
     return model.eval()
 

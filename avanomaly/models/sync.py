@@ -132,12 +132,15 @@ class SyncModel(nn.Module):
         return logits, mask
 
     def forward(self, mouths: torch.Tensor, mel: torch.Tensor) -> dict:
+        """-> dict v (B,T,D), a (B,T,D), logits (B,T,O), mask (B,T,O) bool, features (B,T,F)."""
         v = self.embed_visual(mouths)  # (B, T, D)
         a = self.embed_audio(mel)  # (B, T, D)
         if v.shape[1] != a.shape[1]:
             raise ValueError(f"video gives {v.shape[1]} windows but audio gives {a.shape[1]}")
         logits, mask = self.sync_logits(v, a)
-        return {"v": v, "a": a, "logits": logits, "mask": mask}
+        out = {"v": v, "a": a, "logits": logits, "mask": mask}
+        out["features"] = self.features_from_outputs(out)  # (B, T, F)
+        return out
 
     def sync_features(self, mouths: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
         """(B, T+4, S, S), (B, 4(T+4), M) -> features (B, T, F), F = O (+ E).
@@ -146,10 +149,10 @@ class SyncModel(nn.Module):
         mean logit, see sync_logits); [:, :, O:] = L2-normalised projection of concat(v, a) when
         feature_embed_dim > 0.
         """
-        out = self.forward(mouths, mel)
-        return self.features_from_outputs(out)
+        return self.forward(mouths, mel)["features"]
 
     def features_from_outputs(self, out: dict) -> torch.Tensor:
+        """The AR features from forward's v, a and logits: (B, T, F)."""
         p = out["logits"].softmax(dim=-1)  # (B, T, O)
         if self.feature_proj is None:
             return p
@@ -180,6 +183,11 @@ class SyncModel(nn.Module):
         cos = (logits / self.scale.detach()).masked_fill(~mask, float("nan"))
         best = torch.nan_to_num(cos, nan=-math.inf).max(dim=-1).values
         return best - torch.nanmedian(cos, dim=-1).values
+
+
+def sync_features(out: dict) -> torch.Tensor:
+    """The AR features (B, T, F) of a SyncModel.forward output (same as SyncModel.sync_features)."""
+    return out["features"]
 
 
 def valid_offsets_mask(T: int, K: int, device=None) -> torch.Tensor:
