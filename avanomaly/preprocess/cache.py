@@ -1,0 +1,190 @@
+"""On-disk feature cache: one folder per (file content, preprocessing settings).
+
+Layout::
+
+    <root>/<key>/mouths.npy      uint8   (T, S, S)   grayscale mouth crops
+    <root>/<key>/mel.npy         float16 (4T, 80)    log-mel, frames 4t..4t+3 belong to video frame t
+    <root>/<key>/face_found.npy  bool    (T,)        whether the face was found near frame t
+    <root>/<key>/meta.json       source path, sha256, n_frames, fps, duration, face_rate, ... (see docs)
+    <root>/failures.csv          written by preprocess_many: path, reason, message
+
+``key = sha256(file content)[:16] + "-" + settings_hash(PreprocessConfig)``, so a renamed/moved file hits
+the same entry and any change of settings makes a new one.
+
+Entries are written into a hidden temporary folder ``<root>/.tmp-<key>-<random>`` and then renamed to
+``<root>/<key>`` with ``os.replace`` (atomic on one filesystem): a run killed mid-write leaves at most a
+``.tmp-*`` folder, never a half entry. ``clean_temp()`` removes stale temporary folders.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from avanomaly.errors import AvanomalyError
+from avanomaly.preprocess.config import MEL_FRAMES_PER_VIDEO_FRAME, PreprocessConfig
+from avanomaly.utils import _json_default, file_sha256, settings_hash
+
+MOUTHS_FILE = "mouths.npy"
+MEL_FILE = "mel.npy"
+FACE_FOUND_FILE = "face_found.npy"
+META_FILE = "meta.json"
+FAILURES_FILE = "failures.csv"
+TEMP_PREFIX = ".tmp-"
+#: number of hex digits of the file's sha256 used in the key
+KEY_SHA_DIGITS = 16
+#: frames of context on each side of a window (sync window of frame t is t-2..t+2)
+WINDOW_CONTEXT = 2
+#: temporary folders older than this are considered abandoned by clean_temp()
+STALE_TEMP_SECONDS = 6 * 3600
+
+
+@dataclass
+class Features:
+    """Preprocessed clip: mouths uint8 (T, S, S), mel float32 (4T, M), face_found bool (T,), meta dict."""
+
+    mouths: np.ndarray
+    mel: np.ndarray
+    face_found: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.mouths.shape[0])
+
+    def check(self) -> None:
+        t = self.n_frames
+        if self.mouths.ndim != 3 or self.mouths.dtype != np.uint8:
+            raise ValueError(f"mouths must be (T, S, S) uint8, got {self.mouths.shape} {self.mouths.dtype}")
+        if self.mel.ndim != 2 or self.mel.shape[0] != MEL_FRAMES_PER_VIDEO_FRAME * t:
+            raise ValueError(f"mel must be ({MEL_FRAMES_PER_VIDEO_FRAME}T={MEL_FRAMES_PER_VIDEO_FRAME * t}, M), got {self.mel.shape}")
+        if self.face_found.shape != (t,):
+            raise ValueError(f"face_found must be (T={t},), got {self.face_found.shape}")
+
+
+class CachedClip:
+    """A cache entry opened with memory maps: ``mouths`` (T, S, S) uint8, ``mel`` (4T, M) float16, ``meta``."""
+
+    def __init__(self, path: Path, mouths: np.ndarray, mel: np.ndarray, face_found: np.ndarray | None, meta: dict):
+        self.path = path
+        self.mouths = mouths
+        self.mel = mel
+        self.face_found = face_found
+        self.meta = meta
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.mouths.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def window(self, start: int, length: int):
+        """Frames ``start-2 .. start+length+1`` with their mel, replicate-padded at the clip edges.
+
+        Returns ``mouths`` (length+4, S, S) uint8 and ``mel`` (4*(length+4), M) float32; a padded video frame
+        repeats the edge frame's crop *and* its 4 mel frames, so audio and video stay aligned.
+        ``0 <= start`` and ``start + length <= T`` are required.
+        """
+        t = self.n_frames
+        if length < 1 or start < 0 or start + length > t:
+            raise ValueError(f"window start={start} length={length} outside the clip of {t} frames ({self.path})")
+        idx = np.clip(np.arange(start - WINDOW_CONTEXT, start + length + WINDOW_CONTEXT), 0, t - 1)  # (length+4,)
+        mouths = np.asarray(self.mouths[idx])  # (length+4, S, S)
+        m = MEL_FRAMES_PER_VIDEO_FRAME
+        mel_idx = (idx[:, None] * m + np.arange(m)[None, :]).reshape(-1)  # (4(length+4),)
+        mel = np.asarray(self.mel[mel_idx], dtype=np.float32)  # (4(length+4), M)
+        return mouths, mel
+
+
+class FeatureCache:
+    """Folder of preprocessed clips (see the module docstring for the layout)."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def key(self, path, cfg: PreprocessConfig) -> str:
+        return file_sha256(path)[:KEY_SHA_DIGITS] + "-" + settings_hash(cfg)
+
+    def path_of(self, key: str) -> Path:
+        return self.root / key
+
+    def has(self, key: str) -> bool:
+        return (self.path_of(key) / META_FILE).is_file()
+
+    def entries(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(".") and (p / META_FILE).is_file())
+
+    def put(self, key: str, features: Features) -> bool:
+        """Write an entry atomically. Returns False (and writes nothing) if the entry already exists."""
+        features.check()
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.path_of(key)
+        if self.has(key):
+            return False
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{key}-", dir=self.root))
+        try:
+            _save_npy(tmp / MOUTHS_FILE, np.ascontiguousarray(features.mouths, dtype=np.uint8))
+            _save_npy(tmp / MEL_FILE, np.ascontiguousarray(features.mel, dtype=np.float16))
+            _save_npy(tmp / FACE_FOUND_FILE, np.ascontiguousarray(features.face_found, dtype=bool))
+            text = json.dumps(features.meta, indent=2, sort_keys=True, default=_json_default) + "\n"
+            with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.replace(tmp, final)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and self.has(key):
+                    return False  # another worker wrote the same entry first
+                raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return True
+
+    def get(self, key: str) -> CachedClip:
+        entry = self.path_of(key)
+        if not self.has(key):
+            raise AvanomalyError(f"{entry}: no such cache entry")
+        meta = json.loads((entry / META_FILE).read_text(encoding="utf-8"))
+        mouths = np.load(entry / MOUTHS_FILE, mmap_mode="r")
+        mel = np.load(entry / MEL_FILE, mmap_mode="r")
+        ff_path = entry / FACE_FOUND_FILE
+        face_found = np.load(ff_path) if ff_path.exists() else None
+        return CachedClip(entry, mouths, mel, face_found, meta)
+
+    def temp_dirs(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.name.startswith(TEMP_PREFIX) and p.is_dir())
+
+    def clean_temp(self, older_than: float = STALE_TEMP_SECONDS) -> int:
+        """Remove temporary folders left by killed runs (older than ``older_than`` seconds). Returns how many."""
+        now = time.time()
+        removed = 0
+        for p in self.temp_dirs():
+            try:
+                if now - p.stat().st_mtime >= older_than:
+                    shutil.rmtree(p, ignore_errors=True)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as fh:
+        np.save(fh, array)
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -1,0 +1,107 @@
+"""``avanomaly preprocess``: decode videos into cached mouth crops + log-mel."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from avanomaly.errors import DatasetError
+
+MANIFEST_PATH_COLUMN = "path"
+
+
+def _manifest_paths(csv_path: Path) -> list[str]:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(csv_path)
+    except Exception as exc:  # noqa: BLE001
+        raise DatasetError(f"{csv_path}: cannot read manifest CSV ({exc})") from exc
+    if MANIFEST_PATH_COLUMN not in df.columns:
+        raise DatasetError(f"{csv_path}: manifest has no '{MANIFEST_PATH_COLUMN}' column (columns: {list(df.columns)})")
+    out = []
+    for value in df[MANIFEST_PATH_COLUMN].astype(str):
+        p = Path(value)
+        out.append(str(p if p.is_absolute() else csv_path.parent / p))
+    return out
+
+
+def expand_inputs(inputs, manifests=()) -> list[str]:
+    """Files as given, folders searched recursively for video extensions, ``.csv`` files read as manifests.
+
+    Order is kept and duplicates are dropped. Paths that do not exist are kept (they fail with a reason).
+    """
+    from avanomaly.preprocess.pipeline import VIDEO_EXTENSIONS
+
+    paths: list[str] = []
+    for m in manifests:
+        paths += _manifest_paths(Path(m))
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+        elif p.suffix.lower() == ".csv" and p.is_file():
+            paths += _manifest_paths(p)
+        else:
+            paths.append(str(p))
+    return list(dict.fromkeys(paths))
+
+
+@click.command("preprocess")
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Cache folder.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Parallel worker processes.")
+@click.option("--crop-size", default=None, type=click.IntRange(8), help="Mouth crop side in pixels [64].")
+@click.option("--detector", default=None, help="Face detector name (see --list-detectors) [centerface].")
+@click.option("--detect-every", default=None, type=click.IntRange(1), help="Run the detector every N frames [5].")
+@click.option("--max-side", default=None, type=click.IntRange(32), help="Decode frames with longer side <= this [512].")
+@click.option("--face-fallback", type=click.Choice(["error", "center"]), default=None,
+              help="No face in a clip: fail it (error, default) or use centre crops (center, recorded in meta.json).")
+@click.option("--trim-leading-silence", is_flag=True, help="Cut leading silence (video and audio together).")
+@click.option("--manifest", "manifests", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Manifest CSV with a 'path' column (relative paths are relative to the CSV). Repeatable.")
+@click.option("--threads", default=None, type=click.IntRange(1), help="Torch threads in this process (workers=1).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--list-detectors", is_flag=True, help="Print the available face detectors and exit.")
+def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side, face_fallback, trim_leading_silence,
+               manifests, threads, no_progress, list_detectors):
+    """Decode INPUT videos (files, folders, manifest CSVs) into cached mouth crops + log-mel under --out.
+
+    Already cached files are skipped, so an interrupted run can simply be restarted. Bad files are listed
+    in OUT/failures.csv; the exit code is 1 if any file failed.
+    """
+    from avanomaly.preprocess.config import PreprocessConfig
+    from avanomaly.preprocess.detectors import available_detectors
+    from avanomaly.preprocess.pipeline import preprocess_many
+
+    if list_detectors:
+        click.echo("\n".join(available_detectors()))
+        return
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    overrides = {
+        k: v
+        for k, v in dict(crop_size=crop_size, detector=detector, detect_every=detect_every, max_side=max_side,
+                         face_fallback=face_fallback).items()
+        if v is not None
+    }
+    if trim_leading_silence:
+        overrides["trim_leading_silence"] = True
+    cfg = PreprocessConfig(**overrides)
+    if cfg.detector not in available_detectors():
+        raise click.BadParameter(f"unknown detector {cfg.detector!r}; available: {available_detectors()}", param_hint="--detector")
+    paths = expand_inputs(inputs, manifests)
+    if not paths:
+        raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")
+    report = preprocess_many(paths, out, cfg, workers=workers, progress=not no_progress)
+    click.echo(report.summary())
+    click.echo(f"cache: {out}")
+    if report.failed:
+        click.echo(f"{len(report.failed)} file(s) failed (see {report.failures_csv}):", err=True)
+        for path, reason, message in report.failed:
+            click.echo(f"  {path}: [{reason}] {message}", err=True)
+        sys.exit(1)

@@ -1,0 +1,162 @@
+"""Mouth crops: sparse face detection, track selection, interpolation + smoothing, crop, grayscale, resize.
+
+Per video frame ``t`` the output is a ``crop_size x crop_size`` uint8 grayscale mouth crop and a flag
+``face_found[t]``. The geometry of a crop is ``(cx, cy, side)``:
+
+- with landmarks: centre = midpoint of the two mouth corners; side = ``MOUTH_SIDE_PER_FACE_WIDTH`` x the
+  face box width (the face width is steadier than the mouth width, which changes while speaking);
+- without landmarks (e.g. Haar / centre detector): centre = ``LOWER_FACE_Y`` of the way down the face box,
+  horizontally centred; same side.
+
+The detector runs on frames ``0, detect_every, 2*detect_every, ...`` and on the last frame. Geometry is
+linearly interpolated between frames where a face was found, held constant before the first / after the
+last, then smoothed with a centred moving average of ``SMOOTH_FRAMES`` frames. ``face_found[t]`` is the
+result of the detection frame nearest to ``t``.
+
+The main face: at the first detection with any face, the largest box; afterwards the face that overlaps
+the previous main face most (IoU >= ``TRACK_MIN_IOU``), else the largest again (track restarted).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from avanomaly.errors import NoFaceError
+from avanomaly.preprocess.config import PreprocessConfig
+from avanomaly.preprocess.detectors import Face, FaceDetector, center_face
+
+#: crop side as a fraction of the face box width
+MOUTH_SIDE_PER_FACE_WIDTH = 0.6
+#: without landmarks, the mouth centre is this fraction of the face box height below its top
+LOWER_FACE_Y = 0.78
+#: landmark indices of the mouth corners (CenterFace / RetinaFace order)
+MOUTH_LEFT, MOUTH_RIGHT = 3, 4
+#: IoU needed to continue the track of the main face
+TRACK_MIN_IOU = 0.3
+#: moving-average length (frames) applied to the interpolated geometry
+SMOOTH_FRAMES = 5
+
+
+def box_iou(a, b) -> float:
+    ax0, ay0, ax1, ay1 = a
+    bx0, by0, bx1, by1 = b
+    w = max(0.0, min(ax1, bx1) - max(ax0, bx0))
+    h = max(0.0, min(ay1, by1) - max(ay0, by0))
+    inter = w * h
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def select_main_face(faces: list[Face], previous: Face | None) -> Face | None:
+    """The continuing track (best IoU with ``previous``) if any overlaps enough, else the largest face."""
+    if not faces:
+        return None
+    if previous is not None:
+        ious = [box_iou(f.box, previous.box) for f in faces]
+        best = int(np.argmax(ious))
+        if ious[best] >= TRACK_MIN_IOU:
+            return faces[best]
+    return max(faces, key=lambda f: f.area)
+
+
+def mouth_geometry(face: Face) -> np.ndarray:
+    """(cx, cy, side) of the mouth crop for one face."""
+    x0, y0, x1, y1 = face.box
+    side = MOUTH_SIDE_PER_FACE_WIDTH * max(1.0, x1 - x0)
+    if face.landmarks is not None and np.all(np.isfinite(face.landmarks)):
+        cx, cy = (face.landmarks[MOUTH_LEFT] + face.landmarks[MOUTH_RIGHT]) / 2.0
+    else:
+        cx, cy = (x0 + x1) / 2.0, y0 + LOWER_FACE_Y * (y1 - y0)
+    return np.array([cx, cy, side], dtype=np.float64)
+
+
+def detection_frames(n_frames: int, every: int) -> np.ndarray:
+    idx = list(range(0, n_frames, every))
+    if n_frames and idx[-1] != n_frames - 1:
+        idx.append(n_frames - 1)
+    return np.asarray(idx, dtype=int)
+
+
+def track_geometry(frames: np.ndarray, detector: FaceDetector, detect_every: int):
+    """Run the detector sparsely; return geometry (T, 3) float64 (NaN rows if no face at all) and found (T,) bool."""
+    n = len(frames)
+    keys = detection_frames(n, detect_every)
+    key_geom = np.full((len(keys), 3), np.nan)
+    key_found = np.zeros(len(keys), dtype=bool)
+    previous = None
+    for k, t in enumerate(keys):
+        face = select_main_face(detector.detect(np.ascontiguousarray(frames[t])), previous)
+        if face is not None:
+            key_geom[k] = mouth_geometry(face)
+            key_found[k] = True
+            previous = face
+    geom = np.full((n, 3), np.nan)
+    if key_found.any():
+        t_all = np.arange(n)
+        for c in range(3):
+            geom[:, c] = np.interp(t_all, keys[key_found], key_geom[key_found, c])
+        geom = smooth(geom, SMOOTH_FRAMES)
+    nearest = np.abs(np.arange(n)[:, None] - keys[None, :]).argmin(axis=1)  # (T,) index into keys
+    return geom, key_found[nearest]
+
+
+def smooth(x: np.ndarray, length: int) -> np.ndarray:
+    """Centred moving average along axis 0 with edge replication (same length)."""
+    if length <= 1 or len(x) < 2:
+        return x
+    half = length // 2
+    padded = np.concatenate([np.repeat(x[:1], half, 0), x, np.repeat(x[-1:], half, 0)])
+    kernel = np.ones(2 * half + 1) / (2 * half + 1)
+    return np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(x.shape[1])], axis=1)
+
+
+def crop_square(frame: np.ndarray, cx: float, cy: float, side: float, out_size: int) -> np.ndarray:
+    """Grayscale (out_size, out_size) uint8 crop of the square centred at (cx, cy); edges replicate-padded."""
+    h, w = frame.shape[:2]
+    s = max(1, int(round(side)))
+    x0 = int(round(cx - s / 2.0))
+    y0 = int(round(cy - s / 2.0))
+    xa, ya, xb, yb = max(0, x0), max(0, y0), min(w, x0 + s), min(h, y0 + s)
+    if xa >= xb or ya >= yb:  # entirely outside: clamp to the nearest pixel row/column
+        xa, xb = min(max(x0, 0), w - 1), min(max(x0, 0), w - 1) + 1
+        ya, yb = min(max(y0, 0), h - 1), min(max(y0, 0), h - 1) + 1
+    patch = frame[ya:yb, xa:xb]
+    if patch.ndim == 3:
+        patch = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_RGB2GRAY)
+    pad = (ya - y0, y0 + s - yb, xa - x0, x0 + s - xb)
+    if any(p > 0 for p in pad):
+        patch = cv2.copyMakeBorder(patch, *[max(0, p) for p in pad], borderType=cv2.BORDER_REPLICATE)
+    interp = cv2.INTER_AREA if patch.shape[0] > out_size else cv2.INTER_LINEAR
+    return cv2.resize(patch, (out_size, out_size), interpolation=interp)
+
+
+def extract_mouths(frames: np.ndarray, detector: FaceDetector, cfg: PreprocessConfig | None = None, source=None):
+    """frames (T, H, W, 3) uint8 RGB -> (mouths uint8 (T, S, S), face_found bool (T,)).
+
+    No face in any detection frame: ``NoFaceError`` naming ``source`` when ``cfg.face_fallback == "error"``,
+    or centre crops (a centred box of the frame, mouth in its lower part) with ``face_found`` all False
+    when ``cfg.face_fallback == "center"``.
+    """
+    cfg = cfg or PreprocessConfig()
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
+    n, h, w = frames.shape[:3]
+    size = cfg.crop_size
+    if n == 0:
+        return np.zeros((0, size, size), np.uint8), np.zeros(0, bool)
+    geom, found = track_geometry(frames, detector, cfg.detect_every)
+    if not found.any():
+        if cfg.face_fallback != "center":
+            raise NoFaceError(
+                source if source is not None else "<frames>",
+                f"no face found in any of the {len(detection_frames(n, cfg.detect_every))} frames checked "
+                f"(detector {getattr(detector, 'name', type(detector).__name__)}); use face_fallback='center' to "
+                "fall back to centre crops",
+            )
+        geom = np.tile(mouth_geometry(center_face(h, w)), (n, 1))
+    mouths = np.empty((n, size, size), np.uint8)  # (T, S, S)
+    for t in range(n):
+        cx, cy, side = geom[t]
+        mouths[t] = crop_square(frames[t], cx, cy, side, size)
+    return mouths, found

@@ -1,0 +1,223 @@
+"""Clip -> Features, file -> cache entry, and the resumable parallel batch driver ``preprocess_many``."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io as _io
+import multiprocessing
+import os
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from avanomaly.errors import ClipTooShortError, MediaError
+from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
+from avanomaly.preprocess.config import PreprocessConfig
+from avanomaly.preprocess.detectors import FaceDetector, create_detector
+from avanomaly.preprocess.mel import log_mel
+from avanomaly.preprocess.mouths import extract_mouths
+from avanomaly.utils import atomic_write_text, file_sha256
+
+#: multiprocessing start method for workers (fork is unsafe with torch/OpenCV threads)
+START_METHOD = "spawn"
+#: video file extensions picked up when a folder is given
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
+FAILURE_COLUMNS = ("path", "reason", "message")
+
+
+def _version() -> str:
+    from avanomaly import __version__
+
+    return __version__
+
+
+def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None) -> Features:
+    """A decoded ``Clip`` -> Features(mouths uint8 (T,S,S), mel float32 (4T,M), face_found (T,), meta).
+
+    With ``cfg.trim_leading_silence`` the leading silence found by
+    ``avanomaly.data.silence.detect_leading_silence`` is cut from video and audio together (whole frames)
+    and recorded as ``meta["trimmed_seconds"]``.
+    """
+    cfg = cfg or PreprocessConfig()
+    detector = detector or create_detector(cfg.detector)
+    if int(round(clip.fps)) != cfg.fps or clip.sample_rate != cfg.sample_rate:
+        raise ValueError(f"{clip.path}: clip is {clip.fps} fps / {clip.sample_rate} Hz, config wants {cfg.fps} / {cfg.sample_rate}")
+    frames, audio = clip.frames, np.asarray(clip.audio, dtype=np.float32)
+    trimmed = 0.0
+    if cfg.trim_leading_silence:
+        from avanomaly.data.silence import detect_leading_silence, trim_leading
+
+        seconds = detect_leading_silence(audio, cfg.sample_rate)
+        if seconds > 0:
+            frames, audio, trimmed = trim_leading(frames, audio, cfg.fps, cfg.sample_rate, seconds)
+    n = len(frames)
+    if n == 0:
+        raise ClipTooShortError(clip.path or "<clip>", "no video frame to preprocess")
+    mouths, found = extract_mouths(frames, detector, cfg, source=clip.path)  # (T,S,S), (T,)
+    mel = log_mel(torch.from_numpy(np.ascontiguousarray(audio)), cfg, n_frames=n).numpy()  # (4T, M)
+    meta = {
+        "source": str(clip.path) if clip.path is not None else None,
+        "sha256": None,
+        "n_frames": n,
+        "fps": float(cfg.fps),
+        "duration": n / cfg.fps,
+        "face_rate": float(found.mean()),
+        "face_fallback_used": bool(not found.any()),
+        "detector": cfg.detector,
+        "source_fps": float(clip.source_fps),
+        "av_offset": float(clip.av_offset),
+        "has_audio": bool(clip.has_audio),
+        "trimmed_seconds": float(trimmed),
+        "config": dataclasses.asdict(cfg),
+        "avanomaly_version": _version(),
+        "decode_warnings": list(getattr(clip, "warnings", []) or []),
+    }
+    return Features(mouths=mouths, mel=mel, face_found=found, meta=meta)
+
+
+def preprocess_file(path, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None, sha256: str | None = None) -> Features:
+    """Decode ``path`` (frames shrunk to ``cfg.max_side`` while decoding) and preprocess it."""
+    from avanomaly.io import load_clip
+
+    cfg = cfg or PreprocessConfig()
+    clip = load_clip(path, fps=cfg.fps, sample_rate=cfg.sample_rate, max_side=cfg.max_side)
+    features = preprocess_clip(clip, cfg, detector)
+    features.meta["source"] = str(path)
+    features.meta["sha256"] = sha256 or file_sha256(path)
+    return features
+
+
+@dataclass
+class Report:
+    """Outcome of ``preprocess_many``: keys of done / skipped files, and (path, reason, message) failures."""
+
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+    face_rates: dict[str, float] = field(default_factory=dict)  # path -> face rate of newly done files
+    keys: dict[str, str] = field(default_factory=dict)  # path -> cache key (done and skipped)
+    failures_csv: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        rates = list(self.face_rates.values())
+        rate = f", mean face rate {np.mean(rates):.3f} (min {np.min(rates):.3f})" if rates else ""
+        return f"done {len(self.done)}, skipped {len(self.skipped)} (already cached), failed {len(self.failed)}{rate}"
+
+
+# --------------------------------------------------------------------------------------- workers
+
+_WORKER: dict = {}
+
+
+def _init_worker(cfg_dict: dict, root: str, set_threads: bool) -> None:
+    if set_threads:  # our own worker processes: one thread each, the pool gives the parallelism
+        torch.set_num_threads(1)
+        import cv2
+
+        cv2.setNumThreads(1)
+    cfg = PreprocessConfig(**cfg_dict)
+    _WORKER.update(cfg=cfg, cache=FeatureCache(root), detector=None)
+
+
+def _process_one(path: str):
+    """-> (status, path, key, payload); status in done|skipped|failed. Never raises."""
+    cfg, cache = _WORKER["cfg"], _WORKER["cache"]
+    key = None
+    try:
+        if not os.path.isfile(path):
+            raise MediaError(path, "file not found" if not os.path.exists(path) else "not a regular file")
+        sha = file_sha256(path)
+        from avanomaly.utils import settings_hash
+
+        key = sha[:16] + "-" + settings_hash(cfg)
+        if cache.has(key):
+            return ("skipped", path, key, None)
+        if _WORKER["detector"] is None:
+            _WORKER["detector"] = create_detector(cfg.detector)
+        features = preprocess_file(path, cfg, _WORKER["detector"], sha256=sha)
+        written = cache.put(key, features)
+        return ("done" if written else "skipped", path, key, features.meta["face_rate"])
+    except MediaError as exc:
+        return ("failed", path, key, (exc.reason, exc.message))
+    except Exception as exc:  # noqa: BLE001 - a batch never stops on one file; the reason is recorded
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return ("failed", path, key, (f"error:{type(exc).__name__}", detail))
+
+
+def write_failures(path, failures: Iterable[tuple[str, str, str]]) -> None:
+    buf = _io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(FAILURE_COLUMNS)
+    for row in failures:
+        writer.writerow(row)
+    atomic_write_text(path, buf.getvalue())
+
+
+def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: int = 1, progress: bool = True) -> Report:
+    """Preprocess ``paths`` into ``cache`` (a FeatureCache or a folder); resumable and fault tolerant.
+
+    Files whose entry exists are skipped. Bad files never stop the batch: each failure is recorded as
+    (path, reason, message) in the report and in ``<cache>/failures.csv`` (rewritten each run; header only
+    when nothing failed). ``workers > 1`` uses a ``spawn`` process pool with one torch/OpenCV thread per
+    worker; ``workers == 1`` runs in this process without touching its thread settings.
+    """
+    cfg = cfg or PreprocessConfig()
+    cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache)
+    cache.root.mkdir(parents=True, exist_ok=True)
+    cache.clean_temp()
+    paths = [str(p) for p in paths]
+    report = Report()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths), unit="clip", desc="preprocess")
+
+    def record(result):
+        status, path, key, payload = result
+        if status == "failed":
+            report.failed.append((path, payload[0], payload[1]))
+        else:
+            report.keys[path] = key
+            if status == "done":
+                report.done.append(key)
+                report.face_rates[path] = float(payload)
+            else:
+                report.skipped.append(key)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(done=len(report.done), skipped=len(report.skipped), failed=len(report.failed))
+
+    args = (dataclasses.asdict(cfg), str(cache.root))
+    try:
+        if workers <= 1 or len(paths) <= 1:
+            saved = dict(_WORKER)
+            _init_worker(*args, set_threads=False)
+            try:
+                for p in paths:
+                    record(_process_one(p))
+            finally:
+                _WORKER.clear()
+                _WORKER.update(saved)
+        else:
+            ctx = multiprocessing.get_context(START_METHOD)
+            with ctx.Pool(min(workers, len(paths)), initializer=_init_worker, initargs=(*args, True)) as pool:
+                for result in pool.imap_unordered(_process_one, paths):
+                    record(result)
+    finally:
+        if bar is not None:
+            bar.close()
+    report.failed.sort()
+    failures_csv = cache.root / FAILURES_FILE
+    write_failures(failures_csv, report.failed)
+    report.failures_csv = str(failures_csv)
+    return report
