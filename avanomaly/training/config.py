@@ -1,0 +1,233 @@
+"""Training configuration: one :class:`TrainConfig` made of small dataclasses, saved as ``RUN_DIR/config.yaml``.
+
+``key=value`` overrides use dotted keys (``stage1.max_epochs=3``, ``sync.dim=64``); values are parsed as
+YAML scalars and checked against the type of the current value. Unknown keys raise :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from avanomaly.errors import ConfigError
+from avanomaly.preprocess.config import PreprocessConfig
+
+#: FakeAVCeleb default identity split fractions (train, val, test), as in the data layer
+DEFAULT_SPLIT_FRACTIONS = (0.628, 0.07, 0.302)
+#: accepted trainer precisions ("auto": bf16-mixed / 16-mixed on CUDA, 32 on CPU)
+PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed")
+TEMPORALS = ("transformer", "mamba")
+
+
+def _sync_config():
+    from avanomaly.models import SyncModelConfig
+
+    return SyncModelConfig()
+
+
+def _ar_config():
+    from avanomaly.models import ARModelConfig
+
+    return ARModelConfig()
+
+
+@dataclass
+class DataConfig:
+    """Where the clips come from and how they are split."""
+
+    manifest: str = ""  # manifest CSV or a FakeAVCeleb(-layout) root
+    cache: str = ""  # feature cache folder; "" -> RUN_DIR/cache
+    drop_fakes: bool = False  # drop fake rows instead of refusing the manifest
+    split_fractions: list = field(default_factory=lambda: list(DEFAULT_SPLIT_FRACTIONS))
+    split_seed: int = 0
+    preprocess_workers: int = 1
+    val_windows_per_clip: int = 8  # fixed, evenly spaced validation windows per val clip
+
+
+@dataclass
+class StageConfig:
+    """Optimisation settings of one stage."""
+
+    window: int = 50  # T video frames per training window
+    batch_size: int = 32
+    windows_per_epoch: int = 2048  # random windows drawn per epoch (over all train clips)
+    max_epochs: int = 20
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_steps: int = 50  # linear warm-up (optimizer steps), then cosine decay to min_lr_ratio * lr
+    min_lr_ratio: float = 0.05
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: float = 1.0  # 0 disables clipping
+    early_stopping_patience: int = 5  # epochs without improvement of the monitored metric; 0 disables
+    num_workers: int = 0  # DataLoader workers
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning trainer / hardware settings."""
+
+    accelerator: str = "auto"  # cpu | gpu | auto
+    devices: Any = 1  # int or "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # auto | ddp | ddp_spawn ...
+    precision: str = "auto"
+    deterministic: bool = False
+    seed: int = 0
+    progress: bool = True
+    threads: int = 0  # torch intra-op threads per process; 0 = leave torch's default
+    log_every_n_steps: int = 10
+
+
+@dataclass
+class TrainConfig:
+    out: str = ""  # run directory
+    data: DataConfig = field(default_factory=DataConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    sync: Any = field(default_factory=_sync_config)  # avanomaly.models.SyncModelConfig
+    ar: Any = field(default_factory=_ar_config)  # avanomaly.models.ARModelConfig
+    stage1: StageConfig = field(default_factory=StageConfig)
+    stage2: StageConfig = field(default_factory=lambda: StageConfig(lr=3e-4, max_epochs=20))
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    calibrate: bool = True  # calibrate the threshold on the val real clips at the end
+
+    def validate(self) -> None:
+        for name in ("stage1", "stage2"):
+            st: StageConfig = getattr(self, name)
+            for key in ("window", "batch_size", "windows_per_epoch", "max_epochs", "accumulate_grad_batches"):
+                if getattr(st, key) < 1:
+                    raise ConfigError(f"{name}.{key} must be >= 1, got {getattr(st, key)}")
+            if st.lr <= 0:
+                raise ConfigError(f"{name}.lr must be > 0, got {st.lr}")
+        if str(self.trainer.precision) not in PRECISIONS:
+            raise ConfigError(f"trainer.precision must be one of {PRECISIONS}, got {self.trainer.precision!r}")
+        temporal = getattr(self.sync, "temporal", None)
+        if temporal is not None and temporal not in TEMPORALS:
+            raise ConfigError(f"sync.temporal must be one of {TEMPORALS}, got {temporal!r}")
+        fr = self.data.split_fractions
+        if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
+            raise ConfigError(f"data.split_fractions must be 3 non-negative numbers summing to 1, got {fr}")
+        if getattr(self.sync, "crop_size", self.preprocess.crop_size) != self.preprocess.crop_size:
+            raise ConfigError(
+                f"sync.crop_size ({self.sync.crop_size}) must equal preprocess.crop_size ({self.preprocess.crop_size})"
+            )
+
+
+# ----------------------------------------------------------------------------------------------- dict io
+def config_to_dict(cfg: TrainConfig) -> dict:
+    return _plain(dataclasses.asdict(cfg))
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _build(cls_or_obj, data: dict, where: str):
+    """Build a dataclass like ``cls_or_obj`` (a default instance) from ``data``; unknown keys -> ConfigError."""
+    default = cls_or_obj
+    names = {f.name: f for f in dataclasses.fields(default)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {[f'{where}{k}' for k in unknown]}; known: {sorted(names)}")
+    kwargs = {}
+    for key, value in data.items():
+        current = getattr(default, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} must be a mapping, got {value!r}")
+            kwargs[key] = _build(current, value, f"{where}{key}.")
+        else:
+            kwargs[key] = _coerce(value, current, f"{where}{key}")
+    try:
+        return dataclasses.replace(default, **kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid value in {where.rstrip('.') or 'config'}: {exc}") from exc
+
+
+def _coerce(value, current, key: str):
+    """Check ``value`` against the type of ``current`` (int -> float allowed)."""
+    if current is None or value is None:
+        return value
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true/false, got {value!r}")
+        return value
+    if isinstance(current, int) and not isinstance(value, bool):
+        if isinstance(value, int):
+            return value
+        if key.endswith("devices") and value == "auto":
+            return value
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if isinstance(current, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    if isinstance(current, str):
+        return str(value)
+    if isinstance(current, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        return type(current)(value)
+    return value
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"a training config must be a mapping, got {type(data).__name__}")
+    return _build(TrainConfig(), data, "")
+
+
+def load_config(path) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def save_config(cfg: TrainConfig, path) -> None:
+    from avanomaly.utils import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+
+
+def apply_overrides(cfg: TrainConfig, overrides) -> TrainConfig:
+    """Apply ``["stage1.max_epochs=3", "sync.dim=64"]``; returns a new config."""
+    data = config_to_dict(cfg)
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. stage1.max_epochs=3)")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        parts = key.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+                raise ConfigError(f"unknown config key {key!r}: {'.'.join(parts[: i + 1])!r} is not a section")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(f"unknown config key {key!r}; known in this section: {sorted(node)}")
+        if isinstance(node[parts[-1]], dict):
+            raise ConfigError(f"{key!r} is a section; set one of its keys: {sorted(node[parts[-1]])}")
+        try:
+            node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: cannot parse value: {exc}") from exc
+    return config_from_dict(data)

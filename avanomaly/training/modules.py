@@ -1,0 +1,147 @@
+"""LightningModules for the two stages. The models themselves stay plain ``nn.Module`` s (avanomaly.models).
+
+Stage 1 (:class:`SyncStage`): self-supervised AV sync. For every video frame the aligned audio (offset 0)
+is the positive; the other offsets of the same clip and every offset of another clip's audio (the next
+clip in the batch) are negatives. Metric: ``val_sync_acc`` = fraction of validation frames whose arg-max
+over the valid offsets is 0.
+
+Stage 2 (:class:`ARStage`): stage 1 frozen (eval mode, no grad); the AR model is trained on the per-frame
+sync feature sequences with its own NLL. Metric: ``val_nll`` (mean per-step NLL on held-out real clips).
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+
+from avanomaly.models import sync_accuracy, sync_contrastive_loss
+
+from avanomaly.training.config import StageConfig
+from avanomaly.training.export import build_ar, build_sync, sync_features
+
+#: pixel scale of uint8 mouth crops
+PIXEL_MAX = 255.0
+
+
+def cosine_warmup(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """LR multiplier: linear warm-up over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _mouths_float(mouths: torch.Tensor) -> torch.Tensor:
+    return mouths.float() / PIXEL_MAX  # (B, T+4, S, S) in [0, 1]
+
+
+def stage1_loss(model, out: dict):
+    """InfoNCE over offsets (positive = offset 0) + other clips' audio at the same frame as extra negatives.
+    Returns (loss, sync accuracy)."""
+    loss = sync_contrastive_loss(out["logits"].float(), out["mask"], v=out["v"].float(), a=out["a"].float(),
+                                 scale=model.scale, cross_clip=True)
+    return loss, sync_accuracy(out["logits"].float(), out["mask"])
+
+
+class _Stage(L.LightningModule):
+    def __init__(self, stage: StageConfig):
+        super().__init__()
+        self.stage = stage
+
+    def configure_optimizers(self):
+        st = self.stage
+        params = [p for p in self.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=st.lr, weight_decay=st.weight_decay)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: cosine_warmup(s, st.warmup_steps, total, st.min_lr_ratio)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _log_lr(self):
+        opt = self.optimizers()
+        if opt is not None:
+            self.log("lr", opt.param_groups[0]["lr"], on_step=False, on_epoch=True, sync_dist=False)
+
+
+class SyncStage(_Stage):
+    """Stage 1: trains ``self.model`` (SyncModel)."""
+
+    monitor = "val_loss"
+    mode = "min"
+
+    def __init__(self, sync_config, stage: StageConfig):
+        super().__init__(stage)
+        self.model = build_sync(sync_config)
+
+    def _step(self, batch):
+        out = self.model(_mouths_float(batch["mouths"]), batch["mel"])
+        return stage1_loss(self.model, out)
+
+    def training_step(self, batch, batch_idx):
+        loss, acc = self._step(batch)
+        bs = batch["mouths"].shape[0]
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("train_sync_acc", acc, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+        self._log_lr()
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, acc = self._step(batch)
+        bs = batch["mouths"].shape[0]
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("val_sync_acc", acc, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+
+
+class ARStage(_Stage):
+    """Stage 2: ``self.sync`` frozen, trains ``self.model`` (ARModel) on sync feature sequences."""
+
+    monitor = "val_nll"
+    mode = "min"
+
+    def __init__(self, sync_config, ar_config, stage: StageConfig, sync_state: dict | None = None):
+        super().__init__(stage)
+        self.sync = build_sync(sync_config)
+        if sync_state is not None:
+            self.sync.load_state_dict(sync_state)
+        self.sync.eval()
+        for p in self.sync.parameters():
+            p.requires_grad_(False)
+        self.model = build_ar(ar_config)
+
+    def train(self, mode: bool = True):  # keep the frozen stage-1 model in eval mode
+        super().train(mode)
+        self.sync.eval()
+        return self
+
+    def state_dict(self, *args, **kwargs):  # the frozen sync weights live in stage1/best.ckpt
+        sd = super().state_dict(*args, **kwargs)
+        return {k: v for k, v in sd.items() if not k.startswith("sync.")}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        own = {k: v for k, v in super().state_dict().items() if k.startswith("sync.")}
+        merged = dict(own)
+        merged.update(state_dict)
+        return super().load_state_dict(merged, strict=strict, assign=assign)
+
+    def _nll(self, batch):
+        with torch.no_grad():
+            feats = sync_features(self.sync, _mouths_float(batch["mouths"]), batch["mel"])  # (B, T, F)
+        nll = self.model(feats.float())  # (B, T-1)
+        return nll.float().mean()
+
+    def training_step(self, batch, batch_idx):
+        loss = self._nll(batch)
+        bs = batch["mouths"].shape[0]
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self._log_lr()
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss = self._nll(batch)
+        bs = batch["mouths"].shape[0]
+        self.log("val_loss", loss, on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log("val_nll", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
