@@ -273,6 +273,15 @@ def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, in
     return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
 
 
+def _quarter_turns(frame) -> int:
+    """Counter-clockwise quarter turns that display ``frame`` upright (0..3), from its display matrix."""
+    try:
+        degrees = frame.rotation or 0
+    except (AttributeError, ValueError):  # older PyAV / malformed side data: show as stored
+        return 0
+    return int(round(degrees / 90.0)) % 4
+
+
 class _VideoReader:
     """Yields output frames (H, W, 3) uint8 at ``fps`` for output times ``start + i / fps``."""
 
@@ -309,7 +318,8 @@ class _VideoReader:
             self.declared_end = Fraction(self.container.duration, 1_000_000) + (
                 Fraction(self.container.start_time or 0, 1_000_000) if self.origin is None else 0
             )
-        self.size: tuple[int, int] | None = None
+        self.size: tuple[int, int] | None = None  # (width, height) before the display rotation
+        self.quarter_turns = 0
         self.n_source = 0
         self.intervals: list[float] = []
         self.decoded_until = 0.0  # seconds of video (relative to origin) decoded so far
@@ -367,11 +377,20 @@ class _VideoReader:
         self.warnings.append(f"partial decode: {message} {where}; the clip stops there")
 
     def _to_rgb(self, frame) -> np.ndarray:
+        """RGB (H, W, 3) uint8 at the target size, turned upright by the display matrix (phone videos)."""
         if self.size is None:
             self.size = _target_size(frame.width, frame.height, self.max_side)
+            self.quarter_turns = _quarter_turns(frame)
+            if self.quarter_turns:
+                self.warnings.append(
+                    f"display matrix rotates the video by {90 * self.quarter_turns} degrees; frames turned upright"
+                )
         w, h = self.size
         interp = DOWNSCALE_INTERPOLATION if (w, h) != (frame.width, frame.height) else None
-        return frame.reformat(width=w, height=h, format="rgb24", interpolation=interp).to_ndarray()
+        rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation=interp).to_ndarray()
+        if self.quarter_turns:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=self.quarter_turns))  # counter-clockwise turns
+        return rgb
 
     def frames(self) -> Iterator[np.ndarray]:
         """Output frames, one per ``1 / fps``; stops at ``max_frames`` or the end of the video."""

@@ -92,6 +92,7 @@ def write_test_video(
     audio_duration: float | None = None,
     audio_codec: str | None = None,
     container_options: dict[str, str] | None = None,
+    rotation: int = 0,
 ) -> Path:
     """Write a small synthetic audio-video file and return its path.
 
@@ -114,6 +115,8 @@ def write_test_video(
         audio_codec: default aac for .mp4/.mov/.mkv, pcm_s16le for .avi.
         container_options: muxer options, e.g. ``{"movflags": "faststart"}`` (moov atom first, so a
             truncated copy still opens and fails mid-decode).
+        rotation: display rotation (degrees counter-clockwise, multiple of 90) stored in the container's
+            display matrix, as phones do for portrait video; pixels are stored unrotated.
     """
     import av
 
@@ -145,6 +148,8 @@ def write_test_video(
                 vstream.codec_context.qmax = 2
             vstream.codec_context.time_base = VFR_TIME_BASE if vfr_pts is not None else 1 / rate
             vstream.time_base = vstream.codec_context.time_base
+            if rotation:
+                vstream.set_display_rotation(rotation)
         if audio_rate is not None:
             codec = audio_codec or _DEFAULT_AUDIO_CODEC.get(path.suffix.lower(), "aac")
             astream = out.add_stream(codec, rate=audio_rate)

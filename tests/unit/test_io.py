@@ -288,3 +288,19 @@ def test_bad_arguments(tmp_path):
         load_clip(path, start=-1.0)
     with pytest.raises(MediaError, match="after the end"):
         load_clip(path, start=5.0)
+
+
+@pytest.mark.parametrize("rotation", [90, 180, -90])
+def test_display_rotation_is_applied(tmp_path, rotation):
+    from avanomaly.io.testing import index_to_levels
+
+    path = write_test_video(tmp_path / "r.mp4", fps=25, n_frames=3, size=(64, 32), rotation=rotation)
+    clip = load_clip(path)
+    frame = clip.frames[1]
+    top, bottom = index_to_levels(1)  # stored frame: top half `top`, bottom half `bottom`
+    k = (rotation // 90) % 4
+    assert frame.shape == ((64, 32, 3) if k % 2 else (32, 64, 3))
+    stored = np.rot90(frame, k=-k)  # undo the counter-clockwise turn: back to the stored layout
+    assert stored.shape == (32, 64, 3)
+    assert abs(stored[:8].mean() - top) <= 2 and abs(stored[-8:].mean() - bottom) <= 2
+    assert any("rotates" in w for w in clip.warnings)
