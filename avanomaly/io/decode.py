@@ -273,6 +273,18 @@ def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, in
     return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
 
 
+def _duration_tag(stream) -> Fraction | None:
+    """Per-stream ``DURATION`` metadata ("HH:MM:SS.fffffffff", as Matroska muxers write it), if any."""
+    text = (stream.metadata or {}).get("DURATION") or (stream.metadata or {}).get("duration")
+    if not text:
+        return None
+    try:
+        hours, minutes, seconds = text.strip().split(":")
+        return Fraction(int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds).limit_denominator(1_000_000_000)
+    except ValueError:
+        return None
+
+
 def _quarter_turns(frame) -> int:
     """Counter-clockwise quarter turns that display ``frame`` upright (0..3), from its display matrix."""
     try:
@@ -314,9 +326,12 @@ class _VideoReader:
         self.declared_end = None
         if self.stream.duration is not None and self.stream.start_time is not None:
             self.declared_end = Fraction(self.stream.start_time + self.stream.duration) * self.time_base
-        elif self.container.duration:
-            self.declared_end = Fraction(self.container.duration, 1_000_000) + (
-                Fraction(self.container.start_time or 0, 1_000_000) if self.origin is None else 0
+        elif (tagged := _duration_tag(self.stream)) is not None:  # Matroska writes per-stream DURATION tags
+            self.declared_end = (self.origin or Fraction(0)) + tagged
+        elif self.container.duration and len(self.container.streams) == 1:
+            # the container duration covers the longest stream: only usable when the video is alone
+            self.declared_end = Fraction(self.container.start_time or 0, 1_000_000) + Fraction(
+                self.container.duration, 1_000_000
             )
         self.size: tuple[int, int] | None = None  # (width, height) before the display rotation
         self.quarter_turns = 0
@@ -597,8 +612,19 @@ def iter_clip_chunks(
         raise ValueError(f"start must be >= 0, got {start}")
     if duration is not None and duration <= 0:
         raise ValueError(f"duration must be positive, got {duration}")
+    import av
+
     path = Path(path)
     _check_file(path)
+    try:
+        yield from _iter_chunks(path, chunk_frames, fps, sample_rate, max_side, require_audio, start, duration,
+                                allow_partial)
+    except av.error.FFmpegError as exc:  # last resort: never let a raw PyAV error escape
+        raise CorruptMediaError(path, f"decoding failed ({type(exc).__name__}: {exc})") from exc
+
+
+def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_audio, start, duration,
+                 allow_partial) -> Iterator[Clip]:
     fps_f = _as_fraction(fps)
     warnings: list[str] = []
     max_frames = int(math.floor(Fraction(duration).limit_denominator(1_000_000) * fps_f + Fraction(1, 2))) if duration else None

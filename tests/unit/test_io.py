@@ -245,6 +245,20 @@ def test_truncated_faststart_fails_mid_decode_or_partial(tmp_path):
     assert any("partial decode" in w for w in clip.warnings)
 
 
+def test_truncated_matroska_detected_from_duration_tag(tmp_path):
+    path = write_test_video(tmp_path / "a.mkv", fps=25, n_frames=50)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CorruptMediaError, match="truncated"):
+        load_clip(cut)
+
+
+def test_audio_longer_than_video_is_not_truncation(tmp_path):
+    path = write_test_video(tmp_path / "a.mkv", fps=25, n_frames=25, audio_duration=3.0)
+    clip = load_clip(path)
+    assert clip.n_frames == 25 and clip.audio.size == 25 * 640 and clip.warnings == []
+
+
 def test_corrupt_header_is_corrupt_not_notmedia(tmp_path):
     path = tmp_path / "junk.mkv"
     path.write_bytes(b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 4)
