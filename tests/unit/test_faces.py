@@ -1,0 +1,175 @@
+"""Mouth crop geometry, tracking/interpolation and the detector registry, on synthetic frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avanomaly.errors import ConfigError, NoFaceError
+from avanomaly.preprocess import (
+    Face,
+    FaceDetector,
+    PreprocessConfig,
+    available_detectors,
+    create_detector,
+    extract_mouths,
+    register_detector,
+)
+from avanomaly.preprocess.mouths import (
+    LOWER_FACE_Y,
+    MOUTH_SIDE_PER_FACE_WIDTH,
+    crop_square,
+    detection_frames,
+    select_main_face,
+)
+
+H, W = 240, 320
+MARK = 12  # side of the white marker drawn where the mouth is
+
+
+def _frame_with_marker(cx, cy):
+    frame = np.zeros((H, W, 3), np.uint8)
+    frame[int(cy) - MARK // 2 : int(cy) + MARK // 2, int(cx) - MARK // 2 : int(cx) + MARK // 2] = 255
+    return frame
+
+
+def _face_for_mouth(cx, cy, face_w=100.0, landmarks=True):
+    box = (cx - face_w / 2, cy - 0.75 * face_w, cx + face_w / 2, cy + 0.35 * face_w)
+    lms = None
+    if landmarks:
+        lms = np.array(
+            [[cx - 20, cy - 45], [cx + 20, cy - 45], [cx, cy - 20], [cx - 15, cy], [cx + 15, cy]], np.float32
+        )
+    return Face(box=box, score=0.9, landmarks=lms)
+
+
+def _marker_centre(crop):
+    ys, xs = np.nonzero(crop > 127)
+    return xs.mean(), ys.mean(), xs.max() - xs.min() + 1
+
+
+class ScriptedDetector(FaceDetector):
+    """Returns the face given by ``fn(frame_index)``; the frame index is read from pixel (0, 0, 0)."""
+
+    name = "scripted"
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.calls = []
+
+    def detect(self, frame_rgb):
+        t = int(frame_rgb[0, 0, 1])
+        self.calls.append(t)
+        face = self.fn(t)
+        return [] if face is None else [face]
+
+
+def _frames_with_moving_marker(n, x_of_t, cy=120.0):
+    frames = np.stack([_frame_with_marker(x_of_t(t), cy) for t in range(n)])
+    frames[:, 0, 0, 1] = np.arange(n)  # frame index for ScriptedDetector
+    return frames
+
+
+def test_crop_centred_on_mouth_landmarks_and_scaled_by_face_width():
+    cx, cy, face_w = 150.0, 130.0, 100.0
+    frames = _frames_with_moving_marker(3, lambda t: cx, cy)
+    det = ScriptedDetector(lambda t: _face_for_mouth(cx, cy, face_w))
+    cfg = PreprocessConfig(crop_size=64, detect_every=1)
+    mouths, found = extract_mouths(frames, det, cfg)
+    assert mouths.shape == (3, 64, 64) and mouths.dtype == np.uint8
+    assert found.all()
+    mx, my, size = _marker_centre(mouths[1])
+    assert abs(mx - 31.5) < 1.5 and abs(my - 31.5) < 1.5
+    expected = MARK * 64 / (MOUTH_SIDE_PER_FACE_WIDTH * face_w)
+    assert abs(size - expected) <= 2
+
+
+def test_crop_without_landmarks_uses_lower_middle_of_face_box():
+    box = (100.0, 40.0, 200.0, 190.0)
+    cy = box[1] + LOWER_FACE_Y * (box[3] - box[1])
+    frames = _frames_with_moving_marker(2, lambda t: 150.0, cy)
+    det = ScriptedDetector(lambda t: Face(box=box, score=1.0, landmarks=None))
+    mouths, found = extract_mouths(frames, det, PreprocessConfig(detect_every=1))
+    mx, my, _ = _marker_centre(mouths[0])
+    assert abs(mx - 31.5) < 1.5 and abs(my - 31.5) < 1.5
+
+
+def test_sparse_detection_interpolates_between_keyframes():
+    n, every = 21, 5
+    x_of_t = lambda t: 100.0 + 4.0 * t  # linear motion: interpolation is exact
+    frames = _frames_with_moving_marker(n, x_of_t)
+    det = ScriptedDetector(lambda t: _face_for_mouth(x_of_t(t), 120.0))
+    mouths, found = extract_mouths(frames, det, PreprocessConfig(detect_every=every))
+    assert sorted(det.calls) == [0, 5, 10, 15, 20]
+    assert found.all()
+    for t in (3, 7, 12, 18):  # frames never passed to the detector
+        mx, my, _ = _marker_centre(mouths[t])
+        assert abs(mx - 31.5) < 2 and abs(my - 31.5) < 2, (t, mx, my)
+
+
+def test_detection_frames_include_last_frame():
+    assert detection_frames(12, 5).tolist() == [0, 5, 10, 11]
+    assert detection_frames(11, 5).tolist() == [0, 5, 10]
+    assert detection_frames(1, 5).tolist() == [0]
+
+
+def test_face_found_follows_nearest_detection():
+    n = 20
+    frames = _frames_with_moving_marker(n, lambda t: 150.0)
+    det = ScriptedDetector(lambda t: _face_for_mouth(150.0, 120.0) if t < 10 else None)
+    mouths, found = extract_mouths(frames, det, PreprocessConfig(detect_every=5))
+    assert found[:8].all() and not found[13:].any()
+    # frames after the last detection keep the last geometry, so the crop stays on the mouth
+    mx, my, _ = _marker_centre(mouths[-1])
+    assert abs(mx - 31.5) < 1.5
+
+
+def test_no_face_raises_named_error_or_falls_back_to_centre():
+    frames = _frames_with_moving_marker(6, lambda t: 160.0, 120.0)
+    det = ScriptedDetector(lambda t: None)
+    with pytest.raises(NoFaceError) as err:
+        extract_mouths(frames, det, PreprocessConfig(), source="clip.mp4")
+    assert "clip.mp4" in str(err.value) and err.value.reason == "no-face"
+    mouths, found = extract_mouths(frames, det, PreprocessConfig(face_fallback="center"))
+    assert mouths.shape == (6, 64, 64) and not found.any()
+
+
+def test_main_face_is_largest_then_continues_track():
+    small = Face(box=(0, 0, 50, 50), score=0.9)
+    big = Face(box=(100, 100, 250, 250), score=0.8)
+    assert select_main_face([small, big], None) is big
+    # previous track is the small face: keep following it even though another face is larger
+    moved_small = Face(box=(5, 0, 55, 50), score=0.9)
+    assert select_main_face([big, moved_small], small) is moved_small
+    assert select_main_face([], small) is None
+
+
+def test_crop_square_replicates_outside_frame():
+    frame = np.full((40, 40, 3), 200, np.uint8)
+    crop = crop_square(frame, 0.0, 0.0, 30.0, 16)  # three quarters outside
+    assert crop.shape == (16, 16) and (crop == 200).all()
+
+
+def test_registry_and_custom_detector():
+    assert {"centerface", "center"} <= set(available_detectors())
+    with pytest.raises(ConfigError):
+        create_detector("no-such-detector")
+
+    class Fixed(FaceDetector):
+        def detect(self, frame_rgb):
+            return [Face(box=(0, 0, 10, 10), score=1.0)]
+
+    register_detector("test-fixed", Fixed, overwrite=True)
+    assert "test-fixed" in available_detectors()
+    assert create_detector("test-fixed").detect(np.zeros((8, 8, 3), np.uint8))[0].box == (0, 0, 10, 10)
+    with pytest.raises(ConfigError):
+        register_detector("test-fixed", Fixed)
+
+
+def test_center_detector_and_centerface_on_blank_frame():
+    frame = np.zeros((96, 128, 3), np.uint8)
+    (face,) = create_detector("center").detect(frame)
+    assert face.landmarks is None and abs((face.box[0] + face.box[2]) / 2 - 64) < 1e-6
+    assert create_detector("centerface").detect(frame) == []  # no face in a black frame
+    with pytest.raises(ValueError):
+        create_detector("center").detect(np.zeros((8, 8), np.uint8))

@@ -1,0 +1,107 @@
+"""preprocess_clip / preprocess_many / CLI on tiny synthetic videos (centre detector, no real faces)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from avanomaly.io.testing import write_test_video
+from avanomaly.preprocess import FeatureCache, PreprocessConfig, preprocess_file, preprocess_many
+from avanomaly.preprocess.commands import expand_inputs, preprocess as preprocess_cmd
+
+CFG = PreprocessConfig(detector="center", crop_size=32)
+
+
+@pytest.fixture()
+def clips(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    good = [write_test_video(src / "a.mp4", n_frames=20), write_test_video(src / "b.avi", n_frames=15, size=(48, 32))]
+    text = src / "notes.mp4"
+    text.write_text("this is not a video\n" * 20)
+    empty = src / "empty.mp4"
+    empty.write_bytes(b"")
+    return good, [text, empty]
+
+
+def test_preprocess_file_shapes_and_meta(clips):
+    (a, _), _ = clips
+    feats = preprocess_file(a, CFG)
+    assert feats.mouths.shape == (20, 32, 32) and feats.mouths.dtype == np.uint8
+    assert feats.mel.shape == (80, 80) and feats.mel.dtype == np.float32
+    meta = feats.meta
+    assert meta["n_frames"] == 20 and meta["duration"] == pytest.approx(0.8)
+    assert meta["source"] == str(a) and len(meta["sha256"]) == 64
+    assert meta["config"]["crop_size"] == 32 and meta["trimmed_seconds"] == 0.0
+    assert meta["face_rate"] == 1.0  # the centre detector always "finds" its box
+
+
+def test_many_writes_good_lists_bad_and_resumes(clips, tmp_path):
+    good, bad = clips
+    cache = FeatureCache(tmp_path / "cache")
+    report = preprocess_many([*good, *bad], cache, CFG, workers=1, progress=False)
+    assert len(report.done) == 2 and report.skipped == []
+    assert {p for p, _, _ in report.failed} == {str(b) for b in bad}
+    reasons = {p: r for p, r, _ in report.failed}
+    assert reasons[str(bad[1])] == "empty-file"
+    assert reasons[str(bad[0])] in {"not-media", "corrupt"}
+    assert sorted(cache.entries()) == sorted(report.done)
+    with open(cache.root / "failures.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["path"] for r in rows} == {str(b) for b in bad} and all(r["reason"] and r["message"] for r in rows)
+    entry = cache.get(report.keys[str(good[0])])
+    assert entry.n_frames == 20 and entry.meta["source"] == str(good[0])
+
+    again = preprocess_many(good, cache, CFG, workers=1, progress=False)
+    assert again.done == [] and sorted(again.skipped) == sorted(report.done) and again.failed == []
+    # a different setting is a different entry
+    other = preprocess_many(good[:1], cache, PreprocessConfig(detector="center", crop_size=16), progress=False)
+    assert len(other.done) == 1 and len(cache.entries()) == 3
+
+
+def test_no_face_error_and_centre_fallback(clips, tmp_path):
+    (a, _), _ = clips  # flat grey frames: CenterFace finds nothing
+    report = preprocess_many([a], tmp_path / "c1", PreprocessConfig(crop_size=32), progress=False)
+    assert [(p, r) for p, r, _ in report.failed] == [(str(a), "no-face")]
+    report = preprocess_many([a], tmp_path / "c2", PreprocessConfig(crop_size=32, face_fallback="center"), progress=False)
+    meta = FeatureCache(tmp_path / "c2").get(report.done[0]).meta
+    assert meta["face_fallback_used"] is True and meta["face_rate"] == 0.0
+
+
+def test_trim_leading_silence_trims_video_and_audio(tmp_path):
+    silence = 0.6
+    path = write_test_video(
+        tmp_path / "s.mp4", n_frames=50, audio_fn=lambda t: np.where(t < silence, 0.0, 0.5 * np.sin(2 * np.pi * 440 * t))
+    )
+    cfg = PreprocessConfig(detector="center", crop_size=32, trim_leading_silence=True)
+    feats = preprocess_file(path, cfg)
+    trimmed = feats.meta["trimmed_seconds"]
+    assert 0.4 <= trimmed <= silence + 1e-6
+    n_cut = round(trimmed * 25)
+    assert feats.meta["n_frames"] == 50 - n_cut and feats.mel.shape == (4 * (50 - n_cut), 80)
+    # the mouths start at the first kept frame (frame index is encoded in the grey level)
+    untrimmed = preprocess_file(path, PreprocessConfig(detector="center", crop_size=32))
+    np.testing.assert_array_equal(feats.mouths[0], untrimmed.mouths[n_cut])
+    assert untrimmed.mel[: 4 * n_cut].max() < -15  # the cut part was silent
+
+
+def test_cli_inputs_and_exit_code(clips, tmp_path):
+    good, bad = clips
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\nsrc/a.mp4,real\n")
+    assert expand_inputs([str(manifest)]) == [str(tmp_path / "src" / "a.mp4")]
+    found = expand_inputs([str(tmp_path / "src")])
+    assert set(found) == {str(p) for p in [*good, *bad]}
+
+    runner = CliRunner()
+    out = tmp_path / "cache"
+    args = [str(tmp_path / "src"), "--out", str(out), "--detector", "center", "--crop-size", "32", "--no-progress"]
+    res = runner.invoke(preprocess_cmd, args)
+    assert res.exit_code == 1, res.output
+    assert "done 2" in res.output and "failed 2" in res.output and "notes.mp4" in res.output
+    res = runner.invoke(preprocess_cmd, [str(p) for p in good] + args[1:])
+    assert res.exit_code == 0, res.output
+    assert "skipped 2" in res.output
