@@ -18,6 +18,7 @@ import datetime as _dt
 import html
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,8 @@ RESULT_COLUMNS = ("path", "label", "category", "method", "subcategory", "identit
 DETAILED_COLUMNS = ("path", "category", "method", "subcategory", "identity", "label", "split", "dataset", "score",
                     "verdict", "threshold", "offset", "confidence", "face_rate", "trimmed", "trimmed_seconds",
                     "status", "error")
+#: written to detailed_results.csv when present (the manifest's leading silence, the scorer's warnings)
+DETAILED_OPTIONAL = ("leading_silence_s", "warnings")
 PASS_NAMES = {False: "raw", True: "trimmed"}
 HONEST_PASS = "trimmed"
 HONEST_NOTE = ("FakeAVCeleb fakes start with a short silence that alone separates them from the real clips "
@@ -58,7 +61,6 @@ HONEST_NOTE = ("FakeAVCeleb fakes start with a short silence that alone separate
                "are the honest ones; the raw numbers are shown only for comparison with published work.")
 PLOT_DPI = 90
 HIST_BINS = 40
-NLL_SMOOTH_FRAMES = 1  # per-frame curves are drawn as they are
 
 
 def subcategory_of(category: str, method: str) -> str:
@@ -228,6 +230,15 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+#: one colour per category on every figure (matplotlib tab10 entries)
+CATEGORY_COLOURS = {REAL_CATEGORY: "tab:blue", "RealVideo-FakeAudio": "tab:orange", "FakeVideo-RealAudio": "tab:green",
+                    "FakeVideo-FakeAudio": "tab:red"}
+
+
+def _colour(cat: str):
+    return CATEGORY_COLOURS.get(cat)
+
+
 def _by_category(ok: pd.DataFrame):
     reals = ok[ok["label"] == "real"]
     for cat in sorted(set(ok.loc[ok["label"] == "fake", "category"])):
@@ -252,7 +263,7 @@ def make_plots(df: pd.DataFrame, res: PassResult, out_dir: Path) -> dict:
         y = np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
         s = np.r_[reals["score"], fakes["score"]]
         fpr, tpr, _ = roc_curve(y, s)
-        ax.plot(fpr, tpr, label=f"{cat} (AUC {M.roc_auc(y, s):.3f})")
+        ax.plot(fpr, tpr, c=_colour(cat), label=f"{cat} (AUC {M.roc_auc(y, s):.3f})")
     ax.plot([0, 1], [0, 1], ls=":", c="grey", lw=1)
     ax.set(xlabel="false positive rate (reals called fake)", ylabel="true positive rate (fakes caught)",
            title=f"ROC per category ({tag})", xlim=(0, 1), ylim=(0, 1.01))
@@ -264,37 +275,38 @@ def make_plots(df: pd.DataFrame, res: PassResult, out_dir: Path) -> dict:
         y = np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
         s = np.r_[reals["score"], fakes["score"]]
         p, r, _ = precision_recall_curve(y, s)
-        ax.step(r, p, where="post", label=f"{cat} (AP {M.average_precision(y, s):.3f})")
+        ax.step(r, p, where="post", c=_colour(cat), label=f"{cat} (AP {M.average_precision(y, s):.3f})")
     ax.set(xlabel="recall (fakes caught)", ylabel="precision", title=f"Precision-recall per category ({tag})",
            xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower left", fontsize=8)
     plots["pr"] = _save(fig, out_dir / f"pr_{tag}.png")
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     lo, hi = float(ok["score"].min()), float(ok["score"].max())
     bins = np.linspace(lo, hi if hi > lo else lo + 1.0, HIST_BINS + 1)
     for cat in [REAL_CATEGORY] + [c for c, _, _ in pairs if c != REAL_CATEGORY]:
         part = ok[ok["category"] == cat] if cat != REAL_CATEGORY else ok[ok["label"] == "real"]
         if len(part):
-            ax.hist(part["score"], bins=bins, histtype="step", lw=1.5, density=True, label=f"{cat} (n={len(part)})")
+            ax.hist(part["score"], bins=bins, histtype="step", lw=1.5, density=True, color=_colour(cat),
+                    label=f"{cat} (n={len(part)})")
     styles = {"calibrated": "-", "eer": "--", "best_f1": ":"}
     for op in res.operating_points:
         if op.threshold is not None:
             ax.axvline(op.threshold, c="k", ls=styles.get(op.name, "-."), lw=1, label=f"{op.name} threshold")
     ax.set(xlabel="anomaly score (higher = more fake)", ylabel="density", title=f"Score distributions ({tag})")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     plots["hist"] = _save(fig, out_dir / f"hist_{tag}.png")
 
     sweep = threshold_sweep(df)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.plot(sweep["threshold"], sweep["fpr"], c="k", lw=2, label="FPR (reals called fake)")
     for col in [c for c in sweep.columns if c.startswith("tpr_")]:
-        ax.plot(sweep["threshold"], sweep[col], label=f"TPR {col[4:]}")
+        ax.plot(sweep["threshold"], sweep[col], c=_colour(col[4:]), label=f"TPR {col[4:]}")
     if res.threshold is not None:
         ax.axvline(res.threshold, c="r", ls="--", lw=1, label="calibrated threshold")
     ax.set(xlabel="threshold (score >= threshold is fake)", ylabel="rate", title=f"Rates vs threshold ({tag})",
            ylim=(0, 1.01))
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     plots["rates"] = _save(fig, out_dir / f"rates_{tag}.png")
 
     if "nll" in ok.columns:
@@ -304,17 +316,18 @@ def make_plots(df: pd.DataFrame, res: PassResult, out_dir: Path) -> dict:
         cats = [c for c in [REAL_CATEGORY, *sorted(set(curves["category"]) - {REAL_CATEGORY})]
                 if c in set(curves["category"])]
         if cats:
-            fig, axes = plt.subplots(len(cats), 1, figsize=(8, 2.2 * len(cats)), squeeze=False)
+            fig, axes = plt.subplots(len(cats), 1, figsize=(10, 2.2 * len(cats)), squeeze=False)
             for ax, cat in zip(axes[:, 0], cats):
                 part = curves[curves["category"] == cat].sort_values("score")
                 for row, label in ((part.iloc[-1], "most anomalous"), (part.iloc[0], "least anomalous")):
                     nll = np.asarray(row["nll"], float)
                     times = row.get("times") if "times" in part.columns else None
                     x = np.asarray(times, float) if times is not None and len(times) == len(nll) else np.arange(len(nll))
-                    ax.plot(x, nll, lw=1, label=f"{label}: {Path(str(row['path'])).name} (score {row['score']:.3g})")
+                    ax.plot(x, nll, lw=1, c="tab:red" if label.startswith("most") else "tab:blue",
+                            label=f"{label}: {Path(str(row['path'])).name} (score {row['score']:.3g})")
                 ax.set_title(cat, fontsize=9)
                 ax.set_ylabel("NLL")
-                ax.legend(fontsize=7, loc="upper right")
+                ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
             axes[-1, 0].set_xlabel("time (s)")
             fig.suptitle(f"Per-frame NLL, most / least anomalous clip per category ({tag})", fontsize=10)
             plots["nll"] = _save(fig, out_dir / f"nll_{tag}.png")
@@ -424,7 +437,9 @@ def build_sections(passes: dict, df: pd.DataFrame, fpr_keys, bootstrap: int) -> 
     secs.append(summ)
 
     if len(passes) > 1:
-        secs.append(Section("Raw vs trimmed", paragraphs=[HONEST_NOTE], tables=[_side_by_side(passes)]))
+        secs.append(Section("Raw vs trimmed", tables=[_side_by_side(passes)], paragraphs=[
+            "Same clips, scored twice: as they are (raw) and with the leading silence trimmed. "
+            "Read the **trimmed** columns; a large raw-minus-trimmed gap means the raw score used the silence."]))
 
     for pname, res in passes.items():
         sec = Section(f"Pass: {pname}" + (" (honest numbers)" if pname == HONEST_PASS else ""))
@@ -482,8 +497,9 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em au
 line-height:1.45;padding:0 1em}
 h1{border-bottom:2px solid #444;padding-bottom:.2em} h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
-th{background:#eef1f5} td:first-child,th:first-child{text-align:left}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
+th{background:#eef1f5;text-align:center} td.text{text-align:left;white-space:normal}
+td small{color:#666}
 tr:nth-child(even) td{background:#fafafa}
 caption{caption-side:top;text-align:left;font-weight:bold;padding:.3em 0}
 .note{background:#fff8e1;border-left:4px solid #f0ad4e;padding:.5em 1em}
@@ -500,6 +516,19 @@ def _inline_md(text: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
+_NUMERIC = re.compile(r"^[-+–0-9.,%e\[\] ]*$")
+_WITH_CI = re.compile(r"^(\S+) (\[[^\]]+\])$")
+
+
+def _html_cell(value) -> str:
+    text = str(value)
+    m = _WITH_CI.match(text)
+    if m:  # "0.896 [0.729, 0.998]" -> value over a small CI line (keeps tables narrow)
+        return f"<td>{html.escape(m.group(1))}<br><small>{html.escape(m.group(2))}</small></td>"
+    cls = "" if _NUMERIC.match(text) else ' class="text"'
+    return f"<td{cls}>{html.escape(text)}</td>"
+
+
 def render_html(sections, title: str) -> str:
     body = [f"<h1>{html.escape(title)}</h1>"]
     for sec in sections:
@@ -513,7 +542,7 @@ def render_html(sections, title: str) -> str:
                 body.append(f"<caption>{html.escape(t.caption)}</caption>")
             body.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in t.headers) + "</tr>")
             for row in t.rows:
-                body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+                body.append("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>")
             body.append("</table></div>")
         for caption, path in sec.images:
             data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
@@ -551,7 +580,7 @@ def evaluate(results: pd.DataFrame, out_dir, threshold: float | None = None, boo
         sw.insert(0, "pass", name)
         sweeps.append(sw)
 
-    detailed = df[[c for c in DETAILED_COLUMNS if c in df.columns]]
+    detailed = df[[c for c in DETAILED_COLUMNS + DETAILED_OPTIONAL if c in df.columns]]
     atomic_write_text(out / "detailed_results.csv", detailed.to_csv(index=False))
     atomic_write_text(out / "threshold_sweep.csv", pd.concat(sweeps, ignore_index=True).to_csv(index=False))
 

@@ -47,7 +47,7 @@ def test_subcategory_mapping():
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    payload = evaluate(synthetic_results(), out, bootstrap=50, seed=0)
+    payload = evaluate(synthetic_results(), out, bootstrap=20, seed=0)
     return out, payload
 
 
@@ -126,3 +126,110 @@ def test_missing_columns_are_a_clear_error(tmp_path):
 
     with pytest.raises(DatasetError, match="score"):
         evaluate(pd.DataFrame({"path": ["a"], "label": ["real"], "category": ["x"]}), tmp_path)
+
+
+# ------------------------------------------------------------------ CLI, end to end with a tiny model
+N_FRAMES = 40
+SILENCE_SECONDS = 0.4  # leading silence of the "fake" clips (the FakeAVCeleb shortcut)
+
+
+def _write_dataset(root):
+    from avanomaly.io.testing import write_test_video
+
+    rows = []
+    specs = [("real", "RealVideo-RealAudio", "real", 0.0)] * 3 + \
+            [("fake", "RealVideo-FakeAudio", "rtvc", SILENCE_SECONDS)] * 2 + \
+            [("fake", "FakeVideo-FakeAudio", "wav2lip", SILENCE_SECONDS)] * 2
+    for i, (label, cat, method, silence) in enumerate(specs):
+        def audio_fn(t, silence=silence, i=i):
+            return np.where(t < silence, 0.0, 0.5 * np.sin(2 * np.pi * (220 + 40 * i) * t)).astype(np.float32)
+
+        path = write_test_video(root / f"clip{i}.mp4", n_frames=N_FRAMES, size=(64, 64), audio_fn=audio_fn)
+        rows.append(dict(path=path.name, label=label, category=cat, method=method, identity=f"id{i}", split="test"))
+    rows.append(dict(path="broken.mp4", label="fake", category="FakeVideo-FakeAudio", method="wav2lip",
+                     identity="id9", split="test"))
+    (root / "broken.mp4").write_bytes(b"not a video at all")
+    rows.append(dict(path="train0.mp4", label="real", category="RealVideo-RealAudio", method="real", identity="id8",
+                     split="train"))
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root / "manifest.csv"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    pytest.importorskip("torch")
+    from avanomaly.scoring.modelfile import save_model_file
+    from avanomaly.scoring.testing import tiny_models
+
+    sync, ar, cfg = tiny_models(seed=0)
+    return save_model_file(tmp_path_factory.mktemp("model") / "model.pt", sync, ar, cfg)
+
+
+def test_cli_scores_raw_and_trimmed_and_reuses_the_cache(tmp_path, tiny_model):
+    from click.testing import CliRunner
+
+    from avanomaly.cli import cli
+
+    manifest = _write_dataset(tmp_path / "data")
+    out, cache = tmp_path / "report", tmp_path / "cache"
+    args = ["evaluate", "--model", str(tiny_model), "--data", str(manifest), "--out", str(out), "--bootstrap", "10",
+            "--cache", str(cache), "--quiet"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert "RealVideo-FakeAudio" in res.output and "report.html" in res.output
+    detailed = pd.read_csv(out / "detailed_results.csv")
+    assert len(detailed) == 2 * 8  # 8 test clips (the train clip left out) x 2 passes, the broken one kept
+    assert set(detailed["trimmed"]) == {False, True}
+    broken = detailed[detailed["path"].str.endswith("broken.mp4")]
+    assert (broken["status"] == "failed").all() and broken["error"].str.len().gt(0).all()
+    trimmed_fakes = detailed[detailed["trimmed"] & (detailed["label"] == "fake") & (detailed["status"] == "ok")]
+    raw_fakes = detailed[~detailed["trimmed"] & (detailed["label"] == "fake") & (detailed["status"] == "ok")]
+    assert (trimmed_fakes["trimmed_seconds"] > SILENCE_SECONDS / 2).all()  # the silence was removed
+    assert (raw_fakes["trimmed_seconds"] == 0).all()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["passes"]["raw"]["n_failed"] == 1 and metrics["run"]["method"] == "avanomaly"
+    n_cached = len(list(cache.rglob("*.json")))
+    assert n_cached == 2 * 7  # ok clips of both passes; failures are not cached
+
+    # second run: from the cache, same scores
+    res2 = CliRunner().invoke(cli, args[:-3] + ["--out", str(tmp_path / "report2"), "--quiet", "--no-trimmed"])
+    assert res2.exit_code == 0, res2.output
+    again = pd.read_csv(tmp_path / "report2" / "detailed_results.csv")
+    assert set(again["trimmed"]) == {False}
+    np.testing.assert_allclose(again["score"], detailed[~detailed["trimmed"]]["score"].to_numpy())
+    assert len(list(cache.rglob("*.json"))) == n_cached
+
+
+def test_custom_scorer_plugs_in_and_must_return_every_row(tmp_path):
+    from avanomaly.errors import DatasetError
+    from avanomaly.evaluation.pipeline import evaluate_model
+    from avanomaly.evaluation.scorers import _REGISTRY, Scorer, available_scorers, register_scorer
+
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame(dict(path=[f"/x/{i}.mp4" for i in range(6)], label=["real"] * 3 + ["fake"] * 3,
+                      category=["RealVideo-RealAudio"] * 3 + ["FakeVideo-RealAudio"] * 3,
+                      method=["real"] * 3 + ["wav2lip"] * 3, identity=list("abcdef"), split="test")).to_csv(manifest,
+                                                                                                           index=False)
+
+    @register_scorer("test-index")
+    class IndexScorer(Scorer):
+        name = "test-index"
+
+        def __init__(self, drop=False, **kwargs):
+            self.drop = drop
+
+        def score_many(self, paths, trim_leading_silence=False):
+            rows = [dict(path=p, score=float(i) + (0.5 if trim_leading_silence else 0), status="ok", error="")
+                    for i, p in enumerate(paths)]
+            return pd.DataFrame(rows[:-1] if self.drop else rows)
+
+    try:
+        assert "test-index" in available_scorers() and "avanomaly" in available_scorers()
+        m = evaluate_model(None, manifest, tmp_path / "out", method="test-index", bootstrap=0)
+        pooled = next(c for c in m["passes"]["trimmed"]["comparisons"] if c["kind"] == "pooled")
+        assert pooled["auc"] == 1.0 and pooled["eer"] == 0.0  # fakes have the higher indices
+        _REGISTRY["test-index"] = lambda **kw: IndexScorer(drop=True)
+        with pytest.raises(DatasetError, match="every clip needs one row"):
+            evaluate_model(None, manifest, tmp_path / "out2", method="test-index", bootstrap=0)
+    finally:
+        _REGISTRY.pop("test-index", None)

@@ -1,0 +1,225 @@
+"""Pluggable scorers for ``avanomaly evaluate --method NAME``.
+
+A scorer turns clip paths into per-clip result rows (see :data:`SCORE_COLUMNS`); the evaluation only sees
+those rows, so a baseline detector plugs in by registering a factory::
+
+    from avanomaly.evaluation.scorers import Scorer, register_scorer
+
+    @register_scorer("my-baseline")
+    class MyBaseline(Scorer):
+        def __init__(self, model=None, cache=None, workers=1, **kwargs): ...
+        def score_many(self, paths, trim_leading_silence=False) -> pd.DataFrame: ...
+
+Rules for ``score_many``: one row per input path, in input order, never raising for one bad file (a row
+with ``status="failed"`` and ``error`` = "reason: message" instead); higher score = more fake.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from avanomaly.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: columns every scorer returns (extra columns are kept; nll / times may be None)
+SCORE_COLUMNS = ("path", "score", "verdict", "threshold", "offset", "confidence", "face_rate", "trimmed",
+                 "trimmed_seconds", "status", "error", "warnings", "nll", "times")
+#: version of the cached score records (bump when their meaning changes)
+SCORE_CACHE_VERSION = 1
+
+_REGISTRY: dict[str, Callable[..., "Scorer"]] = {}
+
+
+class Scorer:
+    """Interface: ``score_many(paths, trim_leading_silence) -> DataFrame`` with :data:`SCORE_COLUMNS`."""
+
+    name = "scorer"
+
+    def score_many(self, paths: Sequence, trim_leading_silence: bool = False) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """What to store in metrics.json about this scorer (model path, settings)."""
+        return {"method": self.name}
+
+
+def register_scorer(name: str):
+    """Decorator: register a Scorer class/factory under ``name`` (``--method name``)."""
+
+    def deco(factory):
+        if name in _REGISTRY and _REGISTRY[name] is not factory:
+            raise ConfigError(f"scorer '{name}' is already registered")
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def available_scorers() -> list[str]:
+    _load_plugins()
+    return sorted(_REGISTRY)
+
+
+def create_scorer(name: str, **kwargs) -> Scorer:
+    _load_plugins()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown evaluation method '{name}'; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**kwargs)
+
+
+def _load_plugins() -> None:
+    """Baselines live in ``avanomaly.baselines`` (optional): importing it registers them."""
+    import importlib
+
+    try:
+        importlib.import_module("avanomaly.baselines")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("avanomaly.baselines",):
+            raise
+
+
+def failure_row(path, reason: str, message: str, trimmed: bool) -> dict:
+    return {"path": str(path), "score": float("nan"), "verdict": None, "threshold": None, "offset": None,
+            "confidence": None, "face_rate": None, "trimmed": bool(trimmed), "trimmed_seconds": None,
+            "status": "failed", "error": f"{reason}: {message}", "warnings": "", "nll": None, "times": None}
+
+
+def result_row(res, trimmed: bool) -> dict:
+    """ScoreResult / ScoreFailure (avanomaly.scoring) -> one row."""
+    if not getattr(res, "ok", False):
+        return failure_row(res.path, res.reason, res.message, trimmed)
+    trimmed_s = 0.0
+    if res.frame_times:  # the first scored frame is frame 1 of the (possibly trimmed) clip
+        trimmed_s = max(0.0, round(res.frame_times[0] * res.fps - 1) / res.fps)
+    return {"path": str(res.path), "score": float(res.score), "verdict": res.verdict, "threshold": res.threshold,
+            "offset": res.av_offset_frames, "confidence": res.av_offset_confidence, "face_rate": res.face_rate,
+            "trimmed": bool(trimmed), "trimmed_seconds": trimmed_s, "status": "ok", "error": "",
+            "warnings": "; ".join(res.warnings), "nll": list(res.frame_nll), "times": list(res.frame_times)}
+
+
+# ---------------------------------------------------------------------------------------- avanomaly
+_WORKER_DETECTOR = None
+
+
+def _worker_init(model: str, trim: bool, device: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    global _WORKER_DETECTOR
+    _WORKER_DETECTOR = _load_detector(model, trim, device)
+
+
+def _worker_score(path: str) -> dict:
+    return result_row(_WORKER_DETECTOR.score_one_safe(path), _WORKER_DETECTOR.preprocess_cfg.trim_leading_silence)
+
+
+def _load_detector(model, trim: bool, device: str):
+    from avanomaly.scoring import detector as det
+
+    d = det.Detector.from_pretrained(model, device=device)
+    d.preprocess_cfg = dataclasses.replace(d.preprocess_cfg, trim_leading_silence=bool(trim))
+    return d
+
+
+@register_scorer("avanomaly")
+class AvanomalyScorer(Scorer):
+    """The trained detector (``Detector.from_pretrained(model)``), raw or with the leading silence trimmed.
+
+    ``cache``: folder where each clip's result is stored per (model file, file content, pass), so a rerun or
+    a second evaluation of the same clips does not decode them again. ``workers`` > 1 scores in processes.
+    """
+
+    name = "avanomaly"
+
+    def __init__(self, model=None, cache=None, workers: int = 1, device: str = "cpu", threads: int = 1,
+                 progress: bool = True, **_ignored):
+        if model is None:
+            raise ConfigError("--method avanomaly needs --model (a model.pt or a training run directory)")
+        self.model = str(model)
+        self.workers = max(1, int(workers))
+        self.device = device
+        self.threads = threads
+        self.progress = progress
+        self._detector = None
+        self._model_file = Path(self.model) / "model.pt" if Path(self.model).is_dir() else Path(self.model)
+        self.cache = Path(cache) / "scores" if cache else None
+        self._model_key = None
+
+    def describe(self) -> dict:
+        return {"method": self.name, "model": str(self._model_file), "workers": self.workers}
+
+    def _detector_for(self, trim: bool):
+        if self._detector is None:
+            self._detector = _load_detector(self.model, trim, self.device)  # raises CheckpointError early
+        self._detector.preprocess_cfg = dataclasses.replace(self._detector.preprocess_cfg,
+                                                            trim_leading_silence=bool(trim))
+        return self._detector
+
+    def _cache_file(self, path: str, trim: bool) -> Path | None:
+        if self.cache is None:
+            return None
+        from avanomaly.utils import file_sha256
+
+        if self._model_key is None:
+            self._model_key = file_sha256(self._model_file)[:16]
+        try:
+            content = file_sha256(path)[:16]
+        except OSError:
+            return None  # unreadable: score it (the scorer reports the reason)
+        return self.cache / self._model_key / ("trimmed" if trim else "raw") / f"{content}.json"
+
+    def score_many(self, paths: Sequence, trim_leading_silence: bool = False) -> pd.DataFrame:
+        trim = bool(trim_leading_silence)
+        detector = self._detector_for(trim)
+        rows: dict[int, dict] = {}
+        todo: list[int] = []
+        files = {}
+        for i, p in enumerate(paths):
+            cf = self._cache_file(str(p), trim)
+            files[i] = cf
+            if cf is not None and cf.exists():
+                try:
+                    rec = json.loads(cf.read_text())
+                    if rec.get("version") == SCORE_CACHE_VERSION:
+                        rows[i] = {**rec["row"], "path": str(p)}
+                        continue
+                except (OSError, ValueError, KeyError):
+                    log.warning("ignoring unreadable score cache entry %s", cf)
+            todo.append(i)
+        if todo:
+            log.info("scoring %d clip(s) (%s pass), %d from cache", len(todo), "trimmed" if trim else "raw",
+                     len(paths) - len(todo))
+        todo_paths = [str(paths[i]) for i in todo]
+        if self.workers > 1 and len(todo) > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
+                                     initargs=(self.model, trim, self.device, self.threads)) as pool:
+                results = list(self._progress(pool.map(_worker_score, todo_paths, chunksize=1), len(todo), trim))
+        else:
+            results = [result_row(detector.score_one_safe(p), trim)
+                       for p in self._progress(todo_paths, len(todo), trim)]
+        from avanomaly.utils import atomic_write_json
+
+        for i, row in zip(todo, results):
+            rows[i] = row
+            cf = files[i]
+            if cf is not None and row["status"] == "ok":  # failures are retried next time
+                atomic_write_json(cf, {"version": SCORE_CACHE_VERSION, "row": row})
+        return pd.DataFrame([rows[i] for i in range(len(paths))], columns=list(SCORE_COLUMNS))
+
+    def _progress(self, it, total, trim):
+        if not self.progress:
+            return it
+        from tqdm import tqdm
+
+        return tqdm(it, total=total, desc=f"scoring ({'trimmed' if trim else 'raw'})", unit="clip")
