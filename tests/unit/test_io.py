@@ -318,3 +318,24 @@ def test_display_rotation_is_applied(tmp_path, rotation):
     assert stored.shape == (32, 64, 3)
     assert abs(stored[:8].mean() - top) <= 2 and abs(stored[-8:].mean() - bottom) <= 2
     assert any("rotates" in w for w in clip.warnings)
+
+
+def test_streaming_memory_is_bounded(tmp_path):
+    import tracemalloc
+
+    n_frames, size, chunk = 300, (64, 64), 10
+    path = write_test_video(tmp_path / "long.mp4", fps=25, n_frames=n_frames, size=size, video_codec="mpeg4",
+                            frame_fn=lambda i, s: np.full((s[1], s[0], 3), (i * 7) % 200 + 20, np.uint8))
+    whole_bytes = n_frames * size[0] * size[1] * 3 + n_frames * 640 * 4  # what load_clip would hold
+    chunks = iter_clip_chunks(path, chunk_frames=chunk)
+    n = next(chunks).n_frames  # warm-up outside the measurement (lazy imports, decoder set-up)
+    tracemalloc.start()
+    try:
+        for c in chunks:
+            n += c.n_frames
+            del c
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert n == n_frames
+    assert peak < whole_bytes / 10, (peak, whole_bytes)  # about one chunk, not the file
