@@ -1,0 +1,139 @@
+"""Threshold calibration on REAL clips only.
+
+A detector trained on real videos has no natural decision boundary: its score is "how unusual is this
+clip for a real talking person". We therefore fix the false-positive rate we accept on real clips of the
+target domain (``target_fpr``, default 5 %) and put the threshold at that quantile of held-out real scores:
+
+    threshold = the smallest reference score such that at most ``target_fpr * n`` reference clips score
+                strictly above it;   verdict = "fake" if score > threshold else "real".
+
+Fakes are never used: the threshold must not be tuned on the attacks it is meant to catch. The sorted
+reference scores are kept so a new clip can be placed as a percentile of real clips.
+
+The calibration lives inside the model file (key ``"calibration"``) and as ``calibration.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from avanomaly.errors import CheckpointError, ConfigError
+
+DEFAULT_TARGET_FPR = 0.05
+CALIBRATION_JSON = "calibration.json"
+CALIBRATION_KEY = "calibration"
+#: warn when fewer real clips than this back a threshold (the quantile is then coarse)
+MIN_RECOMMENDED_CLIPS = 50
+
+
+@dataclass
+class Calibration:
+    threshold: float
+    target_fpr: float
+    n: int
+    reference_scores: list[float]  # sorted ascending, real clips only
+    aggregation: dict = field(default_factory=dict)  # AggregationConfig as a dict (scores depend on it)
+    created: str = ""
+    notes: str = ""
+
+    @property
+    def achieved_fpr(self) -> float:
+        """Fraction of the reference real clips scoring above the threshold."""
+        ref = np.asarray(self.reference_scores)
+        return float((ref > self.threshold).mean()) if ref.size else float("nan")
+
+    def percentile(self, score: float) -> float:
+        """Percentage of reference real clips with a strictly lower score (0..100, monotone in ``score``)."""
+        ref = np.asarray(self.reference_scores, dtype=np.float64)
+        if ref.size == 0:
+            return float("nan")
+        return float(100.0 * np.searchsorted(ref, score, side="left") / ref.size)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["achieved_fpr"] = self.achieved_fpr
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Calibration":
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = {"threshold", "target_fpr", "n", "reference_scores"} - set(d)
+        if missing:
+            raise CheckpointError(f"calibration is missing field(s) {sorted(missing)}")
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def calibrate(scores_of_real_clips, target_fpr: float = DEFAULT_TARGET_FPR, aggregation: dict | None = None,
+              notes: str = "") -> Calibration:
+    """Threshold giving false-positive rate <= ``target_fpr`` on these REAL clip scores (see module doc)."""
+    if not 0.0 <= target_fpr < 1.0:
+        raise ConfigError(f"target_fpr must be in [0, 1), got {target_fpr}")
+    scores = np.asarray(list(scores_of_real_clips), dtype=np.float64).ravel()
+    if scores.size == 0:
+        raise ConfigError("calibration needs at least one real clip score")
+    if not np.all(np.isfinite(scores)):
+        raise ConfigError(f"calibration scores contain {int((~np.isfinite(scores)).sum())} non-finite value(s)")
+    ref = np.sort(scores)
+    n = ref.size
+    # index j such that (n - 1 - j) <= target_fpr * n reference clips lie above ref[j]
+    j = min(n - 1, max(0, math.ceil(n - 1 - target_fpr * n - 1e-9)))
+    threshold = float(ref[j])
+    if n < MIN_RECOMMENDED_CLIPS:
+        extra = f"only {n} real clips (< {MIN_RECOMMENDED_CLIPS}): the threshold is a coarse quantile"
+        notes = f"{notes}; {extra}" if notes else extra
+    return Calibration(
+        threshold=threshold,
+        target_fpr=float(target_fpr),
+        n=int(n),
+        reference_scores=[float(s) for s in ref],
+        aggregation=dict(aggregation or {}),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        notes=notes,
+    )
+
+
+def save_calibration_json(path, calibration: Calibration) -> Path:
+    from avanomaly.utils import atomic_write_json
+
+    path = Path(path)
+    atomic_write_json(path, calibration.to_dict())
+    return path
+
+
+def load_calibration_json(path) -> Calibration:
+    path = Path(path)
+    try:
+        return Calibration.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read calibration ({exc})") from exc
+
+
+def write_calibration(model_path, calibration: Calibration) -> tuple[Path, Path]:
+    """Store ``calibration`` inside the model file (atomic rewrite) and as calibration.json beside it."""
+    import torch
+
+    from avanomaly.utils import atomic_write_bytes
+
+    model_path = Path(model_path)
+    if model_path.is_dir():
+        model_path = model_path / "model.pt"
+    try:
+        obj = torch.load(model_path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any load failure is a checkpoint problem
+        raise CheckpointError(f"{model_path}: cannot load model file to store the calibration ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{model_path}: not an avanomaly model file (top level is {type(obj).__name__})")
+    obj[CALIBRATION_KEY] = calibration.to_dict()
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(model_path, buf.getvalue())
+    json_path = save_calibration_json(model_path.parent / CALIBRATION_JSON, calibration)
+    return model_path, json_path

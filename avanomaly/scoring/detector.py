@@ -1,0 +1,478 @@
+"""Detector: video -> per-frame NLL -> clip anomaly score, calibrated verdict and percentile.
+
+Pipeline (docs/scoring.md):
+
+    iter_clip_chunks (chunk_frames)  ->  preprocess_clip per chunk (mouth crops, log-mel, face flags)
+      -> _SyncStream: sync features over windows with `margin` frames of real context on each side
+      -> _ARStream: per-frame NLL with the last `context` feature frames carried across windows
+      -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile
+
+Memory is bounded by one decoded chunk plus a few per-frame numbers (NLL, sync logits (T, O)), so an
+hour-long file is scored whole, not a prefix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import warnings as _warnings
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
+from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
+from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
+from avanomaly.scoring.result import ScoreFailure, ScoreResult
+
+log = logging.getLogger(__name__)
+
+#: frames per decoded/preprocessed chunk (10 s at 25 fps)
+DEFAULT_CHUNK_FRAMES = 250
+#: frames emitted per sync-model forward pass (each pass also sees `margin` frames either side)
+DEFAULT_SYNC_WINDOW = 150
+#: sync passes carry this many frames of real context beyond the +-K offsets and the 5-frame window
+SYNC_EXTRA_CONTEXT = 8
+#: frames of context each side of a frame's 5-frame sync window
+SYNC_WINDOW_CONTEXT = 2
+#: fallback AR context (frames) when the AR model does not say
+DEFAULT_AR_CONTEXT = 256
+#: fewest frames a clip may have (the AR model predicts frame 1 from frame 0)
+MIN_CLIP_FRAMES = 2
+#: warnings: clips shorter than this are scored but flagged
+SHORT_CLIP_SECONDS = 2.0
+#: warnings: face found in fewer than this fraction of frames
+LOW_FACE_RATE = 0.9
+#: a video frame's audio is "silent" when its RMS is below this level (dBFS)
+SILENCE_DBFS = -50.0
+#: warnings: more than this fraction of frames silent
+MOSTLY_SILENT_FRACTION = 0.8
+#: the model file written by training (a run directory holds it under this name)
+MODEL_FILENAME = "model.pt"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# ------------------------------------------------------------------------------------------ streams
+
+
+class _SyncStream:
+    """Sync features for consecutive frames, computed on fixed windows with real context on each side.
+
+    Frames ``[e, e + window)`` come from one forward pass over ``[e - margin, e + window + margin)`` (clipped to
+    the clip). Window positions depend only on the frame index, never on how the input was chunked, so a
+    streamed clip gets exactly the features of a whole-clip pass. ``margin >= K + 2`` gives every emitted
+    frame all its offsets and its 5-frame window from real neighbours.
+    """
+
+    def __init__(self, featurize, window: int, margin: int):
+        self.featurize = featurize  # (mouths (L,S,S) uint8, mel (4L,M) float32) -> feats, logits, mask (L, .)
+        self.window = int(window)
+        self.margin = int(margin)
+        self.mouths: np.ndarray | None = None  # (N, S, S) uint8: global frames base .. base+N
+        self.mel: np.ndarray | None = None  # (4N, M) float32
+        self.base = 0
+        self.emitted = 0
+
+    @property
+    def total(self) -> int:
+        return self.base + (0 if self.mouths is None else self.mouths.shape[0])
+
+    def push(self, mouths: np.ndarray, mel: np.ndarray) -> Iterator[tuple]:
+        mel = np.asarray(mel, dtype=np.float32)
+        self.mouths = mouths if self.mouths is None else np.concatenate([self.mouths, mouths])
+        self.mel = mel if self.mel is None else np.concatenate([self.mel, mel])
+        while self.total - self.emitted >= self.window + self.margin:
+            yield self._emit(self.emitted + self.window)
+
+    def flush(self) -> Iterator[tuple]:
+        while self.emitted < self.total:
+            yield self._emit(min(self.total, self.emitted + self.window))
+
+    def _emit(self, end: int) -> tuple:
+        lo = max(0, self.emitted - self.margin)
+        hi = min(self.total, end + self.margin)
+        a, b = lo - self.base, hi - self.base
+        assert a >= 0, "left context was dropped too early"
+        feats, logits, mask = self.featurize(self.mouths[a:b], self.mel[4 * a:4 * b])
+        k0, k1 = self.emitted - lo, end - lo
+        out = (feats[k0:k1], logits[k0:k1], mask[k0:k1])
+        self.emitted = end
+        drop = max(0, self.emitted - self.margin - self.base)  # keep `margin` frames of left context
+        if drop:
+            self.mouths = self.mouths[drop:]
+            self.mel = self.mel[4 * drop:]
+            self.base += drop
+        return out
+
+
+class _ARStream:
+    """Per-frame NLL of consecutive feature frames, exactly as ``ARModel.score_sequence`` on the whole clip.
+
+    Prediction ``i`` (of frame ``i + 1``) comes from the chunk of inputs ``[s, s + context]``; chunks start every
+    ``stride`` predictions, as in ``score_sequence``, so memory is bounded by ``context`` feature frames and
+    the NLL does not depend on how the clip was streamed.
+    """
+
+    def __init__(self, ar_model, device: torch.device):
+        self.ar = ar_model
+        self.context = _model_context(ar_model)
+        self.stride = min(int(getattr(ar_model, "stride", self.context // 4) or 1), self.context)
+        self.device = device
+        self.buf: torch.Tensor | None = None  # (L, F): global frames base .. base+L
+        self.base = 0
+        self.s = 0  # first input of the next chunk
+        self.done = 0  # predictions emitted so far
+
+    @property
+    def total(self) -> int:
+        return self.base + (0 if self.buf is None else self.buf.shape[0])
+
+    def push(self, feats: torch.Tensor) -> list[np.ndarray]:
+        self.buf = feats if self.buf is None else torch.cat([self.buf, feats])
+        out = []
+        while self.s + self.context + 1 <= self.total:  # a full chunk of inputs [s, s + context] is here
+            out.append(self._chunk(self.s + self.context))
+        return out
+
+    def flush(self) -> list[np.ndarray]:
+        n = self.total - 1  # number of predictions of the whole clip
+        out = []
+        while self.done < n:
+            out.append(self._chunk(min(self.s + self.context, n)))
+        return out
+
+    @torch.no_grad()
+    def _chunk(self, e: int) -> np.ndarray:
+        """Predictions [done, e) from inputs [s, e]."""
+        x = self.buf[self.s - self.base:e + 1 - self.base]  # (e - s + 1, F)
+        nll = self.ar.step_terms(x[None].to(self.device))["nll"][0]  # (e - s,)
+        out = nll[self.done - self.s:].float().cpu().numpy()
+        self.done = e
+        self.s = self.done + self.stride - self.context
+        drop = max(0, self.s - self.base)
+        if drop:
+            self.buf = self.buf[drop:]
+            self.base += drop
+        return out
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _pad_windows(mouths: np.ndarray, mel: np.ndarray, ctx: int = SYNC_WINDOW_CONTEXT) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate-pad ``ctx`` video frames (and their 4 mel frames each) at both ends.
+
+    mouths (L, S, S) -> (L+2ctx, S, S); mel (4L, M) -> (4(L+2ctx), M), as CachedClip.window does at clip edges.
+    """
+    n = mouths.shape[0]
+    idx = np.clip(np.arange(-ctx, n + ctx), 0, n - 1)
+    mel_idx = (4 * idx[:, None] + np.arange(4)[None, :]).ravel()
+    return mouths[idx], mel[mel_idx]
+
+
+def _silent_frames(audio: np.ndarray, samples_per_frame: int) -> np.ndarray:
+    """Boolean (T,) : frame audio RMS below SILENCE_DBFS."""
+    n = audio.shape[0] // samples_per_frame
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    x = audio[: n * samples_per_frame].reshape(n, samples_per_frame).astype(np.float64)
+    rms = np.sqrt((x * x).mean(axis=1))
+    return rms < 10.0 ** (SILENCE_DBFS / 20.0)
+
+
+def _model_context(ar_model) -> int:
+    cfg = getattr(ar_model, "config", None)
+    return int(getattr(cfg, "context", DEFAULT_AR_CONTEXT) or DEFAULT_AR_CONTEXT)
+
+
+def _max_offset(sync_model) -> int:
+    cfg = getattr(sync_model, "config", None)
+    return int(getattr(cfg, "max_offset", 15))
+
+
+# ------------------------------------------------------------------------------------------ Detector
+
+
+class Detector:
+    """Scores clips with a trained sync model + AR model. See docs/scoring.md."""
+
+    def __init__(self, sync_model, ar_model, preprocess_cfg, calibration: Calibration | dict | None = None,
+                 aggregation: AggregationConfig | dict | None = None, device: str | torch.device = "cpu",
+                 chunk_frames: int = DEFAULT_CHUNK_FRAMES, face_detector=None, sync_window: int = DEFAULT_SYNC_WINDOW,
+                 sync_margin: int | None = None, source: str | None = None):
+        self.device = resolve_device(device)
+        self.sync_model = sync_model.to(self.device).eval()
+        self.ar_model = ar_model.to(self.device).eval()
+        if isinstance(preprocess_cfg, dict):
+            from avanomaly.preprocess.config import PreprocessConfig
+            from avanomaly.utils import dataclass_from_dict
+
+            preprocess_cfg = dataclass_from_dict(PreprocessConfig, preprocess_cfg)
+        self.preprocess_cfg = preprocess_cfg
+        if isinstance(calibration, dict):
+            calibration = Calibration.from_dict(calibration)
+        self.calibration = calibration
+        if aggregation is None and calibration is not None and calibration.aggregation:
+            aggregation = dict(calibration.aggregation)  # score the way the threshold was set
+        if isinstance(aggregation, dict):
+            aggregation = AggregationConfig(**aggregation)
+        self.aggregation = aggregation or AggregationConfig()
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+        self.chunk_frames = int(chunk_frames)
+        min_margin = _max_offset(sync_model) + SYNC_WINDOW_CONTEXT
+        self.sync_margin = int(sync_margin if sync_margin is not None else min_margin + SYNC_EXTRA_CONTEXT)
+        if self.sync_margin < min_margin:
+            raise ValueError(f"sync_margin must be >= K + {SYNC_WINDOW_CONTEXT} = {min_margin}, got {self.sync_margin}")
+        if sync_window < 1:
+            raise ValueError(f"sync_window must be >= 1, got {sync_window}")
+        self.sync_window = int(sync_window)
+        self._face_detector = face_detector
+        self.source = source
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(cls, path, device: str = "auto", **kwargs) -> "Detector":
+        """Load a model file (``model.pt``) or a run directory holding one (+ ``calibration.json``)."""
+        from avanomaly.scoring.modelfile import load_model_file
+
+        path = Path(path)
+        model_path = path / MODEL_FILENAME if path.is_dir() else path
+        if not model_path.exists():
+            hint = f" (a run directory must contain {MODEL_FILENAME})" if path.is_dir() else ""
+            raise CheckpointError(f"{model_path}: model file not found{hint}")
+        sync_model, ar_model, pcfg, calibration, _ = load_model_file(model_path)
+        if calibration is None and (model_path.parent / CALIBRATION_JSON).exists():
+            calibration = load_calibration_json(model_path.parent / CALIBRATION_JSON)
+        return cls(sync_model, ar_model, pcfg, calibration=calibration, device=device, source=str(model_path),
+                   **kwargs)
+
+    @property
+    def face_detector(self):
+        if self._face_detector is None:
+            from avanomaly.preprocess.detectors import create_detector
+
+            self._face_detector = create_detector(self.preprocess_cfg.detector)
+        return self._face_detector
+
+    @property
+    def threshold(self) -> float | None:
+        return None if self.calibration is None else float(self.calibration.threshold)
+
+    # ------------------------------------------------------------------ features
+    @torch.no_grad()
+    def _featurize(self, mouths: np.ndarray, mel: np.ndarray):
+        """(L,S,S) uint8, (4L,M) -> sync features (L,F) tensor, logits (L,O) ndarray, valid mask (L,O) ndarray."""
+        from avanomaly.models import sync_features
+
+        pm, pa = _pad_windows(mouths, mel)
+        m = torch.from_numpy(np.ascontiguousarray(pm)).to(self.device).float().div_(255.0)[None]  # (1, L+4, S, S)
+        a = torch.from_numpy(np.ascontiguousarray(pa, dtype=np.float32)).to(self.device)[None]  # (1, 4(L+4), M)
+        out = self.sync_model(m, a)
+        feats = sync_features(out)[0]  # (L, F)
+        return feats.float().cpu(), out["logits"][0].float().cpu().numpy(), out["mask"][0].cpu().numpy()
+
+    def _chunks(self, clip_like) -> Iterator:
+        cfg = self.preprocess_cfg
+        from avanomaly.io import Clip, iter_clip_chunks
+
+        if isinstance(clip_like, (str, Path)):
+            yield from iter_clip_chunks(clip_like, chunk_frames=self.chunk_frames, fps=cfg.fps,
+                                        sample_rate=cfg.sample_rate, max_side=cfg.max_side)
+            return
+        if isinstance(clip_like, Clip):
+            clip = clip_like
+        elif isinstance(clip_like, (tuple, list)) and len(clip_like) == 2:
+            clip = clip_from_arrays(clip_like[0], clip_like[1], cfg.fps, cfg.sample_rate)
+        else:
+            raise TypeError(f"cannot score a {type(clip_like).__name__}: pass a path, a Clip or (frames, audio)")
+        spf = int(round(clip.sample_rate / clip.fps))
+        for s in range(0, clip.n_frames, self.chunk_frames):
+            e = min(clip.n_frames, s + self.chunk_frames)
+            yield dataclasses.replace(clip, frames=clip.frames[s:e], audio=clip.audio[s * spf:e * spf],
+                                      duration=(e - s) / clip.fps, start=clip.start + s / clip.fps,
+                                      warnings=list(clip.warnings) if s == 0 else [])
+
+    # ------------------------------------------------------------------ scoring
+    def _preprocess(self, chunk, path):
+        """Chunk -> (mouths (T,S,S) uint8, mel (4T,M) float32, face_found (T,) bool).
+
+        Centre crops stand in for frames of a chunk without any face; whether the clip has a face at all is
+        checked over the whole clip afterwards (``face_fallback="error"`` -> NoFaceError)."""
+        from avanomaly.preprocess.mel import log_mel
+        from avanomaly.preprocess.mouths import extract_mouths
+
+        cfg = self.preprocess_cfg
+        chunk_cfg = dataclasses.replace(cfg, face_fallback="center")
+        mouths, found = extract_mouths(np.asarray(chunk.frames), self.face_detector, chunk_cfg, source=path)
+        mel = log_mel(torch.from_numpy(np.ascontiguousarray(chunk.audio, dtype=np.float32)), cfg,
+                      n_frames=int(chunk.frames.shape[0])).numpy()  # (4T, M)
+        return mouths, mel, np.asarray(found, dtype=bool)
+
+    def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
+                      threshold: float | None = None) -> ScoreResult:
+        """Score a path, an ``avanomaly.io.Clip`` or ``(frames (T,H,W,3) uint8, audio (N,) float32)``.
+
+        ``aggregation`` / ``threshold`` override the detector's for this call. Raises MediaError subclasses
+        (naming the file) for unusable input; see score_many for a batch that never stops.
+        """
+        agg = self.aggregation if aggregation is None else (
+            AggregationConfig(**aggregation) if isinstance(aggregation, dict) else aggregation)
+        cfg = self.preprocess_cfg
+        path = str(clip) if isinstance(clip, (str, Path)) else getattr(clip, "path", None)
+        name = path or "<array>"
+        sync = _SyncStream(self._featurize, window=self.sync_window, margin=self.sync_margin)
+        ar = _ARStream(self.ar_model, self.device)
+        nll_parts: list[np.ndarray] = []
+        logit_parts, mask_parts, face_parts, silent_parts = [], [], [], []
+        warns: list[str] = []
+        fps = float(cfg.fps)
+        n_frames = 0
+        trimmed_frames = 0
+
+        def consume(items):
+            for feats, logits, mask in items:
+                nll_parts.extend(ar.push(feats))
+                logit_parts.append(logits)
+                mask_parts.append(mask)
+
+        for i, chunk in enumerate(self._chunks(clip)):
+            warns.extend(w for w in getattr(chunk, "warnings", []) if w not in warns)
+            fps = float(chunk.fps)
+            spf = int(round(chunk.sample_rate / chunk.fps))
+            if i == 0 and cfg.trim_leading_silence:  # the model was trained on silence-trimmed clips
+                from avanomaly.data.silence import detect_leading_silence, trim_leading
+
+                lead = detect_leading_silence(np.asarray(chunk.audio), chunk.sample_rate)
+                if lead > 0:
+                    frames, audio, secs = trim_leading(chunk.frames, chunk.audio, chunk.fps, chunk.sample_rate, lead)
+                    trimmed_frames = int(round(secs * fps))
+                    chunk = dataclasses.replace(chunk, frames=frames, audio=audio)
+                    if trimmed_frames:
+                        warns.append(f"trimmed {secs:.2f} s of leading silence before scoring (model setting)")
+            mouths, mel, found = self._preprocess(chunk, name)
+            face_parts.append(found)
+            silent_parts.append(_silent_frames(np.asarray(chunk.audio), spf))
+            n_frames += int(mouths.shape[0])
+            consume(sync.push(mouths, mel))
+        if n_frames < MIN_CLIP_FRAMES:
+            raise ClipTooShortError(name, f"{n_frames} frame(s) after decoding; need at least {MIN_CLIP_FRAMES}")
+        face_found = np.concatenate(face_parts)
+        if not face_found.any() and cfg.face_fallback == "error":
+            raise NoFaceError(name, f"no face found in any frame checked (detector {cfg.detector}); the model "
+                                    "was set up with face_fallback='error'")
+        consume(sync.flush())
+        nll_parts.extend(ar.flush())
+
+        nll = np.concatenate(nll_parts).astype(np.float64)  # (T-1,): NLL of frames 1..T-1
+        times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start
+        assert nll.shape == times.shape, (nll.shape, times.shape)
+        score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg)
+        logits = torch.from_numpy(np.concatenate(logit_parts))[None]  # (1, T, O)
+        mask = torch.from_numpy(np.concatenate(mask_parts))[None]  # (1, T, O)
+        with torch.no_grad():
+            offset, confidence = self.sync_model.offset_confidence(logits.to(self.device), mask.to(self.device))
+        offset, confidence = _scalar(offset), _scalar(confidence)
+        face_rate = float(face_found.mean())
+        silent_fraction = float(np.concatenate(silent_parts).mean()) if silent_parts else 0.0
+        duration = n_frames / fps
+
+        if duration < SHORT_CLIP_SECONDS:
+            warns.append(f"short clip ({duration:.2f} s < {SHORT_CLIP_SECONDS} s): the score is less reliable")
+        if skip_dropped:
+            warns.append(f"clip too short to leave out the first {agg.skip_seconds} s: every frame was scored")
+        if face_rate < LOW_FACE_RATE:
+            warns.append(f"low face rate: a face was found in {100 * face_rate:.0f}% of frames "
+                         f"(< {100 * LOW_FACE_RATE:.0f}%); centre crops stand in for the rest")
+        if silent_fraction > MOSTLY_SILENT_FRACTION:
+            warns.append(f"mostly silent audio: {100 * silent_fraction:.0f}% of frames below {SILENCE_DBFS:.0f} dBFS")
+
+        thr = threshold if threshold is not None else self.threshold
+        if thr is None:
+            verdict = None
+            warns.append("uncalibrated model: no verdict (run `avanomaly calibrate` or pass a threshold)")
+            _warnings.warn(f"{name}: model is uncalibrated, no verdict", stacklevel=2)
+        else:
+            verdict = "fake" if score > thr else "real"
+        percentile = self.calibration.percentile(score) if self.calibration is not None else None
+        if self.calibration is not None and self.calibration.aggregation and \
+                dict(self.calibration.aggregation) != dataclasses.asdict(agg):
+            warns.append("aggregation differs from the calibrated one: verdict and percentile are not at the "
+                         "calibrated false-positive rate")
+        return ScoreResult(
+            path=path, score=score, verdict=verdict, threshold=None if thr is None else float(thr),
+            percentile=percentile, frame_nll=nll.tolist(), frame_times=times.tolist(),
+            av_offset_frames=int(offset), av_offset_confidence=float(confidence), face_rate=face_rate,
+            silent_fraction=silent_fraction, duration=duration, n_frames=n_frames, fps=fps,
+            aggregation=dataclasses.asdict(agg), warnings=warns,
+        )
+
+    def score_many(self, paths: Sequence, progress: bool = False, **kwargs) -> list[ScoreResult | ScoreFailure]:
+        """Score every item; a file that cannot be scored gives a ScoreFailure, never stops the batch."""
+        out: list[ScoreResult | ScoreFailure] = []
+        it: Iterable = paths
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(paths, desc="scoring", unit="clip")
+        for p in it:
+            out.append(self.score_one_safe(p, **kwargs))
+        return out
+
+    def score_one_safe(self, item, **kwargs) -> ScoreResult | ScoreFailure:
+        name = str(item) if isinstance(item, (str, Path)) else getattr(item, "path", None)
+        try:
+            with _warnings.catch_warnings():
+                _warnings.simplefilter("ignore")
+                return self.anomaly_score(item, **kwargs)
+        except MediaError as exc:
+            return ScoreFailure(name, exc.reason, exc.message)
+        except AvanomalyError as exc:
+            return ScoreFailure(name, type(exc).__name__, str(exc))
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bad file must not stop the batch; the reason is reported
+            log.exception("unexpected error scoring %s", name)
+            return ScoreFailure(name, "error", f"{type(exc).__name__}: {exc}")
+
+
+def _scalar(x) -> float:
+    if isinstance(x, torch.Tensor):
+        return float(x.reshape(-1)[0].item())
+    if isinstance(x, np.ndarray):
+        return float(x.reshape(-1)[0])
+    if isinstance(x, (list, tuple)):
+        return _scalar(x[0])
+    return float(x)
+
+
+def clip_from_arrays(frames, audio, fps: float, sample_rate: int):
+    """Clip from raw arrays: frames (T,H,W,3) uint8 RGB at ``fps``, audio (N,) float32 mono at ``sample_rate``."""
+    from avanomaly.io import Clip
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3) RGB, got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8, got {frames.dtype}")
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    t = frames.shape[0]
+    spf = sample_rate / fps
+    if spf != int(spf):
+        raise ValueError(f"sample_rate {sample_rate} is not a multiple of fps {fps}")
+    need = t * int(spf)
+    warns = []
+    if audio.shape[0] != need:
+        if abs(audio.shape[0] - need) > spf:
+            warns.append(f"audio has {audio.shape[0]} samples for {t} frames (expected {need}); padded/trimmed")
+        audio = np.pad(audio, (0, max(0, need - audio.shape[0])))[:need]
+    return Clip(frames=frames, audio=audio, fps=float(fps), sample_rate=int(sample_rate), source_fps=float(fps),
+                duration=t / fps, av_offset=0.0, path=None, has_audio=True, warnings=warns)

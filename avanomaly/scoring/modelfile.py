@@ -1,0 +1,93 @@
+"""Reading / writing the detector model file (``model.pt``; layout in avanomaly/training/export.py).
+
+    {"format": "avanomaly-model", "format_version": 1, "avanomaly_version": ...,
+     "sync": <checkpoint record>, "ar": <checkpoint record>, "preprocess": asdict(PreprocessConfig),
+     "calibration": Calibration.to_dict() or None, "provenance": {...}, "training_config": {...}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import torch
+
+from avanomaly.errors import CheckpointError
+
+MODEL_FORMAT = "avanomaly-model"
+MODEL_FORMAT_VERSION = 1
+REQUIRED_KEYS = ("sync", "ar", "preprocess")
+
+
+def read_model_file(path) -> dict:
+    """The raw dict of a model file; CheckpointError naming the file and the problem otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: model file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: model file is empty")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad archive
+        raise CheckpointError(f"{path}: corrupt or not a model file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
+        tag = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(f"{path}: not an avanomaly detector model file (format {tag!r}, expected "
+                              f"{MODEL_FORMAT!r}); pass RUN_DIR/model.pt written by `avanomaly train`")
+    if int(obj.get("format_version", MODEL_FORMAT_VERSION)) > MODEL_FORMAT_VERSION:
+        raise CheckpointError(f"{path}: model format {obj['format_version']} is newer than this avanomaly reads "
+                              f"({MODEL_FORMAT_VERSION}); upgrade avanomaly")
+    missing = [k for k in REQUIRED_KEYS if k not in obj]
+    if missing:
+        raise CheckpointError(f"{path}: model file lacks key(s) {missing}")
+    return obj
+
+
+def load_model_file(path):
+    """-> (sync_model, ar_model, PreprocessConfig, Calibration | None, raw dict) from a model file."""
+    from avanomaly.errors import AvanomalyError
+    from avanomaly.models import model_from_dict
+    from avanomaly.preprocess.config import PreprocessConfig
+    from avanomaly.scoring.calibration import Calibration
+    from avanomaly.utils import dataclass_from_dict
+
+    obj = read_model_file(path)
+    sync = model_from_dict(obj["sync"], source=f"{path} [sync]")
+    ar = model_from_dict(obj["ar"], source=f"{path} [ar]")
+    feat = getattr(sync, "feature_dim", None)
+    if feat is not None and int(feat) != int(ar.config.in_features):
+        raise CheckpointError(f"{path}: sync model gives {feat} features but the AR model expects "
+                              f"{ar.config.in_features}")
+    try:
+        pcfg = dataclass_from_dict(PreprocessConfig, dict(obj["preprocess"]))
+    except AvanomalyError as exc:
+        raise CheckpointError(f"{path}: preprocess config: {exc}") from exc
+    cal = obj.get("calibration")
+    calibration = Calibration.from_dict(cal) if cal else None
+    return sync, ar, pcfg, calibration, obj
+
+
+def save_model_file(path, sync_model, ar_model, preprocess_cfg, calibration=None, provenance=None,
+                    training_config=None) -> Path:
+    """Write a model file in training's layout (used by tests and tools; training uses its own export)."""
+    from avanomaly import __version__
+    from avanomaly.models import checkpoint_dict
+    from avanomaly.utils import atomic_write_bytes
+
+    obj = {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "avanomaly_version": __version__,
+        "sync": checkpoint_dict(sync_model),
+        "ar": checkpoint_dict(ar_model),
+        "preprocess": dataclasses.asdict(preprocess_cfg),
+        "calibration": calibration.to_dict() if hasattr(calibration, "to_dict") else calibration,
+        "provenance": dict(provenance or {}),
+        "training_config": dict(training_config or {}),
+    }
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path

@@ -1,0 +1,84 @@
+"""ScoreResult / ScoreFailure: what scoring returns, with a stable JSON schema (docs/scoring.md)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+#: bump when a key is renamed/removed or its meaning changes (adding keys keeps the version)
+SCHEMA_VERSION = 1
+
+#: keys of ScoreResult.to_dict(), in order (the documented schema)
+RESULT_KEYS = (
+    "schema_version", "status", "path", "score", "verdict", "threshold", "percentile", "aggregation",
+    "av_offset_frames", "av_offset_confidence", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
+    "frame_nll", "frame_times", "warnings",
+)
+FAILURE_KEYS = ("schema_version", "status", "path", "reason", "message")
+
+
+def _num(x):
+    """JSON-safe float (NaN/inf -> None)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass
+class ScoreResult:
+    path: str | None
+    score: float  # clip anomaly score (aggregated per-frame NLL); higher = less like real
+    verdict: str | None  # "fake" / "real" at `threshold`, None when uncalibrated
+    threshold: float | None
+    percentile: float | None  # % of held-out real clips with a lower score (None when uncalibrated)
+    frame_nll: list[float]  # per-frame NLL of frames 1..T-1 (frame 0 has no prediction)
+    frame_times: list[float]  # seconds of each frame_nll entry (frame index / fps)
+    av_offset_frames: int  # audio delayed by n frames -> +n
+    av_offset_confidence: float
+    face_rate: float  # fraction of frames where a face was found
+    silent_fraction: float  # fraction of frames whose audio is below the silence level
+    duration: float  # seconds
+    n_frames: int
+    fps: float
+    aggregation: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    ok = True
+
+    def to_dict(self) -> dict:
+        d = {
+            "schema_version": SCHEMA_VERSION,
+            "status": "ok",
+            "path": self.path,
+            "score": _num(self.score),
+            "verdict": self.verdict,
+            "threshold": _num(self.threshold),
+            "percentile": _num(self.percentile),
+            "aggregation": dict(self.aggregation),
+            "av_offset_frames": int(self.av_offset_frames),
+            "av_offset_confidence": _num(self.av_offset_confidence),
+            "face_rate": _num(self.face_rate),
+            "silent_fraction": _num(self.silent_fraction),
+            "duration": _num(self.duration),
+            "n_frames": int(self.n_frames),
+            "fps": _num(self.fps),
+            "frame_nll": [_num(v) for v in self.frame_nll],
+            "frame_times": [_num(v) for v in self.frame_times],
+            "warnings": list(self.warnings),
+        }
+        assert tuple(d) == RESULT_KEYS
+        return d
+
+
+@dataclass
+class ScoreFailure:
+    path: str | None
+    reason: str  # machine-readable tag (MediaError.reason, "checkpoint", "error")
+    message: str
+
+    ok = False
+
+    def to_dict(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "status": "failed", "path": self.path, "reason": self.reason,
+                "message": self.message}

@@ -1,0 +1,243 @@
+"""Detector API with tiny random models: shapes, schema, streaming == whole clip, skip of the first 0.5 s."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from avanomaly.errors import CheckpointError, ClipTooShortError
+from avanomaly.scoring import aggregate as agg_mod
+from avanomaly.scoring.aggregate import AggregationConfig, aggregate, most_anomalous_span
+from avanomaly.scoring.calibration import calibrate
+from avanomaly.scoring.detector import Detector, _ARStream, _SyncStream
+from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.scoring.result import FAILURE_KEYS, RESULT_KEYS, SCHEMA_VERSION, ScoreFailure, ScoreResult
+from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector, tiny_models
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: many small ops, which oversubscribed threads slow down a lot on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def det():
+    return tiny_detector(seed=0)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return synthetic_clip(n_frames=75, seed=1)
+
+
+def _score(d, x, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return d.anomaly_score(x, **kw)
+
+
+# ------------------------------------------------------------------------------------------- aggregation
+def test_aggregate_methods_on_known_curve():
+    x = np.array([1.0, 1.0, 1.0, 5.0, 9.0, 1.0, 1.0, 1.0])
+    assert aggregate(x, "mean") == pytest.approx(20 / 8)
+    assert aggregate(x, "topk_mean", k=0.25) == pytest.approx(7.0)  # top 2 of 8
+    assert aggregate(x, "max_window_mean", window=2) == pytest.approx(7.0)
+    assert aggregate(x, "max_window_mean", window=3) == pytest.approx(5.0)
+    assert aggregate(x, "max_window_mean", window=100) == pytest.approx(20 / 8)  # window longer than the clip
+    assert most_anomalous_span(x, 2) == (3, 5)
+
+
+def test_aggregation_config_rejects_bad_values():
+    from avanomaly.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        AggregationConfig(method="median")
+    with pytest.raises(ConfigError):
+        AggregationConfig(k=0.0)
+
+
+def test_skip_seconds_excludes_the_start_and_falls_back_on_short_clips():
+    t = np.arange(1, 60) / FPS
+    nll = np.ones_like(t)
+    nll[t < 0.5] = 100.0  # a huge anomaly in the first half second only
+    score, dropped = agg_mod.aggregate_curve(nll, t, AggregationConfig(method="max_window_mean", window=5))
+    assert score == pytest.approx(1.0) and not dropped
+    score0, _ = agg_mod.aggregate_curve(nll, t, AggregationConfig(method="max_window_mean", window=5, skip_seconds=0))
+    assert score0 == pytest.approx(100.0)
+    short = np.arange(1, 15) / FPS  # 14 frames: fewer than MIN_SCORED_FRAMES after the skip
+    _, dropped = agg_mod.aggregate_curve(np.ones(14), short, AggregationConfig())
+    assert dropped
+
+
+# ------------------------------------------------------------------------------------------- result
+def test_result_shapes_and_schema(det, clip):
+    frames, audio = clip
+    with pytest.warns(UserWarning, match="uncalibrated"):
+        res = det.anomaly_score((frames, audio))
+    assert isinstance(res, ScoreResult)
+    t = frames.shape[0]
+    assert res.n_frames == t and len(res.frame_nll) == t - 1 and len(res.frame_times) == t - 1
+    assert res.frame_times[0] == pytest.approx(1 / FPS) and res.duration == pytest.approx(t / FPS)
+    assert np.all(np.isfinite(res.frame_nll)) and np.isfinite(res.score)
+    assert res.verdict is None and res.percentile is None
+    assert any("uncalibrated" in w for w in res.warnings)
+    assert -3 <= res.av_offset_frames <= 3
+    assert res.face_rate == 1.0  # "center" detector always finds its box
+    d = res.to_dict()
+    assert tuple(d) == RESULT_KEYS and d["schema_version"] == SCHEMA_VERSION and d["status"] == "ok"
+    assert json.loads(json.dumps(d)) == d  # plain JSON, no NaN
+    assert tuple(ScoreFailure("x", "corrupt", "m").to_dict()) == FAILURE_KEYS
+
+
+def test_calibrated_verdict_percentile_and_threshold_override(clip):
+    frames, audio = clip
+    base = _score(tiny_detector(seed=0), (frames, audio)).score
+    cal = calibrate([base - 1.0, base - 0.5, base + 0.5, base + 1.0], target_fpr=0.5,
+                    aggregation={"method": "topk_mean", "k": 0.25, "window": 25, "skip_seconds": 0.5})
+    d = tiny_detector(seed=0, calibration=cal)
+    res = d.anomaly_score((frames, audio))
+    assert res.threshold == cal.threshold == pytest.approx(base - 0.5)
+    assert res.verdict == "fake" and res.percentile == pytest.approx(50.0)
+    assert not any("uncalibrated" in w for w in res.warnings)
+    assert d.anomaly_score((frames, audio), threshold=base + 10).verdict == "real"
+
+
+def test_warnings_short_clip_silent_audio_low_face_rate():
+    class NoFace:
+        name = "none"
+
+        def detect(self, frame):
+            return []
+
+    sync, ar, cfg = tiny_models()
+    d = Detector(sync, ar, cfg, face_detector=NoFace())
+    frames, _ = synthetic_clip(n_frames=30, seed=3)
+    res = _score(d, (frames, np.zeros(30 * 640, np.float32)))
+    text = " | ".join(res.warnings)
+    assert "short clip" in text and "mostly silent" in text and "low face rate" in text
+    assert res.face_rate == 0.0 and res.silent_fraction == 1.0
+
+
+def test_too_short_clip_is_a_typed_error(det):
+    frames, audio = synthetic_clip(n_frames=1, seed=0)
+    with pytest.raises(ClipTooShortError):
+        _score(det, (frames, audio))
+
+
+# ------------------------------------------------------------------------------------------- streaming
+def test_ar_stream_equals_whole_sequence_sliding_context():
+    _, ar, _ = tiny_models(seed=2)  # context 16, stride 4
+    feats = torch.softmax(torch.randn(70, ar.config.in_features), -1)
+    with torch.no_grad():
+        whole = ar(feats[None])[0].numpy()  # (69,)
+    for piece in (1, 7, 16, 33):
+        s = _ARStream(ar, torch.device("cpu"))
+        parts = []
+        for i in range(0, 70, piece):
+            parts += s.push(feats[i:i + piece])
+        parts += s.flush()
+        np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-5)
+
+
+def test_sync_stream_does_not_depend_on_chunking():
+    det = tiny_detector(seed=0, sync_window=20)
+    frames, audio = synthetic_clip(n_frames=64, seed=4)
+    mouths, mel, _ = det._preprocess(det._chunks((frames, audio)).__next__(), "x")
+
+    def run(piece):
+        s = _SyncStream(det._featurize, window=det.sync_window, margin=det.sync_margin)
+        out = []
+        for i in range(0, 64, piece):
+            out += list(s.push(mouths[i:i + piece], mel[4 * i:4 * (i + piece)]))
+        out += list(s.flush())
+        return torch.cat([o[0] for o in out]).numpy()
+
+    ref = run(64)
+    assert ref.shape == (64, 7)
+    for piece in (5, 21):
+        np.testing.assert_allclose(run(piece), ref, atol=1e-5)
+
+
+def test_streaming_equals_whole_clip_scoring(clip):
+    frames, audio = clip
+    whole = _score(tiny_detector(seed=0, chunk_frames=10_000, sync_window=20), (frames, audio))
+    streamed = _score(tiny_detector(seed=0, chunk_frames=17, sync_window=20), (frames, audio))
+    assert len(streamed.frame_nll) == len(whole.frame_nll) == frames.shape[0] - 1  # the whole clip, not a prefix
+    # only the log-mel frames at chunk borders differ (each chunk's STFT is padded at its ends)
+    np.testing.assert_allclose(streamed.frame_nll, whole.frame_nll, rtol=5e-3)
+    assert streamed.score == pytest.approx(whole.score, rel=2e-3)
+    assert streamed.av_offset_frames == whole.av_offset_frames
+
+
+# ------------------------------------------------------------------------------------------- first 0.5 s
+def test_leading_half_second_changes_the_score_less_than_without_skip(det):
+    frames, audio = synthetic_clip(n_frames=100, seed=5)
+    lead = int(np.ceil(0.5 * FPS))
+    f2, a2 = frames.copy(), audio.copy()
+    f2[:lead] = 0  # a black, silent first half second (the FakeAVCeleb leading-silence shortcut)
+    a2[: lead * 640] = 0
+    on = AggregationConfig(method="mean")
+    off = AggregationConfig(method="mean", skip_seconds=0.0)
+    d_skip = abs(_score(det, (f2, a2), aggregation=on).score - _score(det, (frames, audio), aggregation=on).score)
+    d_none = abs(_score(det, (f2, a2), aggregation=off).score - _score(det, (frames, audio), aggregation=off).score)
+    assert d_skip < d_none
+
+
+def test_trimming_half_a_second_keeps_the_verdict():
+    """Calibrate on real-like clips, then every clip (real-like and A/V-mismatched) keeps its verdict when its
+    first 0.5 s are cut off."""
+    det = tiny_detector(seed=0)
+    lead = int(np.ceil(0.5 * FPS))
+    ref = [_score(det, synthetic_clip(n_frames=100, seed=100 + i)).score for i in range(8)]
+    det.calibration = calibrate(ref, target_fpr=0.25)
+    clips = [synthetic_clip(n_frames=100, seed=200 + i) for i in range(4)]
+    clips += [(synthetic_clip(100, seed=300 + i)[0], synthetic_clip(100, seed=400 + i)[1]) for i in range(4)]
+    for frames, audio in clips:
+        full = _score(det, (frames, audio))
+        cut = _score(det, (frames[lead:], audio[lead * 640:]))
+        assert cut.verdict == full.verdict, (full.score, cut.score, det.calibration.threshold)
+
+
+# ------------------------------------------------------------------------------------------- files
+def test_from_pretrained_and_score_many_with_bad_files(tmp_path):
+    from avanomaly.io.testing import write_test_video
+
+    sync, ar, cfg = tiny_models(seed=0)
+    cal = calibrate(np.linspace(1.0, 3.0, 20), target_fpr=0.1)
+    run = tmp_path / "run"
+    run.mkdir()
+    save_model_file(run / "model.pt", sync, ar, cfg, calibration=cal)
+    d = Detector.from_pretrained(run, device="cpu")
+    assert d.threshold == pytest.approx(cal.threshold)
+    good = write_test_video(tmp_path / "good.mp4", n_frames=40, size=(48, 48))
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"this is not a video" * 50)
+    out = d.score_many([str(empty), str(good), str(junk), str(tmp_path / "missing.mp4")])
+    assert [o.ok for o in out] == [False, True, False, False]
+    assert out[0].reason == "empty-file" and out[1].n_frames == 40
+    assert all(o.reason and o.message for o in out if not o.ok)
+
+
+def test_from_pretrained_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        Detector.from_pretrained(tmp_path / "nope.pt")
+    with pytest.raises(CheckpointError, match="model.pt"):
+        Detector.from_pretrained(tmp_path)  # a directory without model.pt
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        Detector.from_pretrained(bad)
+    other = tmp_path / "other.pt"
+    torch.save({"format": "something-else"}, other)
+    with pytest.raises(CheckpointError, match="not an avanomaly detector"):
+        Detector.from_pretrained(other)
