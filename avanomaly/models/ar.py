@@ -77,18 +77,27 @@ class ARModel(nn.Module):
             raise ValueError(f"ARModel expects {self.config.in_features} features, got {Fdim}")
         O = self.config.n_offsets
         p = (features[..., :O] if targets is None else targets)[:, 1:]  # (B, T-1, O) observed next-step delays
-        h = self.decoder(self.in_proj(features[:, :-1]))  # (B, T-1, d) causal: h_t sees steps <= t
-        log_q = F.log_softmax(self.head(h), dim=-1)  # (B, T-1, O)
+        pred = self.predict(features[:, :-1])
+        log_q = pred["log_q"]  # (B, T-1, O)
         ce = -(p * log_q).sum(-1)  # (B, T-1)
         entropy = -(p * torch.log(p.clamp_min(PROB_EPS))).sum(-1)
         embed_nll = torch.zeros_like(ce)
         if self.embed_out is not None:
-            mu, logvar = self.embed_out(h).chunk(2, dim=-1)  # (B, T-1, E) each
-            logvar = logvar.clamp(MIN_LOGVAR, MAX_LOGVAR)
+            mu, logvar = pred["mu"], pred["logvar"]  # (B, T-1, E) each
             e = features[:, 1:, O:]  # (B, T-1, E)
             embed_nll = 0.5 * (LOG_2PI + logvar + (e - mu) ** 2 * torch.exp(-logvar)).sum(-1)
         return {"nll": ce + embed_nll, "ce": ce, "kl": ce - entropy, "entropy": entropy, "embed_nll": embed_nll,
                 "log_q": log_q}
+
+    def predict(self, features: torch.Tensor) -> dict:
+        """features (B, L, F) -> predictions for steps 1..L from steps <= 0..L-1 (one causal pass):
+        log_q (B, L, O) log-probabilities of the next delay; with the embed head also mu, logvar (B, L, E)."""
+        h = self.decoder(self.in_proj(features))  # (B, L, d) causal: h_t sees steps <= t
+        out = {"log_q": F.log_softmax(self.head(h), dim=-1)}
+        if self.embed_out is not None:
+            mu, logvar = self.embed_out(h).chunk(2, dim=-1)
+            out["mu"], out["logvar"] = mu, logvar.clamp(MIN_LOGVAR, MAX_LOGVAR)
+        return out
 
     def score_sequence(self, features: torch.Tensor, context: int | None = None, stride: int | None = None,
                        targets: torch.Tensor | None = None) -> dict:

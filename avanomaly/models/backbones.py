@@ -77,21 +77,22 @@ def audio_small(dim: int = 128, width: int = 32, **_):
     return AudioSmall(dim=dim, width=width)
 
 
-def _efficientnet(dim: int, in_channels: int):
+def _efficientnet(dim: int, in_channels: int, image_size):
     from efficientnet_pytorch import EfficientNet
 
-    # from_name builds the architecture with random weights; nothing is downloaded
-    return EfficientNet.from_name("efficientnet-b0", in_channels=in_channels, num_classes=dim)
+    # from_name builds the architecture with random weights; nothing is downloaded. image_size sets the static
+    # "same" padding of every conv for this input size (the default assumes 224x224).
+    return EfficientNet.from_name("efficientnet-b0", in_channels=in_channels, num_classes=dim, image_size=image_size)
 
 
 @register_backbone("visual", "efficientnet_b0")
-def efficientnet_b0(dim: int = 128, **_):
-    return _efficientnet(dim, VISUAL_WINDOW)
+def efficientnet_b0(dim: int = 128, crop_size: int = 64, **_):
+    return _efficientnet(dim, VISUAL_WINDOW, crop_size)
 
 
 @register_backbone("audio", "audio_efficientnet_b0")
-def audio_efficientnet_b0(dim: int = 128, **_):
-    return _efficientnet(dim, 1)
+def audio_efficientnet_b0(dim: int = 128, n_mels: int = 80, **_):
+    return _efficientnet(dim, 1, (AUDIO_WINDOW, n_mels))
 
 
 def _torchvision_available() -> bool:

@@ -104,13 +104,19 @@ class SyncModel(nn.Module):
         T = L // MEL_PER_FRAME - CONTEXT_FRAMES
         if T < 1:
             raise ValueError(f"embed_audio needs >= {MEL_PER_FRAME * (CONTEXT_FRAMES + 1)} mel frames, got {L}")
-        x = mel - mel.mean(dim=1, keepdim=True)  # (B, L, M)
-        x = x / (x.std(dim=(1, 2), keepdim=True) + MEL_EPS)
+        x = self.normalize_mel(mel)  # (B, L, M)
         win = x.unfold(1, AUDIO_WINDOW, MEL_PER_FRAME)  # (B, T, M, 20)
         win = win.transpose(2, 3).reshape(B * T, 1, AUDIO_WINDOW, M)  # (B*T, 1, 20, M)
         a = self.audio(win).view(B, T, -1)  # (B, T, D)
         a = self.audio_temporal(a)
         return F.normalize(a, dim=-1)
+
+    @staticmethod
+    def normalize_mel(mel: torch.Tensor) -> torch.Tensor:
+        """(B, L, M) -> (B, L, M): minus each bin's mean over the clip, divided by the clip's overall std.
+        Removes a fixed per-bin response (microphone, channel) and the recording gain (log-mel offsets)."""
+        x = mel - mel.mean(dim=1, keepdim=True)
+        return x / (x.std(dim=(1, 2), keepdim=True) + MEL_EPS)
 
     # ---- sync ------------------------------------------------------------------------------------------------
     def sync_logits(self, v: torch.Tensor, a: torch.Tensor):
