@@ -134,7 +134,8 @@ def infer_method(category: str, filename: str) -> str:
 
     - RealVideo-RealAudio -> ``real``; RealVideo-FakeAudio -> ``rtvc``;
     - name contains ``faceswap`` -> ``faceswap`` (C) / ``faceswap-wav2lip`` (D);
-    - ``<n>_<id>_<YouTube id>_<id>[_wavtolip]`` -> ``fsgan`` (C) / ``fsgan-wav2lip`` (D);
+    - name contains ``fsgan`` or is ``<n>_<id>_<YouTube id>_<id>[_wavtolip]`` -> ``fsgan`` (C) /
+      ``fsgan-wav2lip`` (D);
     - name contains ``wavtolip`` / ``wav2lip`` -> ``wav2lip``;
     - otherwise ``unknown``.
     """
@@ -147,7 +148,7 @@ def infer_method(category: str, filename: str) -> str:
     suffix = "-wav2lip" if category == CATEGORY_LETTERS["D"] else ""
     if "faceswap" in low:
         return "faceswap" + suffix
-    if FSGAN_PATTERN.match(stem):
+    if "fsgan" in low or FSGAN_PATTERN.match(stem):
         return "fsgan" + suffix
     if "wavtolip" in low or "wav2lip" in low:
         return "wav2lip"

@@ -195,18 +195,17 @@ def index_folder(root, label: str = "real", category: str | None = None, method:
 
 
 def summarize(df: pd.DataFrame) -> str:
-    """Counts per split x category / method (plain text) for the CLI."""
+    """Counts per category and per category / method (columns: splits + total), as plain text for the CLI."""
     lines = [f"{len(df)} clip(s), {df['identity'].nunique()} identity(ies)"]
-    if "split" in df.columns:
+    has_split = "split" in df.columns
+    if has_split:
         ids = df.groupby("split")["identity"].nunique()
         lines.append("identities per split: " + ", ".join(f"{k}={v}" for k, v in ids.items()))
     for keys in (["category"], ["category", "method"]):
-        cols = [k for k in ["split"] if k in df.columns] + keys
-        table = df.groupby(keys + ([] if "split" not in df.columns else ["split"])).size().unstack(fill_value=0) \
-            if "split" in df.columns else df.groupby(keys).size().to_frame("clips")
-        if "split" in df.columns:
+        if has_split:
+            table = df.groupby(keys + ["split"]).size().unstack(fill_value=0)
             table["total"] = table.sum(axis=1)
-        lines.append("")
-        lines.append(f"clips per {' / '.join(keys)}" + (" and split" if "split" in cols else "") + ":")
-        lines.append(table.to_string())
+        else:
+            table = df.groupby(keys).size().to_frame("clips")
+        lines += ["", f"clips per {' / '.join(keys)}" + (" and split" if has_split else "") + ":", table.to_string()]
     return "\n".join(lines)

@@ -12,8 +12,6 @@ analysis frame whose level is within ``threshold_db`` of that reference and stay
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 #: analysis window / hop of the energy envelope (seconds)
@@ -33,20 +31,6 @@ MIN_REMAINING_SECONDS = 0.5
 SILENT_CLIP_DBFS = -60.0
 #: floor added before log10 to avoid log(0)
 _EPS = 1e-10
-
-
-@dataclass(frozen=True)
-class SilenceConfig:
-    """Settings of :func:`detect_leading_silence` (all in seconds / dB)."""
-
-    frame_seconds: float = FRAME_SECONDS
-    hop_seconds: float = HOP_SECONDS
-    reference_percentile: float = REFERENCE_PERCENTILE
-    threshold_db: float = THRESHOLD_DB
-    min_sound_seconds: float = MIN_SOUND_SECONDS
-    max_seconds: float = MAX_SECONDS
-    min_remaining_seconds: float = MIN_REMAINING_SECONDS
-    silent_clip_dbfs: float = SILENT_CLIP_DBFS
 
 
 def frame_levels_db(audio: np.ndarray, sample_rate: int, frame_seconds: float = FRAME_SECONDS,

@@ -171,6 +171,7 @@ def test_infer_method_names():
         "faceswap-wav2lip"
     assert infer_method("FakeVideo-FakeAudio", "00021_id00192_By3wxX0dyDw_id00305_wavtolip.mp4") == "fsgan-wav2lip"
     assert infer_method("FakeVideo-RealAudio", "00021_id00192_By3wxX0dyDw_id00305.mp4") == "fsgan"
+    assert infer_method("FakeVideo-FakeAudio", "46441_id51182_fsgan-wav2lip.mp4") == "fsgan-wav2lip"  # synth naming
     assert infer_method("RealVideo-FakeAudio", "00052_fake.mp4") == "rtvc"
     assert infer_method("FakeVideo-RealAudio", "whatever.mp4") == "unknown"
     assert normalize_ethnicity("Asian_East") == normalize_ethnicity("Asian (East)") == "Asian (East)"
