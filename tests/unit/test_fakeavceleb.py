@@ -155,6 +155,18 @@ def test_unreadable_video(tmp_path):
         os.chmod(rows[0]["path"], 0o644)
 
 
+def test_unreadable_video_reported_even_as_root(tmp_path, monkeypatch):
+    import avanomaly.data.fakeavceleb as fav
+
+    root, rows = build_tree(tmp_path, n_ids=1)
+    locked = rows[2]["path"]
+    real_access = os.access
+    monkeypatch.setattr(fav.os, "access", lambda p, mode: str(p) != locked and real_access(p, mode))
+    with pytest.raises(DatasetError, match="1 unreadable") as err:
+        index_fakeavceleb(root)
+    assert locked in str(err.value)
+
+
 def test_folder_with_other_spelling_than_csv(tmp_path):
     # disk uses Asian_East, the CSV folder column uses 'Asian (East)': matched through normalisation
     root, rows = build_tree(tmp_path, n_ids=3, ethnicity_style="underscore")
