@@ -297,9 +297,9 @@ class FaceRenderer:
         self._mouth(img, state.openness, state.spread)
         s = self.size
         m = self._matrix(state)
-        face = cv2.warpAffine(img, m, (s, s), flags=cv2.INTER_LINEAR)
-        alpha = cv2.warpAffine(self.alpha, m, (s, s), flags=cv2.INTER_LINEAR).astype(np.float32)[..., None] / 255.0
-        return face.astype(np.float32) * alpha + self.background * (1.0 - alpha)
+        rgba = cv2.warpAffine(np.dstack([img, self.alpha]), m, (s, s), flags=cv2.INTER_LINEAR).astype(np.float32)
+        alpha = rgba[..., 3:] / 255.0
+        return rgba[..., :3] * alpha + self.background * (1.0 - alpha)
 
 
 def finish_frame(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -307,5 +307,5 @@ def finish_frame(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     size = clean.shape[0]
     sigma = OPTICAL_BLUR_SIGMA * size / 128.0
     img = cv2.GaussianBlur(clean, (0, 0), sigma)
-    img = img + rng.normal(0.0, CAMERA_NOISE_STD, size=img.shape).astype(np.float32)
+    img = img + CAMERA_NOISE_STD * rng.standard_normal(size=img.shape, dtype=np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)

@@ -18,7 +18,7 @@ import csv
 import io
 import logging
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -485,13 +485,20 @@ def _contact_sheet(root: Path, results: dict, jobs: list[ClipJob]) -> np.ndarray
     return np.vstack(rows)
 
 
-def generate(out, seed: int = 0, size: str = "demo", workers: int = 1, leading_silence: bool = True, progress: bool = False) -> SynthResult:
-    """Write the benchmark under ``out`` and return where it is. Same seed and size -> same files."""
-    if size not in SIZES:
+def generate(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 1, leading_silence: bool = True, progress: bool = False) -> SynthResult:
+    """Write the benchmark under ``out`` and return where it is. Same seed and size -> same files.
+
+    ``size`` is a name from ``SIZES`` or a ``SynthSize`` (e.g. a tiny one for tests)."""
+    if isinstance(size, SynthSize):
+        spec = size
+    elif size in SIZES:
+        spec = SIZES[size]
+    else:
         raise ConfigError(f"unknown synthetic size '{size}'; choose one of {sorted(SIZES)}")
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
-    spec = SIZES[size]
+    if spec.frame_size % 2 or spec.identities < 2 or spec.reals_per_identity < 1:
+        raise ConfigError(f"invalid synthetic size {spec}: need an even frame size, >= 2 identities, >= 1 real clip each")
     out = Path(out)
     root = out / ROOT_NAME
     root.mkdir(parents=True, exist_ok=True)
@@ -544,6 +551,6 @@ def generate(out, seed: int = 0, size: str = "demo", workers: int = 1, leading_s
     return SynthResult(root=root, n_clips=len(jobs), counts=counts)
 
 
-def generate_synthetic(out, seed: int = 0, size: str = "demo", workers: int = 1, leading_silence: bool = True) -> Path:
+def generate_synthetic(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 1, leading_silence: bool = True) -> Path:
     """Contract entry point (docs/architecture.md): write the tree, return the FakeAVCeleb_v1.2 root."""
     return generate(out, seed=seed, size=size, workers=workers, leading_silence=leading_silence).root

@@ -43,6 +43,9 @@ SYLLABLES_PER_PHRASE = (3, 8)
 P_FRICATIVE, P_PLOSIVE = 0.3, 0.3
 #: attack/release of segment envelopes (seconds)
 RAMP_S = 0.02
+#: slow random pitch wander: relative std and correlation length (samples)
+PITCH_JITTER = 0.01
+PITCH_JITTER_SAMPLES = 400
 #: noise floor of the recording room (std, linear)
 NOISE_FLOOR = 0.002
 #: mouth articulation: how far ahead of the sound the articulators move, and their time constant
@@ -129,6 +132,16 @@ def shift_plan(plan: SpeechPlan, seconds: float) -> SpeechPlan:
     return SpeechPlan(duration=plan.duration, segments=segs, onset=max(0.0, plan.onset + seconds))
 
 
+def moving_average(x: np.ndarray, k: int) -> np.ndarray:
+    """Centred moving average of width ``k`` with edge replication (cumulative-sum, O(N))."""
+    if k <= 1:
+        return x.astype(np.float32)
+    left, right = k // 2, k - 1 - k // 2
+    padded = np.pad(x.astype(np.float64), (left + 1, right), mode="edge")
+    c = np.cumsum(padded)
+    return ((c[k:] - c[:-k]) / k).astype(np.float32)
+
+
 def _envelopes(plan: SpeechPlan, n: int, sr: int):
     """Per-sample voiced level, noise level, F1-F3 and noise centre."""
     voiced = np.zeros(n, np.float32)
@@ -149,11 +162,10 @@ def _envelopes(plan: SpeechPlan, n: int, sr: int):
         formants[:, i0:i1] = np.array(s.formants if s.kind == "vowel" else last_f, np.float32)[:, None]
     # attack / release ramps (a moving average of the gates), formant glides
     k = max(1, int(RAMP_S * sr))
-    kernel = np.ones(k, np.float32) / k
-    voiced = np.convolve(voiced, kernel, mode="same")
-    noise = np.convolve(noise, kernel, mode="same")
+    voiced = moving_average(voiced, k)
+    noise = moving_average(noise, k)
     for j in range(3):
-        formants[j] = np.convolve(np.pad(formants[j], (k, k), mode="edge"), np.ones(2 * k) / (2 * k), mode="same")[k:-k]
+        formants[j] = moving_average(formants[j], 2 * k)
     return voiced, noise, formants, centre
 
 
@@ -172,7 +184,7 @@ def render_audio(plan: SpeechPlan, voice: Voice, rng: np.random.Generator, sr: i
     t = np.arange(n) / sr
     # pitch: declination over phrases + slow wander + jitter
     f0 = voice.f0 * (1.0 + 0.08 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6.28)) - 0.05 * (t / max(plan.duration, 1e-3)))
-    f0 *= 1.0 + 0.01 * np.convolve(rng.normal(size=n), np.ones(400) / 20.0, mode="same")
+    f0 *= 1.0 + PITCH_JITTER * moving_average(rng.normal(size=n), PITCH_JITTER_SAMPLES) * np.sqrt(PITCH_JITTER_SAMPLES)
     phase = np.cumsum(2 * np.pi * f0 / sr)
     saw = (np.mod(phase, 2 * np.pi) / np.pi - 1.0).astype(np.float32)
     # spectral tilt: one-pole lowpass, darker voices lowpass more
