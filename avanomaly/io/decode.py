@@ -45,6 +45,10 @@ VFR_TOLERANCE = 0.1
 AUDIO_SHORT_WARN_S = 0.1
 #: seeking for ``start > 0`` lands this much earlier, so the frame shown at ``start`` is decoded
 SEEK_MARGIN_S = 1.0
+#: audio is decoded from the file start (cheap) unless ``start`` is later than this: resampling then
+#: starts on the same sample grid, so ``load_clip(start=s)`` equals the matching slice of the whole clip
+#: (after a seek the resampler's phase may differ by a fraction of a sample)
+AUDIO_SEEK_MIN_S = 60.0
 #: scaler used when ``max_side`` shrinks frames (area averaging avoids aliasing of fine detail)
 DOWNSCALE_INTERPOLATION = "AREA"
 #: timestamps within this many seconds count as equal (container rounding)
@@ -486,7 +490,7 @@ class _AudioReader:
         self.n_input_frames = 0
         self.ended = False
         self._gen = None
-        if self.start > 0 and origin_hint is not None:
+        if self.start > AUDIO_SEEK_MIN_S and origin_hint is not None:
             target = max(0.0, float(origin_hint) + self.start - SEEK_MARGIN_S)
             try:
                 self.container.seek(int(target * 1_000_000), any_frame=False, backward=True)
@@ -612,6 +616,10 @@ def iter_clip_chunks(
         raise ValueError(f"start must be >= 0, got {start}")
     if duration is not None and duration <= 0:
         raise ValueError(f"duration must be positive, got {duration}")
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if max_side is not None and max_side < 2:
+        raise ValueError(f"max_side must be >= 2 pixels, got {max_side}")
     import av
 
     path = Path(path)
@@ -640,7 +648,13 @@ def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_a
             v = video.stream
             if a.start_time is not None and v.start_time is not None:
                 av_offset = float(a.start_time * a.time_base) - float(v.start_time * v.time_base)
-            audio = _AudioReader(path, sample_rate, start, video.origin, allow_partial, warnings)
+            try:
+                audio = _AudioReader(path, sample_rate, start, video.origin, allow_partial, warnings)
+            except UnsupportedCodecError as exc:
+                if require_audio:
+                    raise
+                warnings.append(f"audio ignored ({exc.message}); silent audio used")
+                has_audio = False
         frame_iter = video.frames()
         n_done = 0
         samples_done = 0

@@ -98,3 +98,14 @@ def test_streaming_matches_whole_clip_on_real_file(real_av):
     chunks = list(iter_clip_chunks(path, chunk_frames=64, max_side=MAX_SIDE))
     np.testing.assert_array_equal(np.concatenate([c.frames for c in chunks]), whole.frames)
     np.testing.assert_array_equal(np.concatenate([c.audio for c in chunks]), whole.audio)
+
+
+@pytest.mark.parametrize("name", ["real/kim_7s_raw.mp4", "real/vox2_00098.mp4"])
+def test_start_duration_equals_slice_of_whole(real_av, name):
+    path = real_av / name
+    whole = load_clip(path, max_side=64)
+    part = load_clip(path, max_side=64, start=3.0, duration=2.0)
+    a, b = 3 * FPS, 5 * FPS
+    assert part.n_frames == b - a and part.start == pytest.approx(3.0)
+    np.testing.assert_array_equal(part.frames, whole.frames[a:b])
+    np.testing.assert_array_equal(part.audio, whole.audio[a * SR // FPS : b * SR // FPS])
