@@ -1,0 +1,122 @@
+"""`avanomaly score` / `avanomaly calibrate` with a tiny random model file: outputs, schema, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from avanomaly.cli import cli
+from avanomaly.scoring.calibration import calibrate
+from avanomaly.scoring.commands import CSV_COLUMNS, EXIT_SOME_FAILED, EXIT_USAGE
+from avanomaly.scoring.detector import Detector
+from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.scoring.result import RESULT_KEYS
+from avanomaly.scoring.testing import tiny_models
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    from avanomaly.io.testing import write_test_video
+
+    root = tmp_path_factory.mktemp("score_cli")
+    sync, ar, cfg = tiny_models(seed=0)
+    model = save_model_file(root / "run" / "model.pt", sync, ar, cfg,
+                            calibration=calibrate(np.linspace(0, 40, 21), target_fpr=0.1))
+    vids = [write_test_video(root / f"v{i}.mp4", n_frames=30 + 10 * i, size=(48, 48)) for i in range(2)]
+    bad = root / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    return {"root": root, "model": model, "vids": [str(v) for v in vids], "bad": str(bad)}
+
+
+def run(args, **kw):
+    return CliRunner().invoke(cli, args, catch_exceptions=False, **kw)
+
+
+def test_score_table_json_csv(files, tmp_path):
+    res = run(["score", *files["vids"], "--model", str(files["model"]), "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "v0.mp4" in res.output and "v1.mp4" in res.output and "verdict" in res.output
+
+    res = run(["score", *files["vids"], "--model", str(files["model"].parent), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["schema_version"] == 1 and len(doc["results"]) == 2
+    for r, n in zip(doc["results"], (30, 40)):
+        assert tuple(r) == RESULT_KEYS and r["n_frames"] == n and len(r["frame_nll"]) == n - 1
+        assert r["verdict"] in ("real", "fake") and 0 <= r["percentile"] <= 100
+
+    out = tmp_path / "s.csv"
+    res = run(["score", *files["vids"], "--model", str(files["model"]), "--csv", str(out), "--threshold", "1e9"])
+    assert res.exit_code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert tuple(rows[0]) == CSV_COLUMNS and [r["verdict"] for r in rows] == ["real", "real"]
+
+
+def test_bad_file_is_reported_and_others_scored(files):
+    res = run(["score", files["vids"][0], files["bad"], "--model", str(files["model"]), "--json"])
+    assert res.exit_code == EXIT_SOME_FAILED
+    doc = json.loads(res.stdout)
+    assert [r["status"] for r in doc["results"]] == ["ok", "failed"]
+    assert doc["results"][1]["reason"] and "bad.mp4" in res.stderr
+
+
+def test_aggregation_override(files):
+    base = run(["score", files["vids"][1], "--model", str(files["model"]), "--json"])
+    mx = run(["score", files["vids"][1], "--model", str(files["model"]), "--json", "--aggregation", "max_window_mean",
+              "--window", "3", "--skip-seconds", "0"])
+    a, b = json.loads(base.stdout)["results"][0], json.loads(mx.stdout)["results"][0]
+    assert b["aggregation"]["method"] == "max_window_mean" and b["aggregation"]["skip_seconds"] == 0
+    assert b["score"] == pytest.approx(max(np.convolve(b["frame_nll"], np.ones(3) / 3, "valid")))
+    assert a["frame_nll"] == pytest.approx(b["frame_nll"])
+
+
+def test_model_errors_exit_2(files, tmp_path, monkeypatch):
+    res = run(["score", files["vids"][0], "--model", str(tmp_path / "missing.pt")])
+    assert res.exit_code == EXIT_USAGE and "missing.pt" in res.output
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AVANOMALY_MODEL", raising=False)
+    monkeypatch.setenv("AVANOMALY_HOME", str(tmp_path / "home"))
+    res = run(["score", files["vids"][0]])
+    assert res.exit_code == EXIT_USAGE and "avanomaly train" in res.output
+    # the newest ./runs/*/model.pt is the default
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "runs" / "a" / "model.pt").write_bytes(files["model"].read_bytes())
+    assert run(["score", files["vids"][0]]).exit_code == 0
+
+
+def test_plot_writes_png(files, tmp_path):
+    res = run(["score", files["vids"][1], "--model", str(files["model"]), "--plot", str(tmp_path / "plots")])
+    assert res.exit_code == 0, res.output
+    pngs = list((tmp_path / "plots").glob("*.png"))
+    assert len(pngs) == 1 and pngs[0].stat().st_size > 5000
+
+
+def test_calibrate_command_real_only(files, tmp_path):
+    model = tmp_path / "model.pt"
+    model.write_bytes(files["model"].read_bytes())
+    manifest = tmp_path / "m.csv"
+    rows = [f"{files['vids'][0]},real,RealVideo-RealAudio,real,id0,val",
+            f"{files['vids'][1]},real,RealVideo-RealAudio,real,id1,val",
+            f"{files['bad']},fake,FakeVideo-RealAudio,wav2lip,id0,val"]
+    manifest.write_text("path,label,category,method,identity,split\n" + "\n".join(rows) + "\n")
+    res = run(["calibrate", "--model", str(model), "--data", str(manifest)])
+    assert res.exit_code == EXIT_USAGE and "--real-only" in res.output  # fakes refused
+    res = run(["calibrate", "--model", str(model), "--data", str(manifest), "--real-only", "--target-fpr", "0.5"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "calibration.json").read_text())
+    assert saved["n"] == 2 and saved["target_fpr"] == 0.5 and "1 non-real" in saved["notes"]
+    d = Detector.from_pretrained(model, device="cpu")  # calibration stored inside the model file too
+    assert d.calibration.n == 2 and d.threshold == pytest.approx(min(saved["reference_scores"]))
