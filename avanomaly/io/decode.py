@@ -343,6 +343,7 @@ class _VideoReader:
         self.intervals: list[float] = []
         self.decoded_until = 0.0  # seconds of video (relative to origin) decoded so far
         self.n_out = 0  # output frames produced
+        self.n_skipped = 0  # source frames dropped for a non-increasing timestamp
         if self.start > 0 and self.origin is not None:
             target = max(Fraction(0), self.origin + self.start - SEEK_MARGIN_S)
             try:
@@ -380,7 +381,9 @@ class _VideoReader:
                     self.origin = t_abs
                 t = t_abs - self.origin
                 if prev_t is not None and t <= prev_t:
-                    continue  # duplicate / non-monotonic timestamp: keep the first
+                    # duplicate / non-monotonic timestamp: a player would not show it either; keep the first
+                    self.n_skipped += 1
+                    continue
                 if prev_t is not None:
                     self.intervals.append(float(t - prev_t))
                 prev_t = t
@@ -452,6 +455,11 @@ class _VideoReader:
         declared = float(self.declared_end - self.origin)
         if declared - self.decoded_until > TRUNCATION_TOLERANCE_S:
             self._fail(f"video ends at {self.decoded_until:.2f} s but the container declares {declared:.2f} s (truncated file?)")
+
+    def skipped_warning(self) -> str | None:
+        if not self.n_skipped:
+            return None
+        return f"{self.n_skipped} source frame(s) with a repeated or decreasing timestamp skipped"
 
     def vfr_warning(self) -> str | None:
         if len(self.intervals) < 2:
@@ -673,6 +681,8 @@ def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_a
             if not vfr_reported and (msg := video.vfr_warning()):
                 warnings.append(msg)
                 vfr_reported = True
+            if exhausted and (msg := video.skipped_warning()):
+                warnings.append(msg)
             n_end = n_done + len(frames)
             samples_end = n_end * sample_rate * fps_f.denominator // fps_f.numerator
             n_samples = samples_end - samples_done
