@@ -317,36 +317,12 @@ class Detector:
                       n_frames=int(chunk.frames.shape[0])).numpy()  # (4T, M)
         return mouths, mel, np.asarray(found, dtype=bool)
 
-    def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
-                      threshold: float | None = None) -> ScoreResult:
-        """Score a path, an ``avanomaly.io.Clip`` or ``(frames (T,H,W,3) uint8, audio (N,) float32)``.
-
-        ``aggregation`` / ``threshold`` override the detector's for this call. Raises MediaError subclasses
-        (naming the file) for unusable input; see score_many for a batch that never stops.
-        """
-        agg = self.aggregation if aggregation is None else (
-            AggregationConfig(**aggregation) if isinstance(aggregation, dict) else aggregation)
+    def _clip_chunks(self, clip, name: str, state: dict) -> Iterator[tuple]:
+        """Decode + preprocess ``clip`` chunk by chunk -> (mouths, mel, face_found, silent) per chunk."""
         cfg = self.preprocess_cfg
-        path = str(clip) if isinstance(clip, (str, Path)) else getattr(clip, "path", None)
-        name = path or "<array>"
-        sync = _SyncStream(self._featurize, window=self.sync_window, margin=self.sync_margin)
-        ar = _ARStream(self.ar_model, self.device)
-        nll_parts: list[np.ndarray] = []
-        logit_parts, mask_parts, face_parts, silent_parts = [], [], [], []
-        warns: list[str] = []
-        fps = float(cfg.fps)
-        n_frames = 0
-        trimmed_frames = 0
-
-        def consume(items):
-            for feats, logits, mask in items:
-                nll_parts.extend(ar.push(feats))
-                logit_parts.append(logits)
-                mask_parts.append(mask)
-
         for i, chunk in enumerate(self._chunks(clip)):
-            warns.extend(w for w in getattr(chunk, "warnings", []) if w not in warns)
-            fps = float(chunk.fps)
+            state["warnings"].extend(w for w in getattr(chunk, "warnings", []) if w not in state["warnings"])
+            state["fps"] = float(chunk.fps)
             spf = int(round(chunk.sample_rate / chunk.fps))
             if i == 0 and cfg.trim_leading_silence:  # the model was trained on silence-trimmed clips
                 from avanomaly.data.silence import detect_leading_silence, trim_leading
@@ -354,15 +330,74 @@ class Detector:
                 lead = detect_leading_silence(np.asarray(chunk.audio), chunk.sample_rate)
                 if lead > 0:
                     frames, audio, secs = trim_leading(chunk.frames, chunk.audio, chunk.fps, chunk.sample_rate, lead)
-                    trimmed_frames = int(round(secs * fps))
+                    state["trimmed_frames"] = int(round(secs * chunk.fps))
                     chunk = dataclasses.replace(chunk, frames=frames, audio=audio)
-                    if trimmed_frames:
-                        warns.append(f"trimmed {secs:.2f} s of leading silence before scoring (model setting)")
+                    if state["trimmed_frames"]:
+                        state["warnings"].append(f"trimmed {secs:.2f} s of leading silence before scoring "
+                                                 "(model setting)")
             mouths, mel, found = self._preprocess(chunk, name)
+            yield mouths, mel, found, _silent_frames(np.asarray(chunk.audio), spf)
+
+    def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
+                      threshold: float | None = None) -> ScoreResult:
+        """Score a path, an ``avanomaly.io.Clip`` or ``(frames (T,H,W,3) uint8, audio (N,) float32)``.
+
+        ``aggregation`` / ``threshold`` override the detector's for this call. Raises MediaError subclasses
+        (naming the file) for unusable input; see score_many for a batch that never stops.
+        """
+        path = str(clip) if isinstance(clip, (str, Path)) else getattr(clip, "path", None)
+        name = path or "<array>"
+        state = {"warnings": [], "fps": float(self.preprocess_cfg.fps), "trimmed_frames": 0}
+        return self._score_chunks(self._clip_chunks(clip, name, state), path, name, state, aggregation, threshold)
+
+    def score_features(self, mouths, mel, face_found=None, path: str | None = None,
+                       aggregation: AggregationConfig | dict | None = None, threshold: float | None = None,
+                       trimmed_seconds: float = 0.0) -> ScoreResult:
+        """Score already preprocessed features (e.g. a FeatureCache entry) exactly as ``anomaly_score`` would.
+
+        mouths (T, S, S) uint8, mel (4T, M) log-mel, face_found (T,) bool (None: all True). Read in chunks,
+        so memory maps stay cheap. Use this to calibrate on cached validation clips (training does).
+        """
+        name = path or "<features>"
+        fps = float(self.preprocess_cfg.fps)
+        state = {"warnings": [], "fps": fps, "trimmed_frames": int(round(trimmed_seconds * fps))}
+        t = int(mouths.shape[0])
+        if mel.shape[0] != 4 * t:
+            raise ValueError(f"{name}: mel has {mel.shape[0]} frames for {t} video frames (expected {4 * t})")
+
+        def items():
+            for s in range(0, t, self.chunk_frames):
+                e = min(t, s + self.chunk_frames)
+                found = np.ones(e - s, bool) if face_found is None else np.asarray(face_found[s:e], dtype=bool)
+                yield (np.asarray(mouths[s:e]), np.asarray(mel[4 * s:4 * e], dtype=np.float32), found, None)
+
+        return self._score_chunks(items(), path, name, state, aggregation, threshold)
+
+    def _score_chunks(self, items, path, name, state, aggregation, threshold) -> ScoreResult:
+        agg = self.aggregation if aggregation is None else (
+            AggregationConfig(**aggregation) if isinstance(aggregation, dict) else aggregation)
+        cfg = self.preprocess_cfg
+        sync = _SyncStream(self._featurize, window=self.sync_window, margin=self.sync_margin)
+        ar = _ARStream(self.ar_model, self.device)
+        nll_parts: list[np.ndarray] = []
+        logit_parts, mask_parts, face_parts, silent_parts = [], [], [], []
+        warns = state["warnings"]
+        n_frames = 0
+
+        def consume(out):
+            for feats, logits, mask in out:
+                nll_parts.extend(ar.push(feats))
+                logit_parts.append(logits)
+                mask_parts.append(mask)
+
+        for mouths, mel, found, silent in items:
             face_parts.append(found)
-            silent_parts.append(_silent_frames(np.asarray(chunk.audio), spf))
+            if silent is not None:
+                silent_parts.append(silent)
             n_frames += int(mouths.shape[0])
             consume(sync.push(mouths, mel))
+        fps = state["fps"]
+        trimmed_frames = state["trimmed_frames"]
         if n_frames < MIN_CLIP_FRAMES:
             raise ClipTooShortError(name, f"{n_frames} frame(s) after decoding; need at least {MIN_CLIP_FRAMES}")
         face_found = np.concatenate(face_parts)
@@ -382,7 +417,7 @@ class Detector:
             offset, confidence = self.sync_model.offset_confidence(logits.to(self.device), mask.to(self.device))
         offset, confidence = _scalar(offset), _scalar(confidence)
         face_rate = float(face_found.mean())
-        silent_fraction = float(np.concatenate(silent_parts).mean()) if silent_parts else 0.0
+        silent_fraction = float(np.concatenate(silent_parts).mean()) if silent_parts else float("nan")
         duration = n_frames / fps
 
         if duration < SHORT_CLIP_SECONDS:
@@ -399,7 +434,7 @@ class Detector:
         if thr is None:
             verdict = None
             warns.append("uncalibrated model: no verdict (run `avanomaly calibrate` or pass a threshold)")
-            _warnings.warn(f"{name}: model is uncalibrated, no verdict", stacklevel=2)
+            _warnings.warn(f"{name}: model is uncalibrated, no verdict", stacklevel=3)
         else:
             verdict = "fake" if score > thr else "real"
         percentile = self.calibration.percentile(score) if self.calibration is not None else None

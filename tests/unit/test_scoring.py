@@ -177,6 +177,22 @@ def test_streaming_equals_whole_clip_scoring(clip):
     assert streamed.av_offset_frames == whole.av_offset_frames
 
 
+def test_score_features_matches_anomaly_score(clip):
+    frames, audio = clip
+    det = tiny_detector(seed=0, chunk_frames=10_000)
+    mouths, mel, found = det._preprocess(next(det._chunks((frames, audio))), "x")
+    a = _score(det, (frames, audio))
+    b = _score_features(det, mouths, mel, found)
+    np.testing.assert_allclose(b.frame_nll, a.frame_nll, rtol=1e-5)
+    assert b.score == pytest.approx(a.score) and b.av_offset_frames == a.av_offset_frames
+
+
+def _score_features(det, mouths, mel, found):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return det.score_features(mouths, mel, found)
+
+
 # ------------------------------------------------------------------------------------------- first 0.5 s
 def test_leading_half_second_changes_the_score_less_than_without_skip(det):
     frames, audio = synthetic_clip(n_frames=100, seed=5)
