@@ -552,7 +552,15 @@ class _AudioReader:
                         self._input_expected = t
                     self._input_expected += frame.samples / frame.sample_rate
                     frame.pts = None  # the resampler keeps its own clock; we place samples ourselves
-                    out_frames.extend(self.resampler.resample(frame))
+                    try:
+                        out_frames.extend(self.resampler.resample(frame))
+                    except ValueError:  # sample rate / layout changed mid-stream: drain, start a new resampler
+                        out_frames.extend(self.resampler.resample(None))
+                        self.warnings.append(
+                            f"audio format changed mid-stream ({frame.sample_rate} Hz, {frame.layout.name}); resampler restarted"
+                        )
+                        self.resampler = av.AudioResampler(format="fltp", rate=self.sample_rate)
+                        out_frames.extend(self.resampler.resample(frame))
             for of in out_frames:
                 planes = of.to_ndarray()  # (C, n) float32
                 block = planes[0] if planes.shape[0] == 1 else planes.mean(axis=0, dtype=np.float32)
