@@ -33,9 +33,9 @@ log = logging.getLogger(__name__)
 #: frames per decoded/preprocessed chunk (10 s at 25 fps)
 DEFAULT_CHUNK_FRAMES = 250
 #: frames emitted per sync-model forward pass (each pass also sees `margin` frames either side)
-DEFAULT_SYNC_WINDOW = 150
+DEFAULT_SYNC_WINDOW = 250
 #: sync passes carry this many frames of real context beyond the +-K offsets and the 5-frame window
-SYNC_EXTRA_CONTEXT = 8
+SYNC_EXTRA_CONTEXT = 25
 #: frames of context each side of a frame's 5-frame sync window
 SYNC_WINDOW_CONTEXT = 2
 #: fallback AR context (frames) when the AR model does not say
