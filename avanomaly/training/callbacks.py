@@ -72,7 +72,7 @@ class MetricsCSV(L.Callback):
         self.stage = stage
         self._t0 = None
 
-    def on_fit_start(self, trainer, pl_module):
+    def on_train_start(self, trainer, pl_module):  # after a checkpoint restore (current_epoch is restored)
         if trainer.is_global_zero and self.path.exists():
             # a resumed stage re-runs from trainer.current_epoch: drop its rows from then on
             rows = read_metrics(self.path)

@@ -124,24 +124,28 @@ def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True):
     """Cached clips for ``paths`` (preprocessing missing entries first). Returns (refs, failed)."""
     from avanomaly.preprocess import preprocess_many
 
-    keys = {}
+    keys: dict[str, str] = {}
     missing = []
     for p in paths:
-        k = cache.key(p, pcfg)
-        keys[p] = k
-        if not cache.has(k):
+        try:
+            keys[p] = cache.key(p, pcfg)
+        except OSError:  # unreadable / missing file: preprocess_many records the typed failure
+            missing.append(p)
+            continue
+        if not cache.has(keys[p]):
             missing.append(p)
     failed = []
     if missing:
         log.info("preprocessing %d clip(s) missing from the cache %s", len(missing), cache.root)
         report = preprocess_many(missing, cache, pcfg, workers=workers, progress=progress)
         failed = [tuple(f) for f in report.failed]
+        keys.update({str(k): v for k, v in getattr(report, "keys", {}).items()})
     refs = []
     bad = {str(f[0]) for f in failed}
     for p in paths:
         if str(p) in bad:
             continue
-        if not cache.has(keys[p]):
+        if p not in keys or not cache.has(keys[p]):
             failed.append((str(p), "missing-cache-entry", "no cache entry after preprocessing"))
             continue
         clip = cache.get(keys[p])
@@ -171,7 +175,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
         raise ConfigError("no training data (data.manifest / --data)")
     run_dir = Path(cfg.out)
     cfg = _prepare_run_dir(cfg, run_dir, resume)
-    df = read_manifest(cfg.data.manifest)
+    df = read_manifest(cfg.data.manifest, seed=cfg.data.split_seed, fractions=tuple(cfg.data.split_fractions))
     real, n_fakes = select_real_rows(df, cfg.data.drop_fakes, source=str(cfg.data.manifest))
     train_df, val_df, how = split_rows(real, cfg, run_dir)
     cache = FeatureCache(cfg.data.cache or (run_dir / "cache"))
@@ -247,8 +251,10 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> TrainConf
 
 # ----------------------------------------------------------------------------------------------- stages
 def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False, provenance: dict | None = None,
-                   _prepared: bool = False) -> TrainResult:
-    """Run both stages on cached clips (``ClipRef`` lists) into ``cfg.out``; export ``model.pt``."""
+                   callbacks=(), _prepared: bool = False) -> TrainResult:
+    """Run both stages on cached clips (``ClipRef`` lists) into ``cfg.out``; export ``model.pt``.
+
+    ``callbacks``: extra Lightning callbacks added to both stages' trainers (hooks, tests)."""
     import torch
 
     t0 = time.time()
@@ -276,14 +282,16 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
     # ---- stage 1
     _seed_all(seed, 1)
     s1 = SyncStage(cfg.sync, cfg.stage1)
-    result.stage1, rank = _run_stage("stage1", 1, s1, s1_train, s1_val, cfg.stage1, cfg, run_dir, resume)
+    result.stage1, rank = _run_stage("stage1", 1, s1, s1_train, s1_val, cfg.stage1, cfg, run_dir, resume,
+                                     callbacks)
     # ---- stage 2
     from avanomaly.training.export import stage_state_dict
 
     sync_state = stage_state_dict(run_dir / "stage1" / "best.ckpt")
     _seed_all(seed, 2)
     s2 = ARStage(cfg.sync, cfg.ar, cfg.stage2, sync_state=sync_state)
-    result.stage2, rank = _run_stage("stage2", 2, s2, s2_train, s2_val, cfg.stage2, cfg, run_dir, resume)
+    result.stage2, rank = _run_stage("stage2", 2, s2, s2_train, s2_val, cfg.stage2, cfg, run_dir, resume,
+                                     callbacks)
     if rank != 0:
         return result
     # ---- outputs (rank 0)
@@ -338,7 +346,8 @@ def _precision(cfg: TrainConfig) -> str:
     return "32-true" if p == "32" else p
 
 
-def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, run_dir: Path, resume: bool):
+def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, run_dir: Path, resume: bool,
+               extra_callbacks=()):
     """Fit one stage; returns (summary dict, global rank). A finished stage (done.json) is skipped."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -359,7 +368,7 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
     checkpoint = ModelCheckpoint(dirpath=stage_dir, filename="best", monitor=module.monitor, mode=module.mode,
                                  save_top_k=1, save_last=True, enable_version_counter=False)
     callbacks = [NonFiniteLossGuard(name, stage_dir), EpochReseed(cfg.trainer.seed, index), checkpoint,
-                 MetricsCSV(run_dir / METRICS_FILE, name)]
+                 MetricsCSV(run_dir / METRICS_FILE, name), *extra_callbacks]
     if st.early_stopping_patience > 0:
         callbacks.append(EarlyStopping(monitor=module.monitor, mode=module.mode, patience=st.early_stopping_patience))
     tr = cfg.trainer
