@@ -135,7 +135,7 @@ def _pick_threshold(part: pd.DataFrame, threshold: float | None) -> tuple[float 
         return float(threshold), "given on the command line / by the caller", []
     values = pd.to_numeric(part["threshold"], errors="coerce").dropna()
     if values.empty:
-        return None, "none (the model has no calibrated threshold)", []
+        return None, "the model has no calibrated threshold", []
     counts = values.round(12).value_counts()
     warn = []
     if len(counts) > 1:
@@ -394,7 +394,9 @@ def _side_by_side(passes: dict) -> Table:
 def _detail_table(res: PassResult, kind: str, fpr_keys) -> Table:
     headers = ["fakes", "n real", "n fake", "AUC [95% CI]", "AP [95% CI]", "EER", "EER thr"]
     headers += [f"TPR@{float(k):.0%}FPR" for k in fpr_keys]
-    headers += ["acc", "precision", "recall", "F1"]
+    with_thr = res.threshold is not None
+    if with_thr:
+        headers += ["acc", "precision", "recall", "F1"]
     rows = []
     for c in res.comparisons:
         if c.kind != kind:
@@ -404,7 +406,8 @@ def _detail_table(res: PassResult, kind: str, fpr_keys) -> Table:
         name = c.name if c.published else f"{c.name} (not in papers)"
         rows.append([name, r.n_real, r.n_fake, _f(r.auc) + _ci(r.auc_ci), _f(r.ap) + _ci(r.ap_ci), _pct(r.eer),
                      _f(r.eer_threshold, 4)] + [_pct(r.tpr_at_fpr.get(k, {}).get("tpr")) for k in fpr_keys]
-                    + [_f(t.get("accuracy")), _f(t.get("precision")), _f(t.get("recall")), _f(t.get("f1"))])
+                    + ([_f(t.get("accuracy")), _f(t.get("precision")), _f(t.get("recall")), _f(t.get("f1"))]
+                       if with_thr else []))
     return Table(headers, rows)
 
 
@@ -433,7 +436,9 @@ def build_sections(passes: dict, df: pd.DataFrame, fpr_keys, bootstrap: int) -> 
                          _f(line["video_auc"]), line["n_real"], line["n_fake"]])
     summ.tables.append(Table(["dataset", "pass", "acc", "AUC", "EER", "AP", "video AUC", "n real", "n fake"], rows))
     kind = ok_pass.summary and next(iter(ok_pass.summary.values()))["acc_threshold_kind"]
-    summ.paragraphs.append(f"acc uses the {kind} threshold; video AUC equals AUC (one score per clip).")
+    why = "the model's calibrated threshold" if kind == "calibrated" else \
+        "the EER threshold of the test scores (the model has no calibrated threshold)"
+    summ.paragraphs.append(f"acc is measured at {why}; video AUC equals AUC (one score per clip).")
     secs.append(summ)
 
     if len(passes) > 1:
@@ -443,8 +448,12 @@ def build_sections(passes: dict, df: pd.DataFrame, fpr_keys, bootstrap: int) -> 
 
     for pname, res in passes.items():
         sec = Section(f"Pass: {pname}" + (" (honest numbers)" if pname == HONEST_PASS else ""))
-        thr = "none" if res.threshold is None else f"{res.threshold:.6g}"
-        sec.paragraphs.append(f"Threshold for acc / precision / recall / F1: {thr} — {res.threshold_source}.")
+        if res.threshold is None:
+            sec.paragraphs.append("No decision threshold: the model is uncalibrated (run `avanomaly calibrate` or "
+                                  "pass --threshold), so accuracy / precision / recall / F1 are left out.")
+        else:
+            sec.paragraphs.append(f"Threshold for acc / precision / recall / F1: {res.threshold:.6g} "
+                                  f"({res.threshold_source}).")
         sec.paragraphs += [f"Warning: {w}" for w in res.warnings]
         for kind in ("category", "method", "subcategory", "pooled"):
             t = _detail_table(res, kind, fpr_keys)
