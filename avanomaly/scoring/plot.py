@@ -38,7 +38,11 @@ def plot_result(result: ScoreResult, out_dir, index: int = 0) -> Path:
     nll = np.asarray(result.frame_nll, dtype=np.float64)
     t = np.asarray(result.frame_times, dtype=np.float64)
     window = max(1, int(round(SPAN_SECONDS * result.fps)))
-    s0, s1 = most_anomalous_span(nll, window)
+    skip = float(result.aggregation.get("skip_seconds", 0.0))
+    first = int(np.searchsorted(t, t[0] + skip - 1e-9)) if t.size else 0  # the span is looked for where scored
+    first = first if t.size - first >= window else 0
+    s0, s1 = most_anomalous_span(nll[first:], window)
+    s0, s1 = s0 + first, s1 + first
     span = (t[s0], t[min(s1, t.size) - 1] + 1.0 / result.fps)
     strip = _strip_frames(result.path, span) if result.path else []
 
@@ -51,9 +55,9 @@ def plot_result(result: ScoreResult, out_dir, index: int = 0) -> Path:
         ax.plot(t[window - 1:], wm, lw=1.5, color="tab:orange", label=f"{SPAN_SECONDS:g} s mean")
     if result.threshold is not None:
         ax.axhline(result.threshold, color="tab:red", ls="--", lw=1.2, label=f"threshold {result.threshold:.3g}")
-    skip = float(result.aggregation.get("skip_seconds", 0.0))
-    if skip > 0:
-        ax.axvspan(0, skip, color="0.85", label=f"not scored (first {skip:g} s)")
+    if skip > 0 and t.size:
+        ax.axvspan(t[0] - 1.0 / result.fps, t[0] - 1.0 / result.fps + skip, color="0.85",
+                   label=f"not scored (first {skip:g} s)")
     ax.axvspan(*span, color="tab:red", alpha=0.15, label="most anomalous span")
     verdict = result.verdict or "uncalibrated"
     pct = "" if result.percentile is None else f", percentile {result.percentile:.1f}"
