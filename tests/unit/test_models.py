@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -64,12 +66,8 @@ def test_mobilenet_only_with_torchvision():
 
 
 # ---------------------------------------------------------------------------------------------- SyncModel
-# every registered visual backbone, audio backbone and temporal block, each with the defaults for the other two
-# (the full cross product costs minutes on 2 shared cores with the EfficientNets)
-_DEFAULTS = ("syncnet_small", "audio_small", "transformer")
-COMBOS = sorted({(v, _DEFAULTS[1], _DEFAULTS[2]) for v in list_backbones("visual")}
-                | {(_DEFAULTS[0], a, _DEFAULTS[2]) for a in list_backbones("audio")}
-                | {(_DEFAULTS[0], _DEFAULTS[1], t) for t in list_temporal()})
+# the full registry product (timm-style): every visual backbone x audio backbone x temporal block
+COMBOS = list(itertools.product(list_backbones("visual"), list_backbones("audio"), list_temporal()))
 
 
 @pytest.mark.parametrize("visual,audio,temporal", COMBOS)
@@ -337,3 +335,12 @@ def test_default_parameter_counts_are_bounded(capsys):
     print(f"default SyncModel params: {ns:,}; default ARModel params: {na:,}")
     assert 100_000 < ns < DEFAULT_SYNC_MAX_PARAMS
     assert 100_000 < na < DEFAULT_AR_MAX_PARAMS
+
+
+def test_sync_features_feed_the_ar_model_end_to_end():
+    sync = create_model("sync", feature_embed_dim=4, **TINY_SYNC).eval()
+    ar = create_model("ar", in_features=sync.feature_dim, n_offsets=sync.n_offsets, embed_head=True, **TINY_AR).eval()
+    mouths, mel = _inputs(2, 9)
+    with torch.no_grad():
+        nll = ar(sync.sync_features(mouths, mel))
+    assert nll.shape == (2, 8) and torch.isfinite(nll).all()
