@@ -1,0 +1,157 @@
+"""``sync-heuristic``: training-free A/V synchrony from cached mouth crops and log-mel.
+
+Visual signal per frame (``visual_signal``):
+  - ``"darkness"`` (default): minus the mean intensity of the lower-central region of the mouth crop (an open
+    mouth shows the dark cavity), high-pass filtered;
+  - ``"motion"``: frame-difference energy of the crop (mean absolute difference to the previous frame).
+Audio signal per frame: log of the mel power summed over the frame's 4 mel frames (its energy envelope), the
+same filter; for ``"motion"`` the absolute first difference of the envelope (onsets move the mouth).
+
+Cross-correlation over offsets ``d`` in ``[-K, K]`` (video frame t vs audio frame t + d, the architecture's
+convention: audio delayed by n frames peaks at d = +n), Pearson on the overlapping frames. Like SyncNet,
+``offset = argmax`` and ``confidence = max - median``; the score is
+``-(max_{|d| <= tolerance} c(d) - median_d c(d))``: in-sync evidence near zero offset, negated so that higher
+= more fake (out of sync or unrelated). No training at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avanomaly.errors import ConfigError
+from avanomaly.evaluation.baselines.common import CachedFeatureScorer
+from avanomaly.evaluation.scorers import register_scorer
+
+VISUAL_SIGNALS = ("darkness", "motion")
+#: the lower-central region of the mouth crop: rows [ROW0, ROW1) and columns [COL0, COL1) as fractions of S
+REGION_ROWS = (0.35, 0.9)
+REGION_COLS = (0.25, 0.75)
+#: moving-average length (frames) removed from each signal (high-pass: drops head motion / slow gain drift)
+DETREND_FRAMES = 25
+#: fewest overlapping frames for a correlation at an offset
+MIN_OVERLAP = 10
+MEL_PER_FRAME = 4
+
+
+@dataclass
+class HeuristicConfig:
+    max_offset: int = 15  # K
+    tolerance: int = 2  # frames around 0 where a peak counts as in sync
+    visual_signal: str = "darkness"
+    detrend_frames: int = DETREND_FRAMES
+
+    def __post_init__(self):
+        if self.visual_signal not in VISUAL_SIGNALS:
+            raise ConfigError(f"visual_signal must be one of {VISUAL_SIGNALS}, got {self.visual_signal!r}")
+        if self.max_offset < 1 or not 0 <= self.tolerance <= self.max_offset:
+            raise ConfigError(f"need max_offset >= 1 and 0 <= tolerance <= max_offset, got {self}")
+
+
+def _detrend(x: np.ndarray, n: int) -> np.ndarray:
+    if n <= 1 or len(x) < 2:
+        return x - x.mean()
+    n = min(n, len(x))
+    kernel = np.ones(n) / n
+    pad = np.pad(x, (n // 2, n - 1 - n // 2), mode="edge")
+    return x - np.convolve(pad, kernel, mode="valid")
+
+
+def visual_signal(mouths: np.ndarray, kind: str = "darkness") -> np.ndarray:
+    """mouths (T,S,S) uint8 -> (T,) float64."""
+    m = np.asarray(mouths, dtype=np.float64) / 255.0
+    if kind == "motion":
+        diff = np.abs(np.diff(m, axis=0)).mean(axis=(1, 2))  # (T-1,)
+        return np.concatenate([diff[:1], diff]) if len(diff) else np.zeros(len(m))
+    s = m.shape[1]
+    r0, r1 = int(REGION_ROWS[0] * s), max(int(REGION_ROWS[0] * s) + 1, int(REGION_ROWS[1] * s))
+    c0, c1 = int(REGION_COLS[0] * s), max(int(REGION_COLS[0] * s) + 1, int(REGION_COLS[1] * s))
+    return -m[:, r0:r1, c0:c1].mean(axis=(1, 2))
+
+
+def audio_envelope(mel: np.ndarray, kind: str = "darkness") -> np.ndarray:
+    """mel (4T,M) natural-log mel power -> (T,) log energy per video frame (abs first difference for motion)."""
+    mel = np.asarray(mel, dtype=np.float64)
+    t = mel.shape[0] // MEL_PER_FRAME
+    power = np.exp(mel[:t * MEL_PER_FRAME]).sum(axis=1).reshape(t, MEL_PER_FRAME).sum(axis=1)
+    env = np.log(power + 1e-10)
+    if kind == "motion":
+        d = np.abs(np.diff(env))
+        return np.concatenate([d[:1], d]) if len(d) else np.zeros(t)
+    return env
+
+
+def xcorr_curve(v: np.ndarray, a: np.ndarray, max_offset: int) -> np.ndarray:
+    """Pearson correlation of v[t] with a[t + d] for d in [-K, K] -> (2K+1,), NaN where the overlap is too short
+    or a signal is constant there."""
+    t = min(len(v), len(a))
+    v, a = v[:t], a[:t]
+    out = np.full(2 * max_offset + 1, np.nan)
+    for i, d in enumerate(range(-max_offset, max_offset + 1)):
+        lo, hi = max(0, -d), min(t, t - d)
+        if hi - lo < MIN_OVERLAP:
+            continue
+        x, y = v[lo:hi], a[lo + d:hi + d]
+        sx, sy = x.std(), y.std()
+        if sx <= 0 or sy <= 0:
+            continue
+        out[i] = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy))
+    return out
+
+
+def heuristic_sync(mouths, mel, cfg: HeuristicConfig | None = None) -> dict:
+    """-> dict(score, offset, confidence, curve) for one clip; score NaN when no offset could be correlated."""
+    cfg = cfg or HeuristicConfig()
+    v = _detrend(visual_signal(mouths, cfg.visual_signal), cfg.detrend_frames)
+    a = _detrend(audio_envelope(mel, cfg.visual_signal), cfg.detrend_frames)
+    curve = xcorr_curve(v, a, cfg.max_offset)
+    if not np.isfinite(curve).any():
+        return {"score": float("nan"), "offset": None, "confidence": None, "curve": curve}
+    k = cfg.max_offset
+    med = float(np.nanmedian(curve))
+    best = int(np.nanargmax(curve))
+    near = curve[k - cfg.tolerance:k + cfg.tolerance + 1]
+    near_best = float(np.nanmax(near)) if np.isfinite(near).any() else med
+    return {"score": -(near_best - med), "offset": best - k, "confidence": float(curve[best] - med), "curve": curve}
+
+
+@register_scorer("sync-heuristic")
+class SyncHeuristicScorer(CachedFeatureScorer):
+    """Training-free baseline (no model). ``model`` is optional: when given, its preprocessing settings are used
+    (so the feature cache is shared with avanomaly); otherwise the default PreprocessConfig."""
+
+    name = "sync-heuristic"
+
+    def __init__(self, model=None, cache=None, workers: int = 1, progress: bool = True, preprocess=None,
+                 config: HeuristicConfig | dict | None = None, **_ignored):
+        super().__init__(cache=cache, workers=workers, progress=progress)
+        self.model = model
+        self._pcfg = preprocess
+        self.config = HeuristicConfig(**config) if isinstance(config, dict) else (config or HeuristicConfig())
+
+    def preprocess_cfg(self):
+        if self._pcfg is None:
+            if self.model is not None:
+                from avanomaly.evaluation.baselines.common import model_file_of
+                from avanomaly.scoring.modelfile import read_model_file
+                from avanomaly.preprocess import PreprocessConfig
+                from avanomaly.utils import dataclass_from_dict
+
+                self._pcfg = dataclass_from_dict(PreprocessConfig,
+                                                 dict(read_model_file(model_file_of(self.model))["preprocess"]))
+            else:
+                from avanomaly.preprocess import PreprocessConfig
+
+                self._pcfg = PreprocessConfig()
+        return self._pcfg
+
+    def describe(self) -> dict:
+        from dataclasses import asdict
+
+        return {"method": self.name, "training": "none", "heuristic": asdict(self.config),
+                "model": None if self.model is None else str(self.model)}
+
+    def score_clip(self, clip, trim: bool) -> dict:
+        r = heuristic_sync(clip.mouths, clip.mel, self.config)
+        return {"score": r["score"], "offset": r["offset"], "confidence": r["confidence"]}
