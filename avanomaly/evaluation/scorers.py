@@ -75,14 +75,16 @@ def create_scorer(name: str, **kwargs) -> Scorer:
 
 
 def _load_plugins() -> None:
-    """Baselines live in ``avanomaly.baselines`` (optional): importing it registers them."""
+    """Baselines live in ``avanomaly.evaluation.baselines`` (or ``avanomaly.baselines``, optional): importing
+    them registers them."""
     import importlib
 
-    try:
-        importlib.import_module("avanomaly.baselines")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("avanomaly.baselines",):
-            raise
+    for module in ("avanomaly.evaluation.baselines", "avanomaly.baselines"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
 
 def failure_row(path, reason: str, message: str, trimmed: bool) -> dict:
