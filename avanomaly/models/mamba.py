@@ -26,7 +26,8 @@ DT_MAX = 1e-1
 DT_INIT_FLOOR = 1e-4
 MIN_PARALLEL_LEN = 4  # the parallel scan needs >= 2 up-sweep levels; shorter sequences use the loop
 
-try:  # optional CUDA kernels
+try:  # optional CUDA kernels: mamba_inner_fn also needs causal_conv1d's kernel
+    import causal_conv1d  # noqa: F401
     from mamba_ssm.ops.selective_scan_interface import mamba_inner_fn as _mamba_inner_fn
 except Exception:  # noqa: BLE001 - any import failure means "not available"
     _mamba_inner_fn = None
@@ -99,7 +100,11 @@ def selective_scan(u, dt, A, Bm, Cm, D, parallel: bool = True):
     """y_t = C_t . h_t + D u_t,  h_t = exp(dt_t A) h_{t-1} + dt_t B_t u_t,  h_{-1} = 0.
 
     u, dt: (B, L, Di); A: (Di, N); Bm, Cm: (B, L, N); D: (Di,) -> y (B, L, Di).
+    The scan runs in at least float32 (under bf16/fp16 autocast too), like mamba_ssm's kernel; y has u's dtype.
     """
+    out_dtype = u.dtype
+    work = torch.promote_types(u.dtype, torch.float32)
+    u, dt, A, Bm, Cm, D = (t.to(work) for t in (u, dt, A, Bm, Cm, D))
     dA = torch.exp(dt.unsqueeze(-1) * A)  # (B, L, Di, N)
     dBu = dt.unsqueeze(-1) * Bm.unsqueeze(2) * u.unsqueeze(-1)  # (B, L, Di, N)
     if parallel and u.shape[1] >= MIN_PARALLEL_LEN:
@@ -109,7 +114,7 @@ def selective_scan(u, dt, A, Bm, Cm, D, parallel: bool = True):
     else:
         h = _sequential_scan(dA, dBu)
     y = (h @ Cm.unsqueeze(-1)).squeeze(-1)  # (B, L, Di)
-    return y + D * u
+    return (y + D * u).to(out_dtype)
 
 
 def _sequential_scan(dA, dBu):

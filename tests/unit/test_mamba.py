@@ -99,6 +99,18 @@ def test_weight_layout_is_mamba_ssm():
     assert torch.allclose(F.softplus(m.dt_proj.bias), F.softplus(m.dt_proj.bias).clamp(1e-3, 1e-1), atol=1e-6)
 
 
+def test_scan_runs_in_float32_under_bfloat16():
+    torch.manual_seed(2)
+    m = Mamba(d_model=8).eval()
+    x = torch.randn(1, 20, 8)
+    with torch.no_grad():
+        ref = m(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = m(x)
+    assert y.dtype == torch.bfloat16 and torch.isfinite(y).all()
+    assert (y.float() - ref).abs().max() < 0.05 * ref.abs().max()
+
+
 @pytest.mark.skipif(not (torch.cuda.is_available() and mamba_ssm_available()), reason="needs CUDA and mamba_ssm")
 def test_cuda_kernels_match_pure_torch():
     torch.manual_seed(0)
