@@ -225,7 +225,7 @@ def _plt():
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=PLOT_DPI)
+    fig.savefig(path, dpi=PLOT_DPI, bbox_inches="tight")  # keeps legends placed outside the axes
     _plt().close(fig)
     return path
 
@@ -324,7 +324,7 @@ def make_plots(df: pd.DataFrame, res: PassResult, out_dir: Path) -> dict:
                     times = row.get("times") if "times" in part.columns else None
                     x = np.asarray(times, float) if times is not None and len(times) == len(nll) else np.arange(len(nll))
                     ax.plot(x, nll, lw=1, c="tab:red" if label.startswith("most") else "tab:blue",
-                            label=f"{label}: {Path(str(row['path'])).name} (score {row['score']:.3g})")
+                            label=f"{label}: {Path(str(row['path'])).name} (score {row['score']:.5g})")
                 ax.set_title(cat, fontsize=9)
                 ax.set_ylabel("NLL")
                 ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
