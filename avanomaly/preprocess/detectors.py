@@ -91,6 +91,8 @@ class FaceDetector:
     """Interface: ``detect(frame_rgb uint8 (H, W, 3)) -> list[Face]`` (best first)."""
 
     name = "base"
+    #: True when the detector also works on a crop around the previous face (see mouths.detect_main_face)
+    supports_roi = False
 
     def detect(self, frame_rgb: np.ndarray) -> list[Face]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -129,6 +131,7 @@ class CenterFaceDetector(FaceDetector):
     """
 
     name = "centerface"
+    supports_roi = True
 
     def __init__(self, onnx_path=None, max_side: int = DEFAULT_DETECT_MAX_SIDE, threshold: float = CF_SCORE_THRESHOLD):
         path = Path(onnx_path) if onnx_path else CENTERFACE_ONNX
@@ -190,6 +193,7 @@ class HaarDetector(FaceDetector):
     """OpenCV frontal-face Haar cascade (no landmarks). Needs ``cv2.data.haarcascades`` (opencv 4.x)."""
 
     name = "haar"
+    supports_roi = True
 
     def __init__(self, max_side: int = DEFAULT_DETECT_MAX_SIDE):
         path = haar_cascade_path()

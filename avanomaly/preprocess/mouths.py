@@ -15,6 +15,11 @@ result of the detection frame nearest to ``t``.
 
 The main face: at the first detection with any face, the largest box; afterwards the face that overlaps
 the previous main face most (IoU >= ``TRACK_MIN_IOU``), else the largest again (track restarted).
+
+Speed: while a face is tracked, detectors that declare ``supports_roi = True`` (CenterFace, Haar) search
+only a region of interest (a square of ``ROI_SCALE`` x the previous face size around it) shrunk so that the
+face is about ``ROI_SIDE / ROI_SCALE`` pixels: several times fewer pixels than a 512-pixel frame. When that
+gives no face overlapping the track, the full frame is searched again, so a lost track is recovered at once.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ MOUTH_LEFT, MOUTH_RIGHT = 3, 4
 TRACK_MIN_IOU = 0.3
 #: moving-average length (frames) applied to the interpolated geometry
 SMOOTH_FRAMES = 5
+#: ROI around the previous face: side = ROI_SCALE x max(face width, height), shrunk to <= ROI_SIDE pixels
+ROI_SCALE = 2.0
+ROI_SIDE = 160
+#: use the full frame instead when the ROI would cover more than this fraction of it
+ROI_MAX_FRAME_FRACTION = 0.5
 
 
 def box_iou(a, b) -> float:
@@ -78,6 +88,44 @@ def detection_frames(n_frames: int, every: int) -> np.ndarray:
     return np.asarray(idx, dtype=int)
 
 
+def _shift_face(face: Face, x0: float, y0: float, scale: float) -> Face:
+    """Map a face found in an ROI (resized by ``scale``, top-left at (x0, y0)) back to frame pixels."""
+    bx0, by0, bx1, by1 = face.box
+    box = (x0 + bx0 / scale, y0 + by0 / scale, x0 + bx1 / scale, y0 + by1 / scale)
+    lms = None if face.landmarks is None else face.landmarks / scale + np.array([x0, y0], np.float32)
+    return Face(box=box, score=face.score, landmarks=lms)
+
+
+def detect_main_face(frame: np.ndarray, detector: FaceDetector, previous: Face | None) -> Face | None:
+    """The main face in ``frame``: searched around ``previous`` at reduced size when possible, else the full frame.
+
+    With a tracked face and a detector that ``supports_roi``, the search region is a square of ``ROI_SCALE``
+    x the previous face size (or the whole frame when that square would cover more than
+    ``ROI_MAX_FRAME_FRACTION`` of it), resized so that the previous face is ``ROI_SIDE / ROI_SCALE`` pixels.
+    """
+    h, w = frame.shape[:2]
+    if previous is not None and getattr(detector, "supports_roi", False):
+        face_size = max(previous.width, previous.height, 1.0)
+        side = ROI_SCALE * face_size
+        if side * side < ROI_MAX_FRAME_FRACTION * h * w:
+            cx, cy = (previous.box[0] + previous.box[2]) / 2, (previous.box[1] + previous.box[3]) / 2
+            x0, y0 = int(max(0, round(cx - side / 2))), int(max(0, round(cy - side / 2)))
+            x1, y1 = int(min(w, round(cx + side / 2))), int(min(h, round(cy + side / 2)))
+        else:
+            x0, y0, x1, y1 = 0, 0, w, h
+        scale = min(1.0, ROI_SIDE / side)
+        if x1 - x0 >= 2 and y1 - y0 >= 2 and (scale < 1.0 or (x0, y0, x1, y1) != (0, 0, w, h)):
+            region = np.ascontiguousarray(frame[y0:y1, x0:x1])
+            if scale < 1.0:
+                size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+                region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+            faces = [_shift_face(f, x0, y0, scale) for f in detector.detect(region)]
+            face = select_main_face(faces, previous)
+            if face is not None and box_iou(face.box, previous.box) >= TRACK_MIN_IOU:
+                return face
+    return select_main_face(detector.detect(np.ascontiguousarray(frame)), previous)
+
+
 def track_geometry(frames: np.ndarray, detector: FaceDetector, detect_every: int):
     """Run the detector sparsely; return geometry (T, 3) float64 (NaN rows if no face at all) and found (T,) bool."""
     n = len(frames)
@@ -86,7 +134,7 @@ def track_geometry(frames: np.ndarray, detector: FaceDetector, detect_every: int
     key_found = np.zeros(len(keys), dtype=bool)
     previous = None
     for k, t in enumerate(keys):
-        face = select_main_face(detector.detect(np.ascontiguousarray(frames[t])), previous)
+        face = detect_main_face(frames[t], detector, previous)
         if face is not None:
             key_geom[k] = mouth_geometry(face)
             key_found[k] = True
