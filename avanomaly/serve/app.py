@@ -1,0 +1,267 @@
+"""The FastAPI application: ``GET /health``, ``POST /score``, ``GET /`` (upload page). See docs/service.md.
+
+``create_app(detector, ...)`` takes anything with ``anomaly_score(path) -> result`` (``result.to_dict()`` the
+ScoreResult JSON; media problems raised as ``avanomaly.errors.MediaError``), so the service can be tested
+with small stand-ins. Requires the ``serve`` extra (fastapi, uvicorn, python-multipart).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import queue
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from avanomaly import __version__
+from avanomaly.errors import AvanomalyError, EmptyFileError, MediaError, NotMediaError
+from avanomaly.serve import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB
+from avanomaly.serve.uploads import BYTES_PER_MB, UploadError, UploadReceiver, check_content_length, safe_suffix
+
+log = logging.getLogger(__name__)
+
+#: seconds suggested to a client turned away with 503
+RETRY_AFTER_SECONDS = 5
+#: temporary folders of uploads are named with this prefix (one folder per request, removed afterwards)
+TMP_PREFIX = "avanomaly-upload-"
+#: server-side name of the uploaded file inside its temporary folder (the client's name is never used)
+UPLOAD_STEM = "upload"
+STATIC_DIR = Path(__file__).with_name("static")
+#: files served under /static/ (nothing else is reachable)
+STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+#: the page loads nothing from outside this server
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def error_response(status: int, reason: str, detail: str, headers: dict | None = None) -> JSONResponse:
+    """Every error the service returns: ``{"error": reason, "detail": message}``."""
+    return JSONResponse({"error": reason, "detail": detail}, status_code=status,
+                        headers={**SECURITY_HEADERS, **(headers or {})})
+
+
+def media_error_status(exc: MediaError) -> int:
+    """415 not a media file, 400 empty upload, 422 a media file that cannot be scored (no audio/face, corrupt...)."""
+    if isinstance(exc, NotMediaError):
+        return 415
+    if isinstance(exc, EmptyFileError):
+        return 400
+    return 422
+
+
+def make_pool(detector, n: int) -> list:
+    """``n`` detectors for ``n`` concurrent jobs. An avanomaly ``Detector`` is shallow-copied: the torch models
+    (read-only at inference) are shared, each copy gets its own face detector (cv2.dnn nets are not
+    thread-safe). Any other object is reused as is and must then be thread-safe itself when ``n > 1``."""
+    try:
+        from avanomaly.scoring.detector import Detector
+    except ImportError:  # pragma: no cover - torch missing
+        Detector = ()  # noqa: N806
+    pool = [detector]
+    for _ in range(n - 1):
+        if isinstance(detector, Detector):
+            clone = copy.copy(detector)
+            clone._face_detector = None  # created lazily, one per copy
+            pool.append(clone)
+        else:
+            pool.append(detector)
+    return pool
+
+
+def describe_detector(detector) -> dict:
+    """Model facts for /health, from whatever the detector exposes."""
+    cfg = getattr(detector, "preprocess_cfg", None)
+    calibration = getattr(detector, "calibration", None)
+    agg = getattr(detector, "aggregation", None)
+    threshold = getattr(detector, "threshold", None)
+    return {
+        "source": Path(str(getattr(detector, "source", None) or "")).name or None,  # file name only, no paths
+        "type": type(detector).__name__,
+        "device": str(getattr(detector, "device", "cpu")),
+        "calibrated": calibration is not None or threshold is not None,
+        "threshold": float(threshold) if isinstance(threshold, (int, float)) else None,
+        "face_detector": getattr(cfg, "detector", None),
+        "fps": getattr(cfg, "fps", None),
+        "aggregation": getattr(agg, "method", None),
+    }
+
+
+@dataclass
+class ServeState:
+    pool: "queue.Queue"
+    limiter: anyio.CapacityLimiter
+    max_bytes: int
+    max_concurrency: int
+    max_queue: int
+    max_seconds: float
+    tmp_dir: str | None
+    model_info: dict
+    check_media: bool
+    pending: int = 0  # requests being received, waiting or scoring (changed on the event loop only)
+
+    @property
+    def capacity(self) -> int:
+        return self.max_concurrency + self.max_queue
+
+
+def _score_with_pool(state: ServeState, path: str):
+    det = state.pool.get_nowait()  # the limiter admits at most pool-size jobs, so one is always free
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "uncalibrated": it is in the result's warnings already
+            return det.anomaly_score(path)
+    finally:
+        state.pool.put(det)
+
+
+def _probe(path: str) -> dict:
+    from avanomaly.io import probe
+
+    return probe(path)
+
+
+def _scrub(text: str, tmp_path: str, name: str) -> str:
+    """Server paths never leave the server: the temporary file's path becomes the client's display name."""
+    text = str(text).replace(tmp_path, name)
+    return text.replace(str(Path(tmp_path).parent), "<upload>")
+
+
+def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+               max_concurrency: int = DEFAULT_MAX_CONCURRENCY, max_queue: int = DEFAULT_MAX_QUEUE,
+               max_seconds: float = DEFAULT_MAX_SECONDS, tmp_dir: str | Path | None = None,
+               model_info: dict | None = None, check_media: bool = True) -> FastAPI:
+    """Build the service around ``detector`` (or a list of detectors, one per concurrent job).
+
+    max_upload_mb: uploads larger than this get 413 (reading stops at the limit).
+    max_concurrency: clips scored at the same time (worker threads; the event loop never scores).
+    max_queue: further requests that may wait for a slot; beyond concurrency + queue -> 503 + Retry-After.
+    max_seconds: videos longer than this (container duration) get 413 before decoding; 0 = no limit.
+    tmp_dir: where uploads are written (default the system temp dir); each request's folder is removed after.
+    check_media: probe the upload (magic bytes, streams, codecs) before scoring.
+    """
+    if max_upload_mb <= 0:
+        raise ValueError(f"max_upload_mb must be > 0, got {max_upload_mb}")
+    if max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+    if max_queue < 0:
+        raise ValueError(f"max_queue must be >= 0, got {max_queue}")
+    if max_seconds < 0:
+        raise ValueError(f"max_seconds must be >= 0, got {max_seconds}")
+    detectors = list(detector) if isinstance(detector, (list, tuple)) else make_pool(detector, max_concurrency)
+    if not detectors or not all(callable(getattr(d, "anomaly_score", None)) for d in detectors):
+        raise TypeError("detector must have an anomaly_score(path) method")
+    max_concurrency = min(max_concurrency, len(detectors))
+    pool: queue.Queue = queue.Queue()
+    for d in detectors[:max_concurrency]:
+        pool.put(d)
+    if tmp_dir is not None:
+        Path(tmp_dir).mkdir(parents=True, exist_ok=True)
+    state = ServeState(pool=pool, limiter=anyio.CapacityLimiter(max_concurrency),
+                       max_bytes=int(max_upload_mb * BYTES_PER_MB), max_concurrency=max_concurrency,
+                       max_queue=max_queue, max_seconds=float(max_seconds),
+                       tmp_dir=None if tmp_dir is None else str(tmp_dir),
+                       model_info=model_info if model_info is not None else describe_detector(detectors[0]),
+                       check_media=check_media)
+
+    app = FastAPI(title="avanomaly", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.serve = state
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    static = {name: (STATIC_DIR / name).read_bytes() for name in STATIC_FILES}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request, exc):
+        reason = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return error_response(exc.status_code, reason, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request, exc):
+        return error_response(422, "invalid-request", str(exc.errors()))
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index():
+        return HTMLResponse(page, headers=SECURITY_HEADERS)
+
+    @app.get("/static/{name}")
+    async def static_file(name: str):
+        if name not in static:
+            return error_response(404, "not-found", f"no static file {name!r}")
+        return Response(static[name], media_type=STATIC_FILES[name], headers=SECURITY_HEADERS)
+
+    @app.get("/health")
+    async def health():
+        return JSONResponse({
+            "status": "ok", "model_loaded": True, "avanomaly_version": __version__, "model": state.model_info,
+            "limits": {"max_upload_mb": state.max_bytes / BYTES_PER_MB, "max_concurrency": state.max_concurrency,
+                       "max_queue": state.max_queue, "max_seconds": state.max_seconds or None},
+            "in_progress": state.pending,
+        }, headers=SECURITY_HEADERS)
+
+    @app.post("/score")
+    async def score(request: Request):
+        if state.pending >= state.capacity:
+            return error_response(503, "busy", f"{state.pending} requests in progress (limit {state.capacity}); "
+                                               "retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        state.pending += 1
+        workdir: Path | None = None
+        tmp_path, name = "", "upload"
+        try:
+            check_content_length(request.headers.get("content-length"), state.max_bytes)
+            workdir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=state.tmp_dir))
+            receiver = UploadReceiver(request.headers.get("content-type"), workdir / UPLOAD_STEM, state.max_bytes)
+            try:
+                async for chunk in request.stream():
+                    receiver.feed(chunk)
+                received = receiver.finish()
+            finally:
+                receiver.close()
+            name = received.filename
+            path = received.path.rename(received.path.with_suffix(safe_suffix(name)))
+            tmp_path = str(path)
+            if state.check_media:
+                info = await anyio.to_thread.run_sync(_probe, tmp_path)
+                duration = info.get("duration") or 0.0
+                if state.max_seconds and duration > state.max_seconds:
+                    return error_response(413, "too-long", f"{name}: {duration:.1f} s is longer than the limit "
+                                                           f"of {state.max_seconds:g} s")
+            result = await anyio.to_thread.run_sync(_score_with_pool, state, tmp_path, limiter=state.limiter)
+            if getattr(result, "ok", True) is False:  # a ScoreFailure-like object
+                return error_response(422, getattr(result, "reason", "error"),
+                                      _scrub(getattr(result, "message", ""), tmp_path, name))
+            out = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+            out["path"] = name
+            out["warnings"] = [_scrub(w, tmp_path, name) for w in out.get("warnings", [])]
+            return JSONResponse(out, headers=SECURITY_HEADERS)
+        except UploadError as exc:
+            return error_response(exc.status, exc.reason, exc.message)
+        except MediaError as exc:
+            return error_response(media_error_status(exc), exc.reason, f"{name}: {_scrub(exc.message, tmp_path, name)}")
+        except ClientDisconnect:
+            log.info("client disconnected during upload")
+            return error_response(400, "client-disconnected", "the upload was interrupted")
+        except AvanomalyError as exc:
+            log.error("scoring %s failed: %s", name, exc)
+            return error_response(500, "scoring-error", _scrub(str(exc), tmp_path, name))
+        except Exception as exc:  # noqa: BLE001 - the service stays up; the reason is logged and returned
+            log.exception("unexpected error scoring %s", name)
+            return error_response(500, "internal-error", f"{type(exc).__name__}: {_scrub(str(exc), tmp_path, name)}")
+        finally:
+            state.pending -= 1
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    return app
