@@ -153,6 +153,7 @@ class AvanomalyScorer(Scorer):
         self._model_file = Path(self.model) / "model.pt" if Path(self.model).is_dir() else Path(self.model)
         self.cache = Path(cache) / "scores" if cache else None
         self._model_key = None
+        self._content_keys: dict[str, str] = {}
 
     def describe(self) -> dict:
         return {"method": self.name, "model": str(self._model_file), "workers": self.workers}
@@ -171,10 +172,12 @@ class AvanomalyScorer(Scorer):
 
         if self._model_key is None:
             self._model_key = file_sha256(self._model_file)[:16]
-        try:
-            content = file_sha256(path)[:16]
-        except OSError:
-            return None  # unreadable: score it (the scorer reports the reason)
+        content = self._content_keys.get(path)
+        if content is None:  # hashed once per file, shared by the raw and trimmed passes
+            try:
+                content = self._content_keys[path] = file_sha256(path)[:16]
+            except OSError:
+                return None  # unreadable: score it (the scorer reports the reason)
         return self.cache / self._model_key / ("trimmed" if trim else "raw") / f"{content}.json"
 
     def score_many(self, paths: Sequence, trim_leading_silence: bool = False) -> pd.DataFrame:
