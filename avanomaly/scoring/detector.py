@@ -73,7 +73,7 @@ class _SyncStream:
     """
 
     def __init__(self, featurize, window: int, margin: int):
-        self.featurize = featurize  # (mouths (L,S,S) uint8, mel (4L,M) float32) -> feats, logits, mask (L, .)
+        self.featurize = featurize  # (mouths (L+4,S,S) uint8, mel (4(L+4),M)) -> feats, logits, mask (L, .)
         self.window = int(window)
         self.margin = int(margin)
         self.mouths: np.ndarray | None = None  # (N, S, S) uint8: global frames base .. base+N
@@ -89,7 +89,8 @@ class _SyncStream:
         mel = np.asarray(mel, dtype=np.float32)
         self.mouths = mouths if self.mouths is None else np.concatenate([self.mouths, mouths])
         self.mel = mel if self.mel is None else np.concatenate([self.mel, mel])
-        while self.total - self.emitted >= self.window + self.margin:
+        # a pass needs `margin` frames after the window plus the 5-frame context of its last frame
+        while self.total - self.emitted >= self.window + self.margin + SYNC_WINDOW_CONTEXT:
             yield self._emit(self.emitted + self.window)
 
     def flush(self) -> Iterator[tuple]:
@@ -99,13 +100,16 @@ class _SyncStream:
     def _emit(self, end: int) -> tuple:
         lo = max(0, self.emitted - self.margin)
         hi = min(self.total, end + self.margin)
-        a, b = lo - self.base, hi - self.base
-        assert a >= 0, "left context was dropped too early"
-        feats, logits, mask = self.featurize(self.mouths[a:b], self.mel[4 * a:4 * b])
+        # frames lo-2 .. hi+1: real neighbours inside the clip, replicated at the clip's own edges only
+        # (as CachedClip.window does for training)
+        idx = np.clip(np.arange(lo - SYNC_WINDOW_CONTEXT, hi + SYNC_WINDOW_CONTEXT), 0, self.total - 1) - self.base
+        assert idx.min() >= 0, "left context was dropped too early"
+        mel_idx = (4 * idx[:, None] + np.arange(4)[None, :]).ravel()
+        feats, logits, mask = self.featurize(self.mouths[idx], self.mel[mel_idx])
         k0, k1 = self.emitted - lo, end - lo
         out = (feats[k0:k1], logits[k0:k1], mask[k0:k1])
         self.emitted = end
-        drop = max(0, self.emitted - self.margin - self.base)  # keep `margin` frames of left context
+        drop = max(0, self.emitted - self.margin - SYNC_WINDOW_CONTEXT - self.base)  # keep the left context
         if drop:
             self.mouths = self.mouths[drop:]
             self.mel = self.mel[4 * drop:]
@@ -165,17 +169,6 @@ class _ARStream:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def _pad_windows(mouths: np.ndarray, mel: np.ndarray, ctx: int = SYNC_WINDOW_CONTEXT) -> tuple[np.ndarray, np.ndarray]:
-    """Replicate-pad ``ctx`` video frames (and their 4 mel frames each) at both ends.
-
-    mouths (L, S, S) -> (L+2ctx, S, S); mel (4L, M) -> (4(L+2ctx), M), as CachedClip.window does at clip edges.
-    """
-    n = mouths.shape[0]
-    idx = np.clip(np.arange(-ctx, n + ctx), 0, n - 1)
-    mel_idx = (4 * idx[:, None] + np.arange(4)[None, :]).ravel()
-    return mouths[idx], mel[mel_idx]
 
 
 def _silent_frames(audio: np.ndarray, samples_per_frame: int) -> np.ndarray:
@@ -270,10 +263,11 @@ class Detector:
     # ------------------------------------------------------------------ features
     @torch.no_grad()
     def _featurize(self, mouths: np.ndarray, mel: np.ndarray):
-        """(L,S,S) uint8, (4L,M) -> sync features (L,F) tensor, logits (L,O) ndarray, valid mask (L,O) ndarray."""
+        """(L+4,S,S) uint8, (4(L+4),M) with 2 context frames each side -> sync features (L,F) tensor,
+        logits (L,O) ndarray, valid mask (L,O) ndarray."""
         from avanomaly.models import sync_features
 
-        pm, pa = _pad_windows(mouths, mel)
+        pm, pa = mouths, mel
         m = torch.from_numpy(np.ascontiguousarray(pm)).to(self.device).float().div_(255.0)[None]  # (1, L+4, S, S)
         a = torch.from_numpy(np.ascontiguousarray(pa, dtype=np.float32)).to(self.device)[None]  # (1, 4(L+4), M)
         out = self.sync_model(m, a)

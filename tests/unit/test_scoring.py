@@ -148,7 +148,7 @@ def test_ar_stream_equals_whole_sequence_sliding_context():
 
 
 def test_sync_stream_does_not_depend_on_chunking():
-    det = tiny_detector(seed=0, sync_window=20)
+    det = tiny_detector(seed=0, sync_window=20, sync_margin=8)
     frames, audio = synthetic_clip(n_frames=64, seed=4)
     mouths, mel, _ = det._preprocess(det._chunks((frames, audio)).__next__(), "x")
 
@@ -162,6 +162,12 @@ def test_sync_stream_does_not_depend_on_chunking():
 
     ref = run(64)
     assert ref.shape == (64, 7)
+    # frames [20, 40) come from one pass over frames [20 - m - 2, 40 + m + 2): real neighbours, no padding
+    m = det.sync_margin
+    lo, hi = 20 - m - 2, 40 + m + 2
+    assert lo >= 0 and hi <= 64
+    direct = det._featurize(mouths[lo:hi], mel[4 * lo:4 * hi])[0].numpy()
+    np.testing.assert_allclose(ref[20:40], direct[m:m + 20], atol=1e-5)
     for piece in (5, 21):
         np.testing.assert_allclose(run(piece), ref, atol=1e-5)
 
