@@ -173,3 +173,39 @@ def test_center_detector_and_centerface_on_blank_frame():
     assert create_detector("centerface").detect(frame) == []  # no face in a black frame
     with pytest.raises(ValueError):
         create_detector("center").detect(np.zeros((8, 8), np.uint8))
+
+
+class BlobDetector(FaceDetector):
+    """Finds the white marker and reports a face of ``face_w`` around it; supports ROI search."""
+
+    name = "blob"
+    supports_roi = True
+
+    def __init__(self, face_w):
+        self.face_w = face_w
+        self.shapes = []
+
+    def detect(self, frame_rgb):
+        self.shapes.append(frame_rgb.shape[:2])
+        ys, xs = np.nonzero(frame_rgb[..., 0] > 127)
+        if xs.size == 0:
+            return []
+        # face width in this image's pixels is proportional to the marker's size
+        fw = self.face_w * (xs.max() - xs.min() + 1) / MARK
+        return [_face_for_mouth(xs.mean(), ys.mean(), fw)]
+
+
+def test_roi_detection_maps_back_to_frame_coordinates():
+    from avanomaly.preprocess.mouths import detect_main_face
+
+    frame = _frame_with_marker(200.0, 150.0)
+    det = BlobDetector(face_w=40.0)
+    first = detect_main_face(frame, det, None)
+    assert det.shapes[-1] == (H, W)  # no track yet: full frame
+    second = detect_main_face(frame, det, first)
+    assert det.shapes[-1][0] < H and det.shapes[-1][1] < W  # searched a region only
+    np.testing.assert_allclose(second.box, first.box, atol=1.5)
+    np.testing.assert_allclose(second.landmarks, first.landmarks, atol=1.5)
+    # the face moved out of the region: found again on the full frame
+    moved = detect_main_face(_frame_with_marker(60.0, 60.0), det, first)
+    assert det.shapes[-1] == (H, W) and abs((moved.box[0] + moved.box[2]) / 2 - 59.5) < 1.5
