@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import warnings as _warnings
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
