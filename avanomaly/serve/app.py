@@ -12,7 +12,6 @@ import logging
 import queue
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,9 +121,7 @@ class ServeState:
 def _score_with_pool(state: ServeState, path: str):
     det = state.pool.get_nowait()  # the limiter admits at most pool-size jobs, so one is always free
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "uncalibrated": it is in the result's warnings already
-            return det.anomaly_score(path)
+        return det.anomaly_score(path)  # ("uncalibrated" etc. are in the result's warnings too)
     finally:
         state.pool.put(det)
 

@@ -7,6 +7,7 @@ so the rest of avanomaly works without them.
 from __future__ import annotations
 
 import ipaddress
+import warnings
 from pathlib import Path
 
 import click
@@ -67,6 +68,8 @@ def serve(model, host, port, max_upload_mb, max_concurrency, max_queue, max_seco
         detector = Detector.from_pretrained(path, device=device)
     except AvanomalyError as exc:
         raise UsageFailure(f"cannot load model {path}: {exc}") from exc
+    # the result JSON carries every scoring warning; don't repeat the per-request ones in the server log
+    warnings.filterwarnings("ignore", message=".*uncalibrated.*")
     if detector.threshold is None:
         click.echo("warning: the model is uncalibrated: results have no verdict (run `avanomaly calibrate`)",
                    err=True)

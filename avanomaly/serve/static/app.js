@@ -34,6 +34,7 @@
     if (skipSeconds > 0) {
       svg.appendChild(svgEl("rect", { class: "skip", x: sx(0), y: PLOT.top,
         width: Math.max(0, sx(Math.min(skipSeconds, x1)) - sx(0)), height: ph }));
+      svg.appendChild(svgEl("text", { x: sx(0) + 4, y: PLOT.top + 14 }, "not scored"));
     }
     svg.appendChild(svgEl("line", { class: "axis", x1: PLOT.left, y1: PLOT.top + ph, x2: PLOT.left + pw, y2: PLOT.top + ph }));
     svg.appendChild(svgEl("line", { class: "axis", x1: PLOT.left, y1: PLOT.top, x2: PLOT.left, y2: PLOT.top + ph }));
