@@ -27,7 +27,15 @@ __all__ = ["create_app", "missing_dependencies"]
 
 def missing_dependencies() -> list[str]:
     """pip names of the serve extra's packages that are not installed."""
-    return [pip for mod, pip in REQUIRED.items() if importlib.util.find_spec(mod) is None]
+    missing = []
+    for mod, pip in REQUIRED.items():
+        try:
+            found = importlib.util.find_spec(mod) is not None
+        except (ImportError, ValueError):  # a broken install counts as missing
+            found = False
+        if not found:
+            missing.append(pip)
+    return missing
 
 
 def create_app(detector, **kwargs):

@@ -54,8 +54,8 @@ def _browser() -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    chromium, chromedriver = _browser()
     webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium (dev extra)")
+    chromium, chromedriver = _browser()
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
