@@ -344,3 +344,27 @@ def test_sync_features_feed_the_ar_model_end_to_end():
     with torch.no_grad():
         nll = ar(sync.sync_features(mouths, mel))
     assert nll.shape == (2, 8) and torch.isfinite(nll).all()
+
+
+def test_short_clip_with_offsets_beyond_the_clip():
+    """T <= K: some offsets have no valid frame at all; the summaries ignore them instead of returning NaN."""
+    m = create_model("sync", **TINY_SYNC).eval()  # K = 3
+    mouths, mel = _inputs(1, 2)
+    with torch.no_grad():
+        out = m(mouths, mel)
+        curve = m.offset_curve(out["logits"], out["mask"])
+        offset, conf = m.offset_confidence(out["logits"], out["mask"])
+        fw = m.framewise_confidence(out["logits"], out["mask"])
+    assert torch.isnan(curve[0, 0]) and torch.isnan(curve[0, -1])  # d = -3, +3 impossible with T = 2
+    assert abs(offset.item()) <= 1 and torch.isfinite(conf).all() and torch.isfinite(fw).all()
+    assert torch.isfinite(out["features"]).all()
+
+
+@pytest.mark.parametrize("temporal", ["transformer", "mamba"])
+def test_clips_in_a_batch_do_not_interact(temporal):
+    m = create_model("sync", temporal=temporal, **TINY_SYNC).eval()
+    mouths, mel = _inputs(3, 5)
+    with torch.no_grad():
+        together = m(mouths, mel)["features"]
+        alone = torch.cat([m(mouths[i:i + 1], mel[i:i + 1])["features"] for i in range(3)])
+    assert torch.allclose(together, alone, atol=1e-5)
