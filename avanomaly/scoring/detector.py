@@ -49,6 +49,8 @@ LOW_FACE_RATE = 0.9
 SILENCE_DBFS = -50.0
 #: warnings: more than this fraction of frames silent
 MOSTLY_SILENT_FRACTION = 0.8
+#: a Clip's frame rate must match the model's within this (frames per second)
+FPS_TOLERANCE = 1e-6
 #: the model file written by training (a run directory holds it under this name)
 MODEL_FILENAME = "model.pt"
 
@@ -287,6 +289,10 @@ class Detector:
             clip = clip_from_arrays(clip_like[0], clip_like[1], cfg.fps, cfg.sample_rate)
         else:
             raise TypeError(f"cannot score a {type(clip_like).__name__}: pass a path, a Clip or (frames, audio)")
+        if abs(float(clip.fps) - cfg.fps) > FPS_TOLERANCE or int(clip.sample_rate) != cfg.sample_rate:
+            raise ValueError(f"{clip.path or '<clip>'}: clip is {clip.fps} fps / {clip.sample_rate} Hz but the model "
+                             f"needs {cfg.fps} fps / {cfg.sample_rate} Hz (decode with load_clip(path, fps=..., "
+                             "sample_rate=...))")
         spf = int(round(clip.sample_rate / clip.fps))
         for s in range(0, clip.n_frames, self.chunk_frames):
             e = min(clip.n_frames, s + self.chunk_frames)

@@ -126,6 +126,15 @@ def test_warnings_short_clip_silent_audio_low_face_rate():
     assert res.face_rate == 0.0 and res.silent_fraction == 1.0
 
 
+def test_clip_at_the_wrong_rate_is_refused(det, clip):
+    from avanomaly.scoring.detector import clip_from_arrays
+
+    frames, audio = clip
+    wrong = clip_from_arrays(frames, audio[: frames.shape[0] * 533], fps=30, sample_rate=16000 - 10)
+    with pytest.raises(ValueError, match="needs 25 fps"):
+        _score(det, wrong)
+
+
 def test_too_short_clip_is_a_typed_error(det):
     frames, audio = synthetic_clip(n_frames=1, seed=0)
     with pytest.raises(ClipTooShortError):
