@@ -54,7 +54,7 @@ def expand_inputs(inputs, manifests=()) -> list[str]:
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Cache folder.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Parallel worker processes.")
 @click.option("--crop-size", default=None, type=click.IntRange(8), help="Mouth crop side in pixels [64].")
-@click.option("--detector", default=None, help="Face detector name (see --list-detectors) [centerface].")
+@click.option("--detector", default=None, help="Face detector name (see --list-detectors) or module:Factory [centerface].")
 @click.option("--detect-every", default=None, type=click.IntRange(1), help="Run the detector every N frames [5].")
 @click.option("--max-side", default=None, type=click.IntRange(32), help="Decode frames with longer side <= this [512].")
 @click.option("--face-fallback", type=click.Choice(["error", "center"]), default=None,
@@ -93,7 +93,13 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         overrides["trim_leading_silence"] = True
     cfg = PreprocessConfig(**overrides)
     if cfg.detector not in available_detectors():
-        raise click.BadParameter(f"unknown detector {cfg.detector!r}; available: {available_detectors()}", param_hint="--detector")
+        from avanomaly.errors import ConfigError
+        from avanomaly.preprocess.detectors import create_detector
+
+        try:  # "module:Factory" names: fail fast here rather than once per file
+            create_detector(cfg.detector)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--detector") from exc
     paths = expand_inputs(inputs, manifests)
     if not paths:
         raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")

@@ -24,12 +24,14 @@ Register your own::
 
     register_detector("mine", MyDetector)          # then PreprocessConfig(detector="mine")
 
-Registration happens in the importing process; with ``preprocess_many(workers>1)`` (spawned workers)
-register it in a module that the worker imports too, or pass a ``detector_factory`` importable by name.
+Registration happens in the importing process only. For ``preprocess_many(workers>1)`` (spawned workers)
+name it by import path instead: ``PreprocessConfig(detector="mypackage.faces:MyDetector")`` (or
+``--detector mypackage.faces:MyDetector``); ``create_detector`` imports it in each worker.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,8 +265,17 @@ def available_detectors() -> list[str]:
 
 
 def create_detector(name: str, **kwargs) -> FaceDetector:
+    """A registered detector by name, or ``"package.module:Factory"`` (imported on demand, so it also works
+    inside spawned ``preprocess_many`` workers)."""
+    if name not in _REGISTRY and ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot import face detector {name!r}: {exc}") from exc
+        return factory(**kwargs)
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown face detector {name!r}; available: {available_detectors()}")
+        raise ConfigError(f"unknown face detector {name!r}; available: {available_detectors()} or 'module:Factory'")
     return _REGISTRY[name](**kwargs)
 
 

@@ -209,3 +209,11 @@ def test_roi_detection_maps_back_to_frame_coordinates():
     # the face moved out of the region: found again on the full frame
     moved = detect_main_face(_frame_with_marker(60.0, 60.0), det, first)
     assert det.shapes[-1] == (H, W) and abs((moved.box[0] + moved.box[2]) / 2 - 59.5) < 1.5
+
+
+def test_detector_by_import_path():
+    det = create_detector("avanomaly.preprocess.detectors:CenterDetector", fraction=0.5)
+    (face,) = det.detect(np.zeros((40, 40, 3), np.uint8))
+    assert face.box == (10.0, 10.0, 30.0, 30.0)
+    with pytest.raises(ConfigError):
+        create_detector("avanomaly.no_such_module:X")
