@@ -181,6 +181,36 @@ def test_sync_stream_does_not_depend_on_chunking():
         np.testing.assert_allclose(run(piece), ref, atol=1e-5)
 
 
+def test_stream_buffers_stay_bounded_on_a_long_clip():
+    """160 s of features pushed 100 frames at a time: buffers never exceed a window + margins + one push."""
+    det = tiny_detector(seed=0, sync_window=50, sync_margin=10)
+    n, piece, s_max = 4_000, 100, 32
+    calls = []
+
+    def featurize(m, a):  # the real featurizer would work too; the buffer bookkeeping is what is tested here
+        calls.append(m.shape[0])
+        L = m.shape[0] - 4
+        return torch.zeros(L, 7), np.zeros((L, 7), np.float32), np.ones((L, 7), bool)
+
+    sync = _SyncStream(featurize, window=det.sync_window, margin=det.sync_margin)
+    ar = _ARStream(det.ar_model, torch.device("cpu"))
+    mouths = np.zeros((piece, s_max, s_max), np.uint8)
+    mel = np.zeros((4 * piece, 80), np.float32)
+    peak_sync = peak_ar = emitted = 0
+    for _ in range(n // piece):
+        for feats, _, _ in sync.push(mouths, mel):
+            emitted += feats.shape[0]
+            ar.push(feats)
+        peak_sync = max(peak_sync, sync.mouths.shape[0])
+        peak_ar = max(peak_ar, ar.buf.shape[0] if ar.buf is not None else 0)
+    for feats, _, _ in sync.flush():
+        emitted += feats.shape[0]
+    assert emitted == n
+    assert peak_sync <= det.sync_window + 2 * (det.sync_margin + 2) + piece
+    assert peak_ar <= det.ar_model.config.context + det.sync_window + 1
+    assert max(calls) <= det.sync_window + 2 * det.sync_margin + 4
+
+
 def test_streaming_equals_whole_clip_scoring(clip):
     frames, audio = clip
     whole = _score(tiny_detector(seed=0, chunk_frames=10_000, sync_window=20), (frames, audio))
