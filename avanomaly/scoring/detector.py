@@ -2,9 +2,9 @@
 
 Pipeline (docs/scoring.md):
 
-    iter_clip_chunks (chunk_frames)  ->  preprocess_clip per chunk (mouth crops, log-mel, face flags)
-      -> _SyncStream: sync features over windows with `margin` frames of real context on each side
-      -> _ARStream: per-frame NLL with the last `context` feature frames carried across windows
+    iter_clip_chunks (chunk_frames)  ->  extract_mouths + log_mel per chunk (mouth crops, log-mel, face flags)
+      -> _SyncStream: sync features over fixed windows with `margin` frames of real context on each side
+      -> _ARStream: per-frame NLL exactly as ARModel.score_sequence, the last `context` features carried over
       -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile
 
 Memory is bounded by one decoded chunk plus a few per-frame numbers (NLL, sync logits (T, O)), so an
@@ -196,7 +196,14 @@ def _max_offset(sync_model) -> int:
 
 
 class Detector:
-    """Scores clips with a trained sync model + AR model. See docs/scoring.md."""
+    """Scores clips with a trained sync model + AR model. See docs/scoring.md.
+
+    ``Detector(sync_model, ar_model, preprocess_cfg, calibration=None)`` builds one from models in memory
+    (tests, training); ``Detector.from_pretrained(path)`` from a model file or run directory.
+    ``aggregation`` defaults to the calibrated one (else AggregationConfig()); ``chunk_frames`` is the decode
+    chunk; ``sync_window`` / ``sync_margin`` the sync-model passes (features do not depend on chunk_frames);
+    ``face_detector`` overrides the one named in ``preprocess_cfg``.
+    """
 
     def __init__(self, sync_model, ar_model, preprocess_cfg, calibration: Calibration | dict | None = None,
                  aggregation: AggregationConfig | dict | None = None, device: str | torch.device = "cpu",
@@ -268,9 +275,8 @@ class Detector:
         logits (L,O) ndarray, valid mask (L,O) ndarray."""
         from avanomaly.models import sync_features
 
-        pm, pa = mouths, mel
-        m = torch.from_numpy(np.ascontiguousarray(pm)).to(self.device).float().div_(255.0)[None]  # (1, L+4, S, S)
-        a = torch.from_numpy(np.ascontiguousarray(pa, dtype=np.float32)).to(self.device)[None]  # (1, 4(L+4), M)
+        m = torch.from_numpy(np.ascontiguousarray(mouths)).to(self.device).float().div_(255.0)[None]  # (1, L+4, S, S)
+        a = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)).to(self.device)[None]  # (1, 4(L+4), M)
         out = self.sync_model(m, a)
         feats = sync_features(out)[0]  # (L, F)
         return feats.float().cpu(), out["logits"][0].float().cpu().numpy(), out["mask"][0].cpu().numpy()
