@@ -46,6 +46,8 @@ ROI_SCALE = 2.0
 ROI_SIDE = 160
 #: use the full frame instead when the ROI would cover more than this fraction of it
 ROI_MAX_FRAME_FRACTION = 0.5
+#: streaming: frames kept while waiting for the first face (60 s at 25 fps); older ones get centre crops
+PENDING_MAX_FRAMES = 1500
 
 
 def box_iou(a, b) -> float:
@@ -126,13 +128,16 @@ def detect_main_face(frame: np.ndarray, detector: FaceDetector, previous: Face |
     return select_main_face(detector.detect(np.ascontiguousarray(frame)), previous)
 
 
-def track_geometry(frames: np.ndarray, detector: FaceDetector, detect_every: int):
-    """Run the detector sparsely; return geometry (T, 3) float64 (NaN rows if no face at all) and found (T,) bool."""
+def track_geometry(frames: np.ndarray, detector: FaceDetector, detect_every: int, previous: Face | None = None):
+    """Run the detector sparsely on one run of frames.
+
+    Returns geometry (T, 3) float64 (all NaN if no face was found), found (T,) bool, and the last main face
+    (or ``previous`` when none was found), which continues the track into the next chunk.
+    """
     n = len(frames)
     keys = detection_frames(n, detect_every)
     key_geom = np.full((len(keys), 3), np.nan)
     key_found = np.zeros(len(keys), dtype=bool)
-    previous = None
     for k, t in enumerate(keys):
         face = detect_main_face(frames[t], detector, previous)
         if face is not None:
@@ -146,7 +151,7 @@ def track_geometry(frames: np.ndarray, detector: FaceDetector, detect_every: int
             geom[:, c] = np.interp(t_all, keys[key_found], key_geom[key_found, c])
         geom = smooth(geom, SMOOTH_FRAMES)
     nearest = np.abs(np.arange(n)[:, None] - keys[None, :]).argmin(axis=1)  # (T,) index into keys
-    return geom, key_found[nearest]
+    return geom, key_found[nearest], previous
 
 
 def smooth(x: np.ndarray, length: int) -> np.ndarray:
@@ -179,32 +184,108 @@ def crop_square(frame: np.ndarray, cx: float, cy: float, side: float, out_size: 
     return cv2.resize(patch, (out_size, out_size), interpolation=interp)
 
 
-def extract_mouths(frames: np.ndarray, detector: FaceDetector, cfg: PreprocessConfig | None = None, source=None):
+def _crop_all(frames: np.ndarray, geom: np.ndarray, size: int) -> np.ndarray:
+    mouths = np.empty((len(frames), size, size), np.uint8)  # (T, S, S)
+    for t in range(len(frames)):
+        cx, cy, side = geom[t]
+        mouths[t] = crop_square(frames[t], cx, cy, side, size)
+    return mouths
+
+
+class MouthTracker:
+    """Streaming mouth extraction: ``push(frames)`` chunk by chunk, then ``finish() -> (mouths, face_found)``.
+
+    Memory holds the crops (S*S bytes per frame) and one chunk of frames; frames are kept longer only while
+    no face has been found yet (so the first face's geometry can be applied to them), at most
+    ``PENDING_MAX_FRAMES``; older pending frames get centre crops (``face_found`` is False for them anyway).
+    The track, and the geometry held across frames without a face, continue across chunks; smoothing
+    and interpolation are per chunk.
+    """
+
+    def __init__(self, detector: FaceDetector, cfg: PreprocessConfig | None = None, source=None):
+        self.detector = detector
+        self.cfg = cfg or PreprocessConfig()
+        self.source = source
+        self.previous: Face | None = None
+        self.last_geom: np.ndarray | None = None
+        self.pending: list[np.ndarray] = []
+        self.mouths: list[np.ndarray] = []
+        self.found: list[np.ndarray] = []
+        self.n_checked = 0
+        self.frame_shape: tuple[int, int] | None = None
+
+    def push(self, frames: np.ndarray) -> None:
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
+        if len(frames) == 0:
+            return
+        self.frame_shape = frames.shape[1:3]
+        size = self.cfg.crop_size
+        geom, found, self.previous = track_geometry(frames, self.detector, self.cfg.detect_every, self.previous)
+        self.n_checked += len(detection_frames(len(frames), self.cfg.detect_every))
+        if not found.any():
+            if self.last_geom is None:  # no face yet: wait for the first one
+                self.pending.append(frames)
+                self.mouths.append(None)
+                self.found.append(found)
+                self._limit_pending()
+                return
+            geom = np.tile(self.last_geom, (len(frames), 1))  # hold the last known geometry
+        elif self.pending:
+            self._flush_pending(geom[0])
+        self.mouths.append(_crop_all(frames, geom, size))
+        self.found.append(found)
+        self.last_geom = geom[-1].copy()
+
+    def _flush_pending(self, geom_row: np.ndarray) -> None:
+        it = iter(self.pending)
+        for i, m in enumerate(self.mouths):
+            if m is None:
+                frames = next(it)
+                self.mouths[i] = _crop_all(frames, np.tile(geom_row, (len(frames), 1)), self.cfg.crop_size)
+        self.pending = []
+
+    def _centre_geom(self) -> np.ndarray:
+        h, w = self.frame_shape
+        return mouth_geometry(center_face(h, w))
+
+    def _limit_pending(self) -> None:
+        while sum(len(f) for f in self.pending) > PENDING_MAX_FRAMES:
+            frames = self.pending.pop(0)
+            i = next(i for i, m in enumerate(self.mouths) if m is None)
+            self.mouths[i] = _crop_all(frames, np.tile(self._centre_geom(), (len(frames), 1)), self.cfg.crop_size)
+
+    def finish(self):
+        """-> (mouths uint8 (T, S, S), face_found bool (T,)); raises NoFaceError when no face was found at all
+        and ``face_fallback == "error"``."""
+        size = self.cfg.crop_size
+        if not self.found:
+            return np.zeros((0, size, size), np.uint8), np.zeros(0, bool)
+        if self.last_geom is None:
+            if self.cfg.face_fallback != "center":
+                raise NoFaceError(
+                    self.source if self.source is not None else "<frames>",
+                    f"no face found in any of the {self.n_checked} frames checked (detector "
+                    f"{getattr(self.detector, 'name', type(self.detector).__name__)}); use face_fallback='center' "
+                    "to fall back to centre crops",
+                )
+            self._flush_pending(self._centre_geom())
+        return np.concatenate(self.mouths), np.concatenate(self.found)
+
+
+def extract_mouths(frames: np.ndarray, detector: FaceDetector, cfg: PreprocessConfig | None = None, source=None,
+                   chunk_frames: int | None = None):
     """frames (T, H, W, 3) uint8 RGB -> (mouths uint8 (T, S, S), face_found bool (T,)).
 
     No face in any detection frame: ``NoFaceError`` naming ``source`` when ``cfg.face_fallback == "error"``,
     or centre crops (a centred box of the frame, mouth in its lower part) with ``face_found`` all False
-    when ``cfg.face_fallback == "center"``.
+    when ``cfg.face_fallback == "center"``. ``chunk_frames`` processes the frames in runs of that length,
+    exactly as the streaming file path does (``MouthTracker``); default: one run.
     """
-    cfg = cfg or PreprocessConfig()
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
-    n, h, w = frames.shape[:3]
-    size = cfg.crop_size
-    if n == 0:
-        return np.zeros((0, size, size), np.uint8), np.zeros(0, bool)
-    geom, found = track_geometry(frames, detector, cfg.detect_every)
-    if not found.any():
-        if cfg.face_fallback != "center":
-            raise NoFaceError(
-                source if source is not None else "<frames>",
-                f"no face found in any of the {len(detection_frames(n, cfg.detect_every))} frames checked "
-                f"(detector {getattr(detector, 'name', type(detector).__name__)}); use face_fallback='center' to "
-                "fall back to centre crops",
-            )
-        geom = np.tile(mouth_geometry(center_face(h, w)), (n, 1))
-    mouths = np.empty((n, size, size), np.uint8)  # (T, S, S)
-    for t in range(n):
-        cx, cy, side = geom[t]
-        mouths[t] = crop_square(frames[t], cx, cy, side, size)
-    return mouths, found
+    tracker = MouthTracker(detector, cfg, source)
+    step = chunk_frames or max(1, len(frames))
+    for i in range(0, len(frames), step):
+        tracker.push(frames[i : i + step])
+    return tracker.finish()

@@ -20,7 +20,7 @@ from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector
 from avanomaly.preprocess.mel import log_mel
-from avanomaly.preprocess.mouths import extract_mouths
+from avanomaly.preprocess.mouths import MouthTracker, extract_mouths
 from avanomaly.utils import atomic_write_text, file_sha256
 
 #: multiprocessing start method for workers (fork is unsafe with torch/OpenCV threads)
@@ -28,6 +28,8 @@ START_METHOD = "spawn"
 #: video file extensions picked up when a folder is given
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 FAILURE_COLUMNS = ("path", "reason", "message")
+#: frames decoded / tracked per run (the same for files and in-memory clips, so both give equal features)
+CHUNK_FRAMES = 250
 
 
 def _version() -> str:
@@ -36,32 +38,24 @@ def _version() -> str:
     return __version__
 
 
-def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None) -> Features:
-    """A decoded ``Clip`` -> Features(mouths uint8 (T,S,S), mel float32 (4T,M), face_found (T,), meta).
-
-    With ``cfg.trim_leading_silence`` the leading silence found by
-    ``avanomaly.data.silence.detect_leading_silence`` is cut from video and audio together (whole frames)
-    and recorded as ``meta["trimmed_seconds"]``.
-    """
-    cfg = cfg or PreprocessConfig()
-    detector = detector or create_detector(cfg.detector)
-    if int(round(clip.fps)) != cfg.fps or clip.sample_rate != cfg.sample_rate:
-        raise ValueError(f"{clip.path}: clip is {clip.fps} fps / {clip.sample_rate} Hz, config wants {cfg.fps} / {cfg.sample_rate}")
-    frames, audio = clip.frames, np.asarray(clip.audio, dtype=np.float32)
+def _features(mouths, found, audio, cfg: PreprocessConfig, source, info: dict) -> Features:
+    """Trim (optional), log-mel and meta for already extracted mouths (T,S,S) / found (T,) and audio (N,)."""
+    audio = np.asarray(audio, dtype=np.float32)
     trimmed = 0.0
     if cfg.trim_leading_silence:
         from avanomaly.data.silence import detect_leading_silence, trim_leading
 
         seconds = detect_leading_silence(audio, cfg.sample_rate)
         if seconds > 0:
-            frames, audio, trimmed = trim_leading(frames, audio, cfg.fps, cfg.sample_rate, seconds)
-    n = len(frames)
+            n_before = len(mouths)
+            mouths, audio, trimmed = trim_leading(mouths, audio, cfg.fps, cfg.sample_rate, seconds)
+            found = found[n_before - len(mouths):]
+    n = len(mouths)
     if n == 0:
-        raise ClipTooShortError(clip.path or "<clip>", "no video frame to preprocess")
-    mouths, found = extract_mouths(frames, detector, cfg, source=clip.path)  # (T,S,S), (T,)
+        raise ClipTooShortError(source or "<clip>", "no video frame to preprocess")
     mel = log_mel(torch.from_numpy(np.ascontiguousarray(audio)), cfg, n_frames=n).numpy()  # (4T, M)
     meta = {
-        "source": str(clip.path) if clip.path is not None else None,
+        "source": str(source) if source is not None else None,
         "sha256": None,
         "n_frames": n,
         "fps": float(cfg.fps),
@@ -69,25 +63,63 @@ def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDet
         "face_rate": float(found.mean()),
         "face_fallback_used": bool(not found.any()),
         "detector": cfg.detector,
-        "source_fps": float(clip.source_fps),
-        "av_offset": float(clip.av_offset),
-        "has_audio": bool(clip.has_audio),
         "trimmed_seconds": float(trimmed),
         "config": dataclasses.asdict(cfg),
         "avanomaly_version": _version(),
-        "decode_warnings": list(getattr(clip, "warnings", []) or []),
+        **info,
     }
     return Features(mouths=mouths, mel=mel, face_found=found, meta=meta)
 
 
+def _clip_info(clip, warnings) -> dict:
+    return {
+        "source_fps": float(clip.source_fps),
+        "av_offset": float(clip.av_offset),
+        "has_audio": bool(clip.has_audio),
+        "decode_warnings": list(warnings),
+    }
+
+
+def _check_rates(clip, cfg: PreprocessConfig) -> None:
+    if int(round(clip.fps)) != cfg.fps or clip.sample_rate != cfg.sample_rate:
+        raise ValueError(f"{clip.path}: clip is {clip.fps} fps / {clip.sample_rate} Hz, config wants {cfg.fps} / {cfg.sample_rate}")
+
+
+def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None) -> Features:
+    """A decoded ``Clip`` -> Features(mouths uint8 (T,S,S), mel float32 (4T,M), face_found (T,), meta).
+
+    Frames are tracked in runs of ``CHUNK_FRAMES`` exactly like ``preprocess_file`` streams them, so both give
+    the same features. With ``cfg.trim_leading_silence`` the leading silence found by
+    ``avanomaly.data.silence.detect_leading_silence`` is cut from crops and audio together (whole frames)
+    and recorded as ``meta["trimmed_seconds"]``.
+    """
+    cfg = cfg or PreprocessConfig()
+    detector = detector or create_detector(cfg.detector)
+    _check_rates(clip, cfg)
+    mouths, found = extract_mouths(clip.frames, detector, cfg, source=clip.path, chunk_frames=CHUNK_FRAMES)
+    return _features(mouths, found, clip.audio, cfg, clip.path, _clip_info(clip, getattr(clip, "warnings", []) or []))
+
+
 def preprocess_file(path, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None, sha256: str | None = None) -> Features:
-    """Decode ``path`` (frames shrunk to ``cfg.max_side`` while decoding) and preprocess it."""
-    from avanomaly.io import load_clip
+    """Stream ``path`` in chunks of ``CHUNK_FRAMES`` (frames shrunk to ``cfg.max_side`` while decoding) and
+    preprocess it; memory holds one chunk of frames plus the crops and the audio."""
+    from avanomaly.io import iter_clip_chunks
 
     cfg = cfg or PreprocessConfig()
-    clip = load_clip(path, fps=cfg.fps, sample_rate=cfg.sample_rate, max_side=cfg.max_side)
-    features = preprocess_clip(clip, cfg, detector)
-    features.meta["source"] = str(path)
+    detector = detector or create_detector(cfg.detector)
+    tracker = MouthTracker(detector, cfg, source=str(path))
+    audio, warnings, first = [], [], None
+    for chunk in iter_clip_chunks(path, CHUNK_FRAMES, cfg.fps, cfg.sample_rate, cfg.max_side):
+        if first is None:
+            first = chunk
+            _check_rates(chunk, cfg)
+        tracker.push(chunk.frames)
+        audio.append(np.asarray(chunk.audio, dtype=np.float32))
+        warnings += list(getattr(chunk, "warnings", []) or [])
+    if first is None:
+        raise ClipTooShortError(path, "no video frame could be decoded")
+    mouths, found = tracker.finish()
+    features = _features(mouths, found, np.concatenate(audio), cfg, str(path), _clip_info(first, warnings))
     features.meta["sha256"] = sha256 or file_sha256(path)
     return features
 

@@ -68,3 +68,16 @@ def test_every_real_clip_has_a_face_and_bad_files_are_listed(real_av, tmp_path, 
 
     again = preprocess_many(real, cache, PreprocessConfig(), workers=1, progress=False)
     assert len(again.skipped) == len(real) and not again.done
+
+
+def test_streamed_file_equals_in_memory_clip_across_chunks(real_av):
+    from avanomaly.preprocess import preprocess_clip, preprocess_file
+
+    path = real_av / "real" / "vgg_syncnet_example.avi"  # 317 frames: two chunks of 250
+    cfg = PreprocessConfig()
+    detector = create_detector(cfg.detector)
+    streamed = preprocess_file(path, cfg, detector)
+    in_memory = preprocess_clip(load_clip(path, max_side=cfg.max_side), cfg, detector)
+    assert streamed.n_frames == in_memory.n_frames == 317
+    np.testing.assert_array_equal(streamed.mouths, in_memory.mouths)
+    np.testing.assert_array_equal(streamed.mel, in_memory.mel)

@@ -217,3 +217,28 @@ def test_detector_by_import_path():
     assert face.box == (10.0, 10.0, 30.0, 30.0)
     with pytest.raises(ConfigError):
         create_detector("avanomaly.no_such_module:X")
+
+
+def test_streaming_chunks_hold_and_backfill_geometry():
+    n = 30
+    frames = _frames_with_moving_marker(n, lambda t: 150.0, 120.0)
+    # the face is visible only in frames 10..19: chunk 0 waits for it, chunk 2 holds its geometry
+    det = ScriptedDetector(lambda t: _face_for_mouth(150.0, 120.0) if 10 <= t < 20 else None)
+    mouths, found = extract_mouths(frames, det, PreprocessConfig(detect_every=5), chunk_frames=10)
+    assert mouths.shape == (n, 64, 64)
+    assert found.tolist() == [False] * 10 + [True] * 10 + [False] * 10
+    for t in (0, 9, 15, 29):  # every crop is on the mouth (marker), before, during and after the face
+        mx, my, _ = _marker_centre(mouths[t])
+        assert abs(mx - 31.5) < 1.5 and abs(my - 31.5) < 1.5, t
+    # the same frames in one run give the same crops here (static face)
+    whole, found_whole = extract_mouths(frames, ScriptedDetector(det.fn), PreprocessConfig(detect_every=5))
+    np.testing.assert_array_equal(whole, mouths)
+
+
+def test_streaming_no_face_in_any_chunk():
+    frames = _frames_with_moving_marker(12, lambda t: 160.0, 120.0)
+    det = ScriptedDetector(lambda t: None)
+    with pytest.raises(NoFaceError):
+        extract_mouths(frames, det, PreprocessConfig(), chunk_frames=5)
+    mouths, found = extract_mouths(frames, det, PreprocessConfig(face_fallback="center"), chunk_frames=5)
+    assert mouths.shape == (12, 64, 64) and not found.any()

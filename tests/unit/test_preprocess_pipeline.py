@@ -105,3 +105,16 @@ def test_cli_inputs_and_exit_code(clips, tmp_path):
     res = runner.invoke(preprocess_cmd, [str(p) for p in good] + args[1:])
     assert res.exit_code == 0, res.output
     assert "skipped 2" in res.output
+
+
+def test_file_streaming_equals_in_memory_clip(tmp_path, monkeypatch):
+    from avanomaly.io import load_clip
+    from avanomaly.preprocess import pipeline, preprocess_clip
+
+    monkeypatch.setattr(pipeline, "CHUNK_FRAMES", 7)  # several chunks for a 20-frame clip
+    path = write_test_video(tmp_path / "v.mp4", n_frames=20)
+    streamed = preprocess_file(path, CFG)
+    in_memory = preprocess_clip(load_clip(path, max_side=CFG.max_side), CFG)
+    np.testing.assert_array_equal(streamed.mouths, in_memory.mouths)
+    np.testing.assert_array_equal(streamed.mel, in_memory.mel)
+    assert streamed.mouths.shape == (20, 32, 32)
