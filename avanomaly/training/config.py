@@ -193,10 +193,20 @@ def config_from_dict(data: dict) -> TrainConfig:
     return _build(TrainConfig(), data, "")
 
 
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
 def load_config(path) -> TrainConfig:
+    """Load a TrainConfig YAML file, or a built-in preset by name (``demo``; see list_presets())."""
     path = Path(path)
+    if not path.is_file() and path.suffix == "" and (PRESETS_DIR / f"{path}.yaml").is_file():
+        path = PRESETS_DIR / f"{path}.yaml"
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: config file not found (built-in presets: {list_presets()})")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -241,7 +241,7 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> TrainConf
         if changed:
             raise ConfigError(f"{saved}: --resume with a different config ({', '.join(changed)}); "
                               f"resume with the saved config or start a new --out")
-    elif started and not resume:
+    elif started and not resume and _global_rank() == 0:  # other DDP ranks start after rank 0 created it
         raise ConfigError(f"{run_dir} already holds a training run; pass --resume to continue it or choose a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     if _global_rank() == 0:
