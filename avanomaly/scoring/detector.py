@@ -307,9 +307,11 @@ class Detector:
                                       warnings=list(clip.warnings) if s == 0 else [])
 
     # ------------------------------------------------------------------ scoring
-    def _preprocess(self, chunk, path):
+    def _preprocess(self, chunk, path, left_audio=None, right_audio=None):
         """Chunk -> (mouths (T,S,S) uint8, mel (4T,M) float32, face_found (T,) bool).
 
+        ``left_audio`` / ``right_audio``: the neighbouring chunks' audio of one video frame each (None at the
+        clip's ends), so the log-mel frames at chunk borders see the same samples as in a whole-clip pass.
         Centre crops stand in for frames of a chunk without any face; whether the clip has a face at all is
         checked over the whole clip afterwards (``face_fallback="error"`` -> NoFaceError)."""
         from avanomaly.preprocess.mel import log_mel
@@ -318,17 +320,29 @@ class Detector:
         cfg = self.preprocess_cfg
         chunk_cfg = dataclasses.replace(cfg, face_fallback="center")
         mouths, found = extract_mouths(np.asarray(chunk.frames), self.face_detector, chunk_cfg, source=path)
-        mel = log_mel(torch.from_numpy(np.ascontiguousarray(chunk.audio, dtype=np.float32)), cfg,
-                      n_frames=int(chunk.frames.shape[0])).numpy()  # (4T, M)
+        t = int(chunk.frames.shape[0])
+        spf = cfg.samples_per_frame
+        audio = np.asarray(chunk.audio, dtype=np.float32)[: t * spf]
+        audio = np.pad(audio, (0, t * spf - audio.shape[0]))
+        n_left = 0 if left_audio is None else 1
+        n_right = 0 if right_audio is None else 1
+        parts = ([left_audio[-spf:]] if n_left else []) + [audio] + ([right_audio[:spf]] if n_right else [])
+        ext = np.concatenate(parts) if len(parts) > 1 else audio
+        mel = log_mel(torch.from_numpy(np.ascontiguousarray(ext)), cfg, n_frames=t + n_left + n_right).numpy()
+        mel = mel[4 * n_left: 4 * (n_left + t)]  # (4T, M)
         return mouths, mel, np.asarray(found, dtype=bool)
 
     def _clip_chunks(self, clip, name: str, state: dict) -> Iterator[tuple]:
-        """Decode + preprocess ``clip`` chunk by chunk -> (mouths, mel, face_found, silent) per chunk."""
+        """Decode + preprocess ``clip`` chunk by chunk -> (mouths, mel, face_found, silent) per chunk.
+
+        Each chunk is preprocessed once the next one is decoded (its first frame of audio is the right
+        context of the log-mel), so at most two chunks are held."""
         cfg = self.preprocess_cfg
+        prev = None  # the chunk waiting for its right audio context
+        prev_left = None  # audio of the chunk before `prev`
         for i, chunk in enumerate(self._chunks(clip)):
             state["warnings"].extend(w for w in getattr(chunk, "warnings", []) if w not in state["warnings"])
             state["fps"] = float(chunk.fps)
-            spf = int(round(chunk.sample_rate / chunk.fps))
             if i == 0 and cfg.trim_leading_silence:  # the model was trained on silence-trimmed clips
                 from avanomaly.data.silence import detect_leading_silence, trim_leading
 
@@ -340,8 +354,19 @@ class Detector:
                     if state["trimmed_frames"]:
                         state["warnings"].append(f"trimmed {secs:.2f} s of leading silence before scoring "
                                                  "(model setting)")
-            mouths, mel, found = self._preprocess(chunk, name)
-            yield mouths, mel, found, _silent_frames(np.asarray(chunk.audio), spf)
+            if chunk.n_frames == 0:
+                continue
+            if prev is not None:
+                yield self._chunk_item(prev, name, prev_left, np.asarray(chunk.audio))
+                prev_left = np.asarray(prev.audio)
+            prev = chunk
+        if prev is not None:
+            yield self._chunk_item(prev, name, prev_left, None)
+
+    def _chunk_item(self, chunk, name, left, right) -> tuple:
+        mouths, mel, found = self._preprocess(chunk, name, left, right)
+        spf = int(round(chunk.sample_rate / chunk.fps))
+        return mouths, mel, found, _silent_frames(np.asarray(chunk.audio), spf)
 
     def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
                       threshold: float | None = None) -> ScoreResult:

@@ -216,9 +216,10 @@ def test_streaming_equals_whole_clip_scoring(clip):
     whole = _score(tiny_detector(seed=0, chunk_frames=10_000, sync_window=20), (frames, audio))
     streamed = _score(tiny_detector(seed=0, chunk_frames=17, sync_window=20), (frames, audio))
     assert len(streamed.frame_nll) == len(whole.frame_nll) == frames.shape[0] - 1  # the whole clip, not a prefix
-    # only the log-mel frames at chunk borders differ (each chunk's STFT is padded at its ends)
-    np.testing.assert_allclose(streamed.frame_nll, whole.frame_nll, rtol=5e-3)
-    assert streamed.score == pytest.approx(whole.score, rel=2e-3)
+    # border log-mel frames get their neighbours' audio and sync/AR windows do not depend on the chunking,
+    # so with a detector that does not track across frames the two agree to float precision
+    np.testing.assert_allclose(streamed.frame_nll, whole.frame_nll, rtol=1e-5)
+    assert streamed.score == pytest.approx(whole.score, rel=1e-6)
     assert streamed.av_offset_frames == whole.av_offset_frames
 
 
