@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(1)  # tiny test models: one thread is fastest and deterministic
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_REAL_AV = Path(os.environ.get("AVANOMALY_REAL_AV", REPO.parent / "shared" / "data" / "real-av"))
