@@ -92,6 +92,7 @@ LIPSYNC_BLUR_SIGMA = (0.6, 1.4)  # blur of the re-rendered mouth region (px at 1
 LIPSYNC_GAIN = (0.94, 1.06)  # brightness mismatch of the re-rendered mouth region
 SWAP_EXPRESSION_NOISE = 0.05  # face swaps reproduce the driving mouth with this much per-frame noise
 SWAP_INNER = {"faceswap": 0.8, "fsgan": 0.86}  # blended inner-face ellipse (fraction of the head)
+SWAP_COLOUR_MATCH = {"faceswap": 0.5, "fsgan": 1.0}  # how much of the mean-colour difference is corrected
 #: a drawn identity is kept only if CenterFace scores all its screening frames at least this
 SCREEN_MIN_SCORE = 0.6
 SCREEN_MAX_TRIES = 50
@@ -218,7 +219,9 @@ def plan_jobs(seed: int, size: SynthSize, leading_silence: bool) -> tuple[list[I
             synth = methods[method][int(rng.integers(len(methods[method])))]
             base, src, n_frames = real_sources[int(rng.integers(len(real_sources)))]
             others = [o for o in by_gender[person.gender] if o != i] or [o for o in range(len(identities)) if o != i]
-            donor_face = others[int(rng.integers(len(others)))] if ("faceswap" in synth or "fsgan" in synth) else None
+            # face donors share gender and ethnicity (as FakeAVCeleb pairs them); voices share gender
+            alike = [o for o in others if identities[o].ethnicity == person.ethnicity] or others
+            donor_face = alike[int(rng.integers(len(alike)))] if ("faceswap" in synth or "fsgan" in synth) else None
             donor_voice = others[int(rng.integers(len(others)))] if ("voice-swap" in synth or "revoice" in synth) else None
             donor = donor_face if donor_face is not None else donor_voice
             name = f"{base}_{identities[donor].id}_{synth.split('+')[0]}" if donor is not None else f"{base}_{synth.split('+')[0]}"
@@ -318,13 +321,14 @@ def _lipsync_artifact(frame: np.ndarray, renderer: FaceRenderer, state: FrameSta
     return frame * (1 - mask) + blurred * mask
 
 
-def _swap(frame: np.ndarray, donor: np.ndarray, mask: np.ndarray, colour_correct: bool) -> np.ndarray:
+def _swap(frame: np.ndarray, donor: np.ndarray, mask: np.ndarray, colour_match: float) -> np.ndarray:
+    """Blend ``donor`` into ``frame`` inside the soft ``mask``, shifting the donor's mean colour by
+    ``colour_match`` (0..1) of the difference to the target (imperfect colour transfer)."""
     m = mask[..., None]
-    if colour_correct:
-        w = mask.sum() + 1e-6
-        mean_t = (frame * m).reshape(-1, 3).sum(0) / w
-        mean_d = (donor * m).reshape(-1, 3).sum(0) / w
-        donor = donor + (mean_t - mean_d)
+    w = mask.sum() + 1e-6
+    mean_t = (frame * m).reshape(-1, 3).sum(0) / w
+    mean_d = (donor * m).reshape(-1, 3).sum(0) / w
+    donor = donor + colour_match * (mean_t - mean_d)
     return frame * (1 - m) + donor * m
 
 
@@ -377,7 +381,7 @@ def render_job(job: ClipJob, identities: list[Identity], size: SynthSize) -> tup
         img = renderer.render_clean(state)
         if swap:
             donor = donor_renderer.render_clean(state)
-            img = _swap(img, donor, renderer.face_mask(state, SWAP_INNER[swap_kind]), colour_correct=swap_kind == "fsgan")
+            img = _swap(img, donor, renderer.face_mask(state, SWAP_INNER[swap_kind]), SWAP_COLOUR_MATCH[swap_kind])
         if lipsync:
             img = _lipsync_artifact(img, renderer, state, job.params["lipsync_blur"], job.params["lipsync_gain"])
         frames.append(finish_frame(img, noise_rng))
