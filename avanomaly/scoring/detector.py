@@ -7,7 +7,7 @@ Pipeline (docs/scoring.md):
       -> _ARStream: per-frame NLL exactly as ARModel.score_sequence, the last `context` features carried over
       -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile
 
-Memory is bounded by one decoded chunk plus a few per-frame numbers (NLL, sync logits (T, O)), so an
+Memory is bounded by two decoded chunks plus a few per-frame numbers (NLL, sync logits (T, O)), so an
 hour-long file is scored whole, not a prefix.
 """
 
