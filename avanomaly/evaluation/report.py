@@ -149,7 +149,7 @@ def _groups(ok: pd.DataFrame) -> list[tuple[str, str, pd.Series, bool]]:
     for cat in [c for c in FAKE_CATEGORIES if c in set(fakes["category"])] + sorted(
             set(fakes["category"]) - set(FAKE_CATEGORIES)):
         groups.append(("category", cat, fakes["category"] == cat, True))
-    for meth in sorted(set(fakes["method"])):
+    for meth in sorted(set(fakes["method"]) - {""}):  # a manifest without methods has no method groups
         groups.append(("method", meth, fakes["method"] == meth, True))
     subs = set(fakes["subcategory"])
     for sub in [s for s in PUBLISHED_SUBCATEGORIES if s in subs]:
@@ -452,8 +452,8 @@ def build_sections(passes: dict, df: pd.DataFrame, fpr_keys, bootstrap: int) -> 
             sec.paragraphs.append("No decision threshold: the model is uncalibrated (run `avanomaly calibrate` or "
                                   "pass --threshold), so accuracy / precision / recall / F1 are left out.")
         else:
-            sec.paragraphs.append(f"Threshold for acc / precision / recall / F1: {res.threshold:.6g} "
-                                  f"({res.threshold_source}).")
+            sec.paragraphs.append(f"Threshold for acc / precision / recall / F1: {res.threshold:.6g}, "
+                                  f"{res.threshold_source}.")
         sec.paragraphs += [f"Warning: {w}" for w in res.warnings]
         for kind in ("category", "method", "subcategory", "pooled"):
             t = _detail_table(res, kind, fpr_keys)
