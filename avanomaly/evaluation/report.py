@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import io
 import math
 import re
 from dataclasses import dataclass, field
