@@ -219,8 +219,11 @@ def test_nan_loss_stops_with_clear_message_and_keeps_last_good_checkpoint(tmp_pa
 
     def poisoned(model, out):
         loss, acc = real(model, out)
-        calls["n"] += 1
-        return (loss * float("nan") if calls["n"] > 2 else loss), acc  # 2 batches per epoch: NaN in epoch 1
+        if model.training:  # count training batches only (2 per epoch): NaN from the first batch of epoch 1
+            calls["n"] += 1
+            if calls["n"] > 2:
+                loss = loss * float("nan")
+        return loss, acc
 
     monkeypatch.setattr(modules, "stage1_loss", poisoned)
     run = tmp_path / "run"
