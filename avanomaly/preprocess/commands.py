@@ -51,7 +51,7 @@ def expand_inputs(inputs, manifests=()) -> list[str]:
 
 @click.command("preprocess")
 @click.argument("inputs", nargs=-1, type=click.Path())
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Cache folder.")
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False), help="Cache folder (required).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Parallel worker processes.")
 @click.option("--crop-size", default=None, type=click.IntRange(8), help="Mouth crop side in pixels [64].")
 @click.option("--detector", default=None, help="Face detector name (see --list-detectors) or module:Factory [centerface].")
@@ -79,6 +79,8 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
     if list_detectors:
         click.echo("\n".join(available_detectors()))
         return
+    if out is None:
+        raise click.UsageError("missing option '--out' (the cache folder)")
     if threads:
         import torch
 

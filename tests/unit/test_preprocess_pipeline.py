@@ -118,3 +118,11 @@ def test_file_streaming_equals_in_memory_clip(tmp_path, monkeypatch):
     np.testing.assert_array_equal(streamed.mouths, in_memory.mouths)
     np.testing.assert_array_equal(streamed.mel, in_memory.mel)
     assert streamed.mouths.shape == (20, 32, 32)
+
+
+def test_cli_list_detectors_and_missing_out():
+    runner = CliRunner()
+    res = runner.invoke(preprocess_cmd, ["--list-detectors"])
+    assert res.exit_code == 0 and "centerface" in res.output.split()
+    res = runner.invoke(preprocess_cmd, ["x.mp4"])
+    assert res.exit_code == 2 and "--out" in res.output
