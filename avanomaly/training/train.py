@@ -174,9 +174,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     if not cfg.data.manifest:
         raise ConfigError("no training data (data.manifest / --data)")
     run_dir = Path(cfg.out)
-    cfg = _prepare_run_dir(cfg, run_dir, resume)
+    cfg.validate()
     df = read_manifest(cfg.data.manifest, seed=cfg.data.split_seed, fractions=tuple(cfg.data.split_fractions))
     real, n_fakes = select_real_rows(df, cfg.data.drop_fakes, source=str(cfg.data.manifest))
+    cfg = _prepare_run_dir(cfg, run_dir, resume)  # only once the data is acceptable
     train_df, val_df, how = split_rows(real, cfg, run_dir)
     cache = FeatureCache(cfg.data.cache or (run_dir / "cache"))
     is_zero = _global_rank() == 0
