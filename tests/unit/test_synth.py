@@ -115,3 +115,21 @@ def test_sync_statistic_and_auc():
     assert sync_statistic(np.roll(env, 1), env) == pytest.approx(-1.0, abs=0.05)  # within the lag window
     assert sync_statistic(rng.random(100), env) > -0.5
     assert auc([0, 1], [2, 3]) == 1.0 and auc([2, 3], [0, 1]) == 0.0 and auc([1], [1]) == 0.5
+
+
+def test_rerun_same_settings_is_a_no_op_other_settings_refused(tiny, tmp_path):
+    root = tiny / ROOT_NAME
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*.mp4")}
+    again = generate(tiny, seed=7, size=TINY)
+    assert again.root == root and again.n_clips == len(before)
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*.mp4")} == before  # nothing rewritten
+    with pytest.raises(ConfigError, match="already exists"):
+        generate(tiny, seed=99, size=TINY)
+    small = SynthSize(2, 1, 1, (1.0, 1.1), 128)
+    generate(tmp_path, seed=1, size=small)
+    (tmp_path / ROOT_NAME / "stray.txt").write_text("x")
+    (tmp_path / ROOT_NAME / "synth_settings.json").unlink()  # an unfinished run
+    with pytest.raises(ConfigError):
+        generate(tmp_path, seed=1, size=small)
+    generate(tmp_path, seed=1, size=small, overwrite=True)
+    assert not (tmp_path / ROOT_NAME / "stray.txt").exists()

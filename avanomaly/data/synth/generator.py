@@ -6,6 +6,7 @@ Layout written under ``out``::
     FakeAVCeleb_v1.2/meta_data.csv        # FakeAVCeleb's quirky format (9 header names + trailing comma, 10 fields)
     FakeAVCeleb_v1.2/synth_methods.csv    # finer synthetic method and its parameters, one row per clip
     FakeAVCeleb_v1.2/synth_truth.npz      # ground-truth per-frame mouth openness / audio envelope per clip
+    FakeAVCeleb_v1.2/synth_settings.json  # seed, size, options; written last (marks a finished set)
     contact_sheet.png
 
 Everything is decided by ``seed``: the plan (identities, clips, methods, per-clip seeds) is drawn in the
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+import shutil
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,13 +38,16 @@ from avanomaly.data.synth.face import (
     random_identity,
 )
 from avanomaly.errors import ConfigError
-from avanomaly.utils import atomic_write_bytes, atomic_write_text
+from avanomaly.utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
 FPS = 25
 SAMPLES_PER_FRAME = speech.SAMPLE_RATE // FPS  # 640
 ROOT_NAME = "FakeAVCeleb_v1.2"
+SETTINGS_FILE = "synth_settings.json"
+#: bump when a change to the generator changes its output for the same seed
+GENERATOR_VERSION = 1
 META_HEADER = "source,target1,target2,method,category,type,race,gender,path,"
 META_DIR_PREFIX = "FakeAVCeleb"  # the 10th field of the real meta_data.csv starts with this (not the root name)
 ETHNICITIES = ["African", "Asian (East)", "Asian (South)", "Caucasian (American)", "Caucasian (European)"]
@@ -489,10 +495,13 @@ def _contact_sheet(root: Path, results: dict, jobs: list[ClipJob]) -> np.ndarray
     return np.vstack(rows)
 
 
-def generate(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 1, leading_silence: bool = True, progress: bool = False) -> SynthResult:
+def generate(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 1, leading_silence: bool = True,
+             progress: bool = False, overwrite: bool = False) -> SynthResult:
     """Write the benchmark under ``out`` and return where it is. Same seed and size -> same files.
 
-    ``size`` is a name from ``SIZES`` or a ``SynthSize`` (e.g. a tiny one for tests)."""
+    ``size`` is a name from ``SIZES`` or a ``SynthSize`` (e.g. a tiny one for tests). If ``out`` already
+    holds a complete set made with the same settings, nothing is redone; a different or unfinished set
+    there is a ``ConfigError`` unless ``overwrite`` (which deletes ``out/FakeAVCeleb_v1.2`` first)."""
     if isinstance(size, SynthSize):
         spec = size
     elif size in SIZES:
@@ -505,6 +514,16 @@ def generate(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 
         raise ConfigError(f"invalid synthetic size {spec}: need an even frame size, >= 2 identities, >= 1 real clip each")
     out = Path(out)
     root = out / ROOT_NAME
+    settings = {"seed": seed, "size": asdict(spec), "leading_silence": leading_silence, "generator": GENERATOR_VERSION}
+    existing = _existing(root, settings)
+    if existing is not None and not overwrite:
+        log.info("%s already holds this synthetic set (same settings); nothing to do", root)
+        return existing
+    if root.exists() and any(root.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"{root} already exists and holds other files (another seed/size or an unfinished run); "
+                              "choose an empty --out or pass --overwrite to replace it")
+        shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     identities, jobs = plan_jobs(seed, spec, leading_silence)
     tasks = [(job, identities, spec, str(root)) for job in jobs]
@@ -552,7 +571,21 @@ def generate(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 
     ok, png = cv2.imencode(".png", _contact_sheet(root, results, jobs)[..., ::-1])
     atomic_write_bytes(out / "contact_sheet.png", png.tobytes())
     counts = {t: sum(j.type == t for j in jobs) for t in CATEGORIES}
+    atomic_write_json(root / SETTINGS_FILE, {**settings, "counts": counts, "n_clips": len(jobs)})  # written last: marks completion
     return SynthResult(root=root, n_clips=len(jobs), counts=counts)
+
+
+def _existing(root: Path, settings: dict) -> SynthResult | None:
+    """The finished set in ``root`` when it was generated with exactly ``settings`` and is complete."""
+    try:
+        done = json.loads((root / SETTINGS_FILE).read_text())
+        with open(root / "synth_methods.csv", newline="") as fh:
+            paths = [r["path"] for r in csv.DictReader(fh)]
+    except (OSError, ValueError, KeyError):
+        return None
+    if {k: done.get(k) for k in settings} != json.loads(json.dumps(settings)) or not all((root / p).is_file() for p in paths):
+        return None
+    return SynthResult(root=root, n_clips=done["n_clips"], counts=done["counts"])
 
 
 def generate_synthetic(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 1, leading_silence: bool = True) -> Path:
