@@ -36,9 +36,14 @@ def plot_curves(metrics_csv, out_png) -> Path:
     r = [x for x in rows if x["stage"] == "stage1"]
     axes[2].plot([int(x["epoch"]) for x in r], [_f(x["val_sync_acc"]) for x in r], "o-", color="C2")
     axes[2].set_ylim(0, 1)
-    axes[2].set_title("stage 1: held-out sync accuracy (offset 0 = argmax)")
+    axes[2].set_title("stage 1: held-out sync accuracy")
+    axes[2].set_ylabel("frames with argmax offset = 0")
     axes[2].set_xlabel("epoch")
     axes[2].grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     out_png = Path(out_png)
     fig.savefig(out_png, dpi=100)
