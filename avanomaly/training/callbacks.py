@@ -13,7 +13,8 @@ import torch
 
 from avanomaly.errors import AvanomalyError
 
-METRICS_COLUMNS = ("epoch", "stage", "train_loss", "val_loss", "val_sync_acc", "val_nll", "lr", "time")
+METRICS_COLUMNS = ("epoch", "stage", "train_loss", "val_loss", "val_sync_acc", "val_nll", "lr", "time",
+                   "val_sync_acc_window")
 #: spreads (seed, stage, epoch, rank) over distinct torch seeds
 _SEED_STRIDE = 1_000_003
 
@@ -96,6 +97,7 @@ class MetricsCSV(L.Callback):
             "val_nll": _metric(m, "val_nll"),
             "lr": _metric(m, "lr"),
             "time": round(time.time() - (self._t0 or time.time()), 3),
+            "val_sync_acc_window": _metric(m, "val_sync_acc_window"),
         }
         new = not self.path.exists()
         with open(self.path, "a", newline="") as fh:

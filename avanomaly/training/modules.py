@@ -46,6 +46,13 @@ def stage1_loss(model, out: dict):
     return loss, sync_accuracy(out["logits"].float(), out["mask"])
 
 
+def window_sync_accuracy(model, out: dict) -> torch.Tensor:
+    """Fraction of windows whose SyncNet-style offset (argmax over offsets of the mean similarity over the
+    window's frames, ``SyncModel.offset_confidence``) is 0."""
+    offset, _ = model.offset_confidence(out["logits"].float(), out["mask"])  # (B,)
+    return (offset == 0).float().mean()
+
+
 class _Stage(L.LightningModule):
     def __init__(self, stage: StageConfig):
         super().__init__()
@@ -90,10 +97,13 @@ class SyncStage(_Stage):
         return loss
 
     def validation_step(self, batch, batch_idx):
-        loss, acc = self._step(batch)
+        out = self.model(_mouths_float(batch["mouths"]), batch["mel"])
+        loss, acc = stage1_loss(self.model, out)
         bs = batch["mouths"].shape[0]
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
         self.log("val_sync_acc", acc, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("val_sync_acc_window", window_sync_accuracy(self.model, out), on_epoch=True, batch_size=bs,
+                 sync_dist=True)
 
 
 class ARStage(_Stage):
