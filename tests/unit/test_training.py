@@ -182,7 +182,6 @@ def _final(run):
     return [(r["stage"], r["epoch"]) for r in rows], np.array([float(r["val_loss"]) for r in rows])
 
 
-@pytest.mark.slow
 def test_resume_mid_epoch_and_after_stage1_matches_uninterrupted(tmp_path, clips):
     ref = tmp_path / "ref"
     train_on_clips(tiny_cfg(ref), *clips)
