@@ -41,7 +41,7 @@ def main() -> None:
                       "--workers", str(args.workers)])
     root = data / "FakeAVCeleb_v1.2"
     run("2/4 train", ["train", "--real-only", "--drop-fakes", "--data", str(root), "--out", str(run_dir),
-                      "--cache", str(cache), "--seed", str(args.seed)])
+                      "--cache", str(cache), "--seed", str(args.seed), "--config", "demo"])
     run("3/4 evaluate", ["evaluate", "--model", str(run_dir), "--data", str(root), "--out", str(report),
                          "--cache", str(cache), "--workers", str(args.workers)])
     detailed = report / "detailed_results.csv"
