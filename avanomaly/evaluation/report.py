@@ -24,27 +24,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from avanomaly.data.fakeavceleb import CATEGORIES, REAL_CATEGORY
+from avanomaly.data.fakeavceleb import SUBCATEGORIES as _SUBCATEGORY  # (category, method) -> sub-category
 from avanomaly.errors import DatasetError
 from avanomaly.evaluation import metrics as M
 from avanomaly.utils import atomic_write_json, atomic_write_text
 
-REAL_CATEGORY = "RealVideo-RealAudio"
-FAKE_CATEGORIES = ("RealVideo-FakeAudio", "FakeVideo-RealAudio", "FakeVideo-FakeAudio")
+FAKE_CATEGORIES = tuple(c for c in CATEGORIES if c != REAL_CATEGORY)
 CATEGORY_SHORT = {REAL_CATEGORY: "RVRA", "RealVideo-FakeAudio": "RVFA", "FakeVideo-RealAudio": "FVRA",
                   "FakeVideo-FakeAudio": "FVFA"}
 #: sub-categories used by published real-only detectors (AVAD, AVH-Align, ...), in their order.
+#: FVRA-FS / FVRA-GAN exist in FakeAVCeleb but are unused by the papers.
 PUBLISHED_SUBCATEGORIES = ("RVFA", "FVRA-WL", "FVFA-WL", "FVFA-FS", "FVFA-GAN")
-# (category, method) -> sub-category; FVRA-FS / FVRA-GAN exist in FakeAVCeleb but are unused by the papers
-_SUBCATEGORY = {
-    ("RealVideo-RealAudio", "real"): "RVRA",
-    ("RealVideo-FakeAudio", "rtvc"): "RVFA",
-    ("FakeVideo-RealAudio", "wav2lip"): "FVRA-WL",
-    ("FakeVideo-RealAudio", "faceswap"): "FVRA-FS",
-    ("FakeVideo-RealAudio", "fsgan"): "FVRA-GAN",
-    ("FakeVideo-FakeAudio", "wav2lip"): "FVFA-WL",
-    ("FakeVideo-FakeAudio", "faceswap-wav2lip"): "FVFA-FS",
-    ("FakeVideo-FakeAudio", "fsgan-wav2lip"): "FVFA-GAN",
-}
 RESULT_COLUMNS = ("path", "label", "category", "method", "subcategory", "identity", "split", "dataset", "score",
                   "verdict", "threshold", "offset", "confidence", "face_rate", "trimmed", "trimmed_seconds",
                   "status", "error")
