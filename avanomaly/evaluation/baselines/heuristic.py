@@ -1,11 +1,13 @@
 """``sync-heuristic``: training-free A/V synchrony from cached mouth crops and log-mel.
 
 Visual signal per frame (``visual_signal``):
-  - ``"darkness"`` (default): minus the mean intensity of the lower-central region of the mouth crop (an open
-    mouth shows the dark cavity), high-pass filtered;
-  - ``"motion"``: frame-difference energy of the crop (mean absolute difference to the previous frame).
-Audio signal per frame: log of the mel power summed over the frame's 4 mel frames (its energy envelope), the
-same filter; for ``"motion"`` the absolute first difference of the envelope (onsets move the mouth).
+  - ``"motion"`` (default): frame-difference energy of the crop (mean absolute difference to the previous
+    frame), correlated with the absolute first difference of the audio envelope (onsets move the mouth);
+  - ``"darkness"``: minus the mean intensity of the lower-central region of the mouth crop (an open
+    mouth shows the dark cavity), high-pass filtered, correlated with the audio envelope itself.
+Audio envelope per frame: log of the mel power summed over the frame's 4 mel frames; both signals have a
+25-frame moving average removed. The default signal was chosen on the synthetic set's TRAIN split
+(all-fakes AUC 0.70 motion vs 0.56 darkness, tolerance 2, raw pass).
 
 Cross-correlation over offsets ``d`` in ``[-K, K]`` (video frame t vs audio frame t + d, the architecture's
 convention: audio delayed by n frames peaks at d = +n), Pearson on the overlapping frames. Like SyncNet,
@@ -39,7 +41,7 @@ MEL_PER_FRAME = 4
 class HeuristicConfig:
     max_offset: int = 15  # K
     tolerance: int = 2  # frames around 0 where a peak counts as in sync
-    visual_signal: str = "darkness"
+    visual_signal: str = "motion"
     detrend_frames: int = DETREND_FRAMES
 
     def __post_init__(self):
@@ -58,7 +60,7 @@ def _detrend(x: np.ndarray, n: int) -> np.ndarray:
     return x - np.convolve(pad, kernel, mode="valid")
 
 
-def visual_signal(mouths: np.ndarray, kind: str = "darkness") -> np.ndarray:
+def visual_signal(mouths: np.ndarray, kind: str = "motion") -> np.ndarray:
     """mouths (T,S,S) uint8 -> (T,) float64."""
     m = np.asarray(mouths, dtype=np.float64) / 255.0
     if kind == "motion":
@@ -70,7 +72,7 @@ def visual_signal(mouths: np.ndarray, kind: str = "darkness") -> np.ndarray:
     return -m[:, r0:r1, c0:c1].mean(axis=(1, 2))
 
 
-def audio_envelope(mel: np.ndarray, kind: str = "darkness") -> np.ndarray:
+def audio_envelope(mel: np.ndarray, kind: str = "motion") -> np.ndarray:
     """mel (4T,M) natural-log mel power -> (T,) log energy per video frame (abs first difference for motion)."""
     mel = np.asarray(mel, dtype=np.float64)
     t = mel.shape[0] // MEL_PER_FRAME
