@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--split", default="test")
     ap.add_argument("--perturbations", default="crf,downscale,noise,offset")
-    ap.add_argument("--max-clips", type=int, default=0, help="first N real and N fake clips (0 = all)")
+    ap.add_argument("--max-clips", type=int, default=0, help="first N real clips and N fake clips spread over the categories (0 = all)")
     ap.add_argument("--trim", action="store_true", help="trim the leading silence before perturbing")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--docs", default=None)
@@ -222,8 +222,10 @@ def main(argv=None) -> int:
     hcfg = HeuristicConfig()
     clips = select_split(read_manifest(args.data), args.split)
     if args.max_clips:
-        clips = pd.concat([clips[clips["label"] == "real"].head(args.max_clips),
-                           clips[clips["label"] == "fake"].head(args.max_clips)])
+        fakes = clips[clips["label"] == "fake"]  # spread over the categories, then the first ones
+        per_cat = -(-args.max_clips // max(1, fakes["category"].nunique()))
+        fakes = fakes.groupby("category", sort=True).head(per_cat).head(args.max_clips)
+        clips = pd.concat([clips[clips["label"] == "real"].head(args.max_clips), fakes])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records, failed = [], []
