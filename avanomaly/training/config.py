@@ -64,6 +64,10 @@ class StageConfig:
     gradient_clip_val: float = 1.0  # 0 disables clipping
     early_stopping_patience: int = 5  # epochs without improvement of the monitored metric; 0 disables
     num_workers: int = 0  # DataLoader workers
+    # stage-1 training-batch augmentation (0 / false = off; validation is never augmented), see modules.py
+    augment_contrast: float = 0.0  # per-window mouth contrast gain in [1-a, 1+a] and brightness shift in [-a/2, a/2]
+    augment_flip: bool = False  # mirror the mouth crops left-right for a random half of the windows
+    augment_mel_noise: float = 0.0  # std of Gaussian noise added to the log-mel (natural-log units)
 
 
 @dataclass

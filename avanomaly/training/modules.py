@@ -38,6 +38,27 @@ def _mouths_float(mouths: torch.Tensor) -> torch.Tensor:
     return mouths.float() / PIXEL_MAX  # (B, T+4, S, S) in [0, 1]
 
 
+def augment_sync_batch(mouths: torch.Tensor, mel: torch.Tensor, stage: StageConfig):
+    """Stage-1 training augmentation that keeps the audio-visual timing intact (so the sync target is
+    unchanged): per window a mouth contrast gain and brightness shift (``augment_contrast``), a left-right
+    mirror (``augment_flip``) and Gaussian noise on the log-mel (``augment_mel_noise``). Draws from torch's
+    global RNG, which the training reseeds every epoch (resumable). mouths (B, T+4, S, S) float in [0, 1],
+    mel (B, 4(T+4), M) -> same shapes."""
+    b = mouths.shape[0]
+    if stage.augment_contrast > 0:
+        a = float(stage.augment_contrast)
+        gain = 1.0 + a * (2.0 * torch.rand(b, 1, 1, 1, device=mouths.device) - 1.0)  # (B,1,1,1)
+        shift = 0.5 * a * (2.0 * torch.rand(b, 1, 1, 1, device=mouths.device) - 1.0)
+        mean = mouths.mean(dim=(1, 2, 3), keepdim=True)
+        mouths = ((mouths - mean) * gain + mean + shift).clamp(0.0, 1.0)
+    if stage.augment_flip:
+        flip = torch.rand(b, device=mouths.device) < 0.5  # (B,)
+        mouths = torch.where(flip[:, None, None, None], mouths.flip(-1), mouths)
+    if stage.augment_mel_noise > 0:
+        mel = mel + float(stage.augment_mel_noise) * torch.randn_like(mel)
+    return mouths, mel
+
+
 def stage1_loss(model, out: dict):
     """InfoNCE over offsets (positive = offset 0) + other clips' audio at the same frame as extra negatives.
     Returns (loss, sync accuracy)."""
@@ -84,12 +105,9 @@ class SyncStage(_Stage):
         super().__init__(stage)
         self.model = build_sync(sync_config)
 
-    def _step(self, batch):
-        out = self.model(_mouths_float(batch["mouths"]), batch["mel"])
-        return stage1_loss(self.model, out)
-
     def training_step(self, batch, batch_idx):
-        loss, acc = self._step(batch)
+        mouths, mel = augment_sync_batch(_mouths_float(batch["mouths"]), batch["mel"].float(), self.stage)
+        loss, acc = stage1_loss(self.model, self.model(mouths, mel))
         bs = batch["mouths"].shape[0]
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
         self.log("train_sync_acc", acc, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)

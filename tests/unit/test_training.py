@@ -256,3 +256,29 @@ def test_cli_refuses_a_manifest_with_fakes(tmp_path):
     res = CliRunner().invoke(train, ["--real-only", "--data", str(man), "--out", str(tmp_path / "r2"),
                                      "stage1.bogus=1"])
     assert isinstance(res.exception, ConfigError) and "stage1.bogus" in str(res.exception)
+
+
+def test_stage1_augmentation_off_is_identity_and_on_keeps_shapes_and_range():
+    from avanomaly.training.config import StageConfig
+    from avanomaly.training.modules import augment_sync_batch
+
+    g = torch.Generator().manual_seed(0)
+    mouths = torch.rand(8, 12, 16, 16, generator=g)  # (B, T+4, S, S)
+    mel = torch.randn(8, 48, 80, generator=g)  # (B, 4(T+4), M)
+    m0, l0 = augment_sync_batch(mouths, mel, StageConfig())
+    assert torch.equal(m0, mouths) and torch.equal(l0, mel)
+
+    torch.manual_seed(1)
+    stage = StageConfig(augment_contrast=0.5, augment_flip=True, augment_mel_noise=0.5)
+    m1, l1 = augment_sync_batch(mouths, mel, stage)
+    assert m1.shape == mouths.shape and l1.shape == mel.shape
+    assert float(m1.min()) >= 0.0 and float(m1.max()) <= 1.0
+    assert not torch.equal(m1, mouths)
+    noise = (l1 - mel).std().item()
+    assert 0.4 < noise < 0.6  # the requested log-mel noise level
+    # a mirror only: with contrast off, every window is either unchanged or exactly flipped left-right
+    torch.manual_seed(2)
+    m2, _ = augment_sync_batch(mouths, mel, StageConfig(augment_flip=True))
+    same = [torch.equal(m2[i], mouths[i]) for i in range(8)]
+    flipped = [torch.equal(m2[i], mouths[i].flip(-1)) for i in range(8)]
+    assert all(s or f for s, f in zip(same, flipped)) and any(flipped) and any(same)
