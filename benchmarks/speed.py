@@ -77,7 +77,6 @@ def main(argv=None) -> int:
     ap.add_argument("--json", dest="json_out", default=None)
     args = ap.parse_args(argv)
 
-    import numpy as np
     import torch
 
     torch.set_num_threads(args.threads)
@@ -146,7 +145,6 @@ def main(argv=None) -> int:
           f"({len(files)} files, {frames / FPS:.1f} s of video, {args.threads} thread(s))")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(summary, indent=2))
-    _ = np  # numpy imported for torch interop only
     return 0
 
 
