@@ -256,7 +256,9 @@ def test_leading_half_second_changes_the_score_less_than_without_skip(det):
 def test_trimming_half_a_second_keeps_the_verdict():
     """Calibrate on real-like clips, then every clip (real-like and A/V-mismatched) keeps its verdict when its
     first 0.5 s are cut off."""
-    det = tiny_detector(seed=0)
+    # pinned to topk_mean (the default until 2026-11-28): with this tiny random-weight model the plain mean
+    # scores of all clips lie within ~1e-3 of each other, so a threshold among them flips on float noise
+    det = tiny_detector(seed=0, aggregation=AggregationConfig(method="topk_mean", k=0.25))
     lead = int(np.ceil(0.5 * FPS))
     ref = [_score(det, synthetic_clip(n_frames=100, seed=100 + i)).score for i in range(8)]
     det.calibration = calibrate(ref, target_fpr=0.25)
