@@ -255,9 +255,26 @@ class MouthTracker:
             i = next(i for i, m in enumerate(self.mouths) if m is None)
             self.mouths[i] = _crop_all(frames, np.tile(self._centre_geom(), (len(frames), 1)), self.cfg.crop_size)
 
+    def take(self):
+        """Crops that are final, in frame order, and forget them -> (mouths (n, S, S) uint8, face_found (n,)).
+
+        A streaming consumer (``Detector``) calls this after every ``push`` so memory stays bounded; frames
+        still waiting for the first face are not final and come with a later ``take`` or with ``finish``.
+        ``finish`` returns what was not taken yet.
+        """
+        n = 0
+        while n < len(self.mouths) and self.mouths[n] is not None:
+            n += 1
+        size = self.cfg.crop_size
+        if n == 0:
+            return np.zeros((0, size, size), np.uint8), np.zeros(0, bool)
+        mouths, found = np.concatenate(self.mouths[:n]), np.concatenate(self.found[:n])
+        del self.mouths[:n], self.found[:n]
+        return mouths, found
+
     def finish(self):
-        """-> (mouths uint8 (T, S, S), face_found bool (T,)); raises NoFaceError when no face was found at all
-        and ``face_fallback == "error"``."""
+        """-> (mouths uint8 (T, S, S), face_found bool (T,)) of every frame not yet ``take``n; raises NoFaceError
+        when no face was found at all and ``face_fallback == "error"``."""
         size = self.cfg.crop_size
         if not self.found:
             return np.zeros((0, size, size), np.uint8), np.zeros(0, bool)

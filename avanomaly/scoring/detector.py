@@ -2,7 +2,7 @@
 
 Pipeline (docs/scoring.md):
 
-    iter_clip_chunks (chunk_frames)  ->  extract_mouths + log_mel per chunk (mouth crops, log-mel, face flags)
+    iter_clip_chunks (chunk_frames)  ->  MouthTracker across chunks + log_mel per chunk (as preprocess_file)
       -> _SyncStream: sync features over fixed windows with `margin` frames of real context on each side
       -> _ARStream: per-frame NLL exactly as ARModel.score_sequence, the last `context` features carried over
       -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile
@@ -172,6 +172,49 @@ class _ARStream:
 # ------------------------------------------------------------------------------------------ helpers
 
 
+class _FrameAligner:
+    """Pairs per-frame mouth crops with per-frame audio features; the two become final at different times
+    (crops wait for the first face, log-mel for the next chunk's audio). ``drop`` leading crops are
+    discarded (frames cut with the leading silence)."""
+
+    def __init__(self):
+        self.crops: list[tuple[np.ndarray, np.ndarray]] = []  # (mouths (n,S,S), found (n,))
+        self.audio: list[tuple[np.ndarray, np.ndarray]] = []  # (mel (4n,M), silent (n,))
+        self.drop = 0
+
+    def add_crops(self, mouths: np.ndarray, found: np.ndarray) -> None:
+        k = min(self.drop, len(mouths))
+        self.drop -= k
+        if len(mouths) > k:
+            self.crops.append((mouths[k:], np.asarray(found[k:], dtype=bool)))
+
+    def add_audio(self, mel: np.ndarray, silent: np.ndarray) -> None:
+        if len(silent):
+            self.audio.append((mel, silent))
+
+    def pending(self) -> tuple[int, int]:
+        return sum(len(f) for _, f in self.crops), sum(len(s) for _, s in self.audio)
+
+    def ready(self) -> Iterator[tuple]:
+        """Yield (mouths, mel, found, silent) for every frame that has both."""
+        n = min(self.pending())
+        if n:
+            mouths, found = _take_frames(self.crops, n, 1)
+            mel, silent = _take_frames(self.audio, n, 4)
+            yield mouths, mel, found, silent
+
+
+def _take_frames(parts: list, n: int, first_per_frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pop the first ``n`` frames from a list of (a (k*first_per_frame, ...), b (k, ...)) pairs."""
+    a = np.concatenate([p[0] for p in parts])
+    b = np.concatenate([p[1] for p in parts])
+    parts.clear()
+    if len(b) > n:
+        parts.append((a[n * first_per_frame:], b[n:]))
+    return a[: n * first_per_frame], b[:n]
+
+
+
 def _silent_frames(audio: np.ndarray, samples_per_frame: int) -> np.ndarray:
     """Boolean (T,) : frame audio RMS below SILENCE_DBFS."""
     n = audio.shape[0] // samples_per_frame
@@ -307,19 +350,15 @@ class Detector:
                                       warnings=list(clip.warnings) if s == 0 else [])
 
     # ------------------------------------------------------------------ scoring
-    def _preprocess(self, chunk, path, left_audio=None, right_audio=None):
-        """Chunk -> (mouths (T,S,S) uint8, mel (4T,M) float32, face_found (T,) bool).
+    def _audio_features(self, chunk, left_audio=None, right_audio=None):
+        """Chunk -> (mel (4T,M) float32, silent (T,) bool).
 
-        ``left_audio`` / ``right_audio``: the neighbouring chunks' audio of one video frame each (None at the
-        clip's ends), so the log-mel frames at chunk borders see the same samples as in a whole-clip pass.
-        Centre crops stand in for frames of a chunk without any face; whether the clip has a face at all is
-        checked over the whole clip afterwards (``face_fallback="error"`` -> NoFaceError)."""
+        ``left_audio`` / ``right_audio``: the neighbouring chunks' audio (None at the clip's ends); one video
+        frame of each is added so the log-mel frames at chunk borders see the same samples as in a
+        whole-clip pass (``preprocess_file``)."""
         from avanomaly.preprocess.mel import log_mel
-        from avanomaly.preprocess.mouths import extract_mouths
 
         cfg = self.preprocess_cfg
-        chunk_cfg = dataclasses.replace(cfg, face_fallback="center")
-        mouths, found = extract_mouths(np.asarray(chunk.frames), self.face_detector, chunk_cfg, source=path)
         t = int(chunk.frames.shape[0])
         spf = cfg.samples_per_frame
         audio = np.asarray(chunk.audio, dtype=np.float32)[: t * spf]
@@ -330,43 +369,54 @@ class Detector:
         ext = np.concatenate(parts) if len(parts) > 1 else audio
         mel = log_mel(torch.from_numpy(np.ascontiguousarray(ext)), cfg, n_frames=t + n_left + n_right).numpy()
         mel = mel[4 * n_left: 4 * (n_left + t)]  # (4T, M)
-        return mouths, mel, np.asarray(found, dtype=bool)
+        return mel, _silent_frames(np.asarray(chunk.audio), spf)
 
     def _clip_chunks(self, clip, name: str, state: dict) -> Iterator[tuple]:
-        """Decode + preprocess ``clip`` chunk by chunk -> (mouths, mel, face_found, silent) per chunk.
+        """Decode + preprocess ``clip`` chunk by chunk -> (mouths, mel, face_found, silent) runs of frames.
 
-        Each chunk is preprocessed once the next one is decoded (its first frame of audio is the right
-        context of the log-mel), so at most two chunks are held."""
+        Mouths come from one ``MouthTracker`` fed the decoded chunks, exactly as ``preprocess_file`` feeds it
+        (the face track, held geometry and the wait for the first face continue across chunks), so a file
+        scored here gets the features its cache entry has. A chunk's log-mel is computed once the next chunk
+        is decoded (its first frame of audio is the right context), so at most two chunks are held, plus
+        the frames before the first face (at most ``PENDING_MAX_FRAMES``). Centre crops stand in when the
+        clip has no face at all; ``face_fallback="error"`` is enforced over the whole clip afterwards."""
+        from avanomaly.preprocess.mouths import MouthTracker
+
         cfg = self.preprocess_cfg
+        tracker = MouthTracker(self.face_detector, dataclasses.replace(cfg, face_fallback="center"), source=name)
+        aligner = _FrameAligner()
         prev = None  # the chunk waiting for its right audio context
         prev_left = None  # audio of the chunk before `prev`
         for i, chunk in enumerate(self._chunks(clip)):
             state["warnings"].extend(w for w in getattr(chunk, "warnings", []) if w not in state["warnings"])
             state["fps"] = float(chunk.fps)
+            if chunk.n_frames == 0:
+                continue
+            tracker.push(np.asarray(chunk.frames))  # untrimmed, as preprocess_file tracks before trimming
             if i == 0 and cfg.trim_leading_silence:  # the model was trained on silence-trimmed clips
                 from avanomaly.data.silence import detect_leading_silence, trim_leading
 
+                # decided on the first chunk (preprocess_file: on the whole clip; equal for clips up to a chunk)
                 lead = detect_leading_silence(np.asarray(chunk.audio), chunk.sample_rate)
                 if lead > 0:
                     frames, audio, secs = trim_leading(chunk.frames, chunk.audio, chunk.fps, chunk.sample_rate, lead)
-                    state["trimmed_frames"] = int(round(secs * chunk.fps))
+                    state["trimmed_frames"] = aligner.drop = int(round(secs * chunk.fps))
                     chunk = dataclasses.replace(chunk, frames=frames, audio=audio)
                     if state["trimmed_frames"]:
                         state["warnings"].append(f"trimmed {secs:.2f} s of leading silence before scoring "
                                                  "(model setting)")
-            if chunk.n_frames == 0:
-                continue
+            aligner.add_crops(*tracker.take())
             if prev is not None:
-                yield self._chunk_item(prev, name, prev_left, np.asarray(chunk.audio))
+                aligner.add_audio(*self._audio_features(prev, prev_left, np.asarray(chunk.audio)))
                 prev_left = np.asarray(prev.audio)
             prev = chunk
+            yield from aligner.ready()
         if prev is not None:
-            yield self._chunk_item(prev, name, prev_left, None)
-
-    def _chunk_item(self, chunk, name, left, right) -> tuple:
-        mouths, mel, found = self._preprocess(chunk, name, left, right)
-        spf = int(round(chunk.sample_rate / chunk.fps))
-        return mouths, mel, found, _silent_frames(np.asarray(chunk.audio), spf)
+            aligner.add_audio(*self._audio_features(prev, prev_left, None))
+        aligner.add_crops(*tracker.finish())
+        yield from aligner.ready()
+        if any(aligner.pending()):
+            raise AssertionError(f"{name}: crops and audio out of step: {aligner.pending()}")
 
     def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
                       threshold: float | None = None) -> ScoreResult:

@@ -242,3 +242,30 @@ def test_streaming_no_face_in_any_chunk():
         extract_mouths(frames, det, PreprocessConfig(), chunk_frames=5)
     mouths, found = extract_mouths(frames, det, PreprocessConfig(face_fallback="center"), chunk_frames=5)
     assert mouths.shape == (12, 64, 64) and not found.any()
+
+
+def test_take_returns_final_crops_in_order_and_finish_the_rest():
+    """A streaming consumer taking crops after every push gets exactly extract_mouths' crops, and nothing is
+    final while the tracker still waits for the first face."""
+    from avanomaly.preprocess.mouths import MouthTracker
+
+    n = 30
+    frames = _frames_with_moving_marker(n, lambda t: 140.0 + t, 120.0)
+    fn = lambda t: _face_for_mouth(140.0 + t, 120.0) if 12 <= t < 25 else None  # noqa: E731
+    cfg = PreprocessConfig(detect_every=2)
+    ref, ref_found = extract_mouths(frames, ScriptedDetector(fn), cfg, chunk_frames=10)
+    tracker = MouthTracker(ScriptedDetector(fn), cfg)
+    got, got_found, sizes = [], [], []
+    for i in range(0, n, 10):
+        tracker.push(frames[i:i + 10])
+        m, f = tracker.take()
+        sizes.append(len(m))
+        got.append(m)
+        got_found.append(f)
+    m, f = tracker.finish()
+    got.append(m)
+    got_found.append(f)
+    assert sizes == [0, 20, 10]  # chunk 0 waits for the face found in chunk 1
+    assert len(m) == 0
+    np.testing.assert_array_equal(np.concatenate(got), ref)
+    np.testing.assert_array_equal(np.concatenate(got_found), ref_found)

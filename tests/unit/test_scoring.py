@@ -159,7 +159,8 @@ def test_ar_stream_equals_whole_sequence_sliding_context():
 def test_sync_stream_does_not_depend_on_chunking():
     det = tiny_detector(seed=0, sync_window=20, sync_margin=8)
     frames, audio = synthetic_clip(n_frames=64, seed=4)
-    mouths, mel, _ = det._preprocess(det._chunks((frames, audio)).__next__(), "x")
+    feats = _cached_features(det, frames, audio)
+    mouths, mel = feats.mouths, feats.mel
 
     def run(piece):
         s = _SyncStream(det._featurize, window=det.sync_window, margin=det.sync_margin)
@@ -223,20 +224,74 @@ def test_streaming_equals_whole_clip_scoring(clip):
     assert streamed.av_offset_frames == whole.av_offset_frames
 
 
+def _cached_features(det, frames, audio, face_detector=None):
+    """What `avanomaly preprocess` would cache for this clip (preprocess_clip, the file path's twin)."""
+    from avanomaly.preprocess.pipeline import preprocess_clip
+    from avanomaly.scoring.detector import clip_from_arrays
+
+    clip = clip_from_arrays(frames, audio, FPS, 16_000)
+    return preprocess_clip(clip, det.preprocess_cfg, face_detector or det.face_detector)
+
+
 def test_score_features_matches_anomaly_score(clip):
     frames, audio = clip
     det = tiny_detector(seed=0, chunk_frames=10_000)
-    mouths, mel, found = det._preprocess(next(det._chunks((frames, audio))), "x")
+    f = _cached_features(det, frames, audio)
     a = _score(det, (frames, audio))
-    b = _score_features(det, mouths, mel, found)
+    b = _score_features(det, f.mouths, f.mel, f.face_found)
     np.testing.assert_allclose(b.frame_nll, a.frame_nll, rtol=1e-5)
     assert b.score == pytest.approx(a.score) and b.av_offset_frames == a.av_offset_frames
 
 
-def _score_features(det, mouths, mel, found):
+class _LateMovingFace:
+    """Face detector for a synthetic clip: no face before frame ``first``, then a face drifting right; the
+    frame index is read from pixel (0, 0, 1). Cropping depends on tracking state carried across chunks."""
+
+    name = "late-moving"
+
+    def __init__(self, first: int, wobble: float = 0.0):
+        self.first = first
+        self.wobble = wobble  # pixels of sinusoidal jitter: interpolation between detections then matters
+
+    def detect(self, frame_rgb):
+        from avanomaly.preprocess.detectors import Face
+
+        t = int(frame_rgb[0, 0, 1])
+        if t < self.first:
+            return []
+        cx, cy, w = 16.0 + 0.2 * t + self.wobble * np.sin(1.7 * t), 30.0, 30.0
+        lms = np.array([[cx - 6, cy - 14], [cx + 6, cy - 14], [cx, cy - 6], [cx - 5, cy], [cx + 5, cy]], np.float32)
+        return [Face(box=(cx - w / 2, cy - 0.75 * w, cx + w / 2, cy + 0.35 * w), score=0.9, landmarks=lms)]
+
+
+@pytest.mark.parametrize("chunk", [17, 40])
+def test_scoring_sees_the_cached_features_across_chunks_without_a_face(monkeypatch, chunk):
+    """anomaly_score tracks the face across decode chunks exactly as preprocessing does: the frames before the
+    first face (chunks 0-1 have none) get the first face's crop, not a centre crop, and the score equals
+    score_features on the cached entry."""
+    import dataclasses
+
+    from avanomaly.preprocess import pipeline
+
+    monkeypatch.setattr(pipeline, "CHUNK_FRAMES", chunk)
+    frames, audio = synthetic_clip(n_frames=90, seed=3)
+    frames[:, 0, 0, 1] = np.arange(90)
+    face = _LateMovingFace(first=2 * chunk + 3 if 2 * chunk + 3 < 90 else 50)
+    det = tiny_detector(seed=0, chunk_frames=chunk, sync_window=20, face_detector=face)
+    det.preprocess_cfg = dataclasses.replace(det.preprocess_cfg, detector="late-moving", detect_every=1)
+    f = _cached_features(det, frames, audio, face)
+    assert not f.face_found[:face.first].any() and f.face_found[face.first:].all()
+    a = _score(det, (frames, audio))
+    b = _score_features(det, f.mouths, f.mel, f.face_found)
+    assert a.face_rate == pytest.approx(f.face_found.mean())
+    np.testing.assert_allclose(a.frame_nll, b.frame_nll, rtol=1e-5, atol=1e-6)
+    assert a.av_offset_frames == b.av_offset_frames
+
+
+def _score_features(det, mouths, mel, found, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return det.score_features(mouths, mel, found)
+        return det.score_features(mouths, mel, found, **kw)
 
 
 # ------------------------------------------------------------------------------------------- first 0.5 s
@@ -305,3 +360,24 @@ def test_from_pretrained_errors(tmp_path):
     torch.save({"format": "something-else"}, other)
     with pytest.raises(CheckpointError, match="not an avanomaly detector"):
         Detector.from_pretrained(other)
+
+
+def test_scoring_trims_leading_silence_like_preprocessing():
+    """With trim_leading_silence the detector cuts the same frames preprocessing cuts (tracking the untrimmed
+    frames, as preprocessing does) and scores equal the cached entry's."""
+    import dataclasses
+
+    frames, audio = synthetic_clip(n_frames=90, seed=6)
+    frames[:, 0, 0, 1] = np.arange(90)
+    audio[: 13 * 640] = 0.0  # 0.52 s of leading digital silence
+    face = _LateMovingFace(first=0, wobble=4.0)
+    det = tiny_detector(seed=0, chunk_frames=250, sync_window=20, face_detector=face)
+    det.preprocess_cfg = dataclasses.replace(det.preprocess_cfg, detector="late-moving", detect_every=3,
+                                             trim_leading_silence=True)
+    f = _cached_features(det, frames, audio, face)
+    assert f.meta["trimmed_seconds"] > 0.3 and len(f.mouths) < 90
+    a = _score(det, (frames, audio))
+    b = _score_features(det, f.mouths, f.mel, f.face_found, trimmed_seconds=f.meta["trimmed_seconds"])
+    assert a.n_frames == len(f.mouths)
+    np.testing.assert_allclose(a.frame_nll, b.frame_nll, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.frame_times, b.frame_times)
