@@ -52,6 +52,7 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
         click.echo(REAL_ONLY_MESSAGE, err=True)
         sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _one_log_handler()
     run_dir = Path(out)
     saved = run_dir / "config.yaml"
     if config_path:
@@ -98,12 +99,33 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
         click.echo(f"  failed: {path} ({reason}: {message})")
     for name, reason in result.skipped:
         click.echo(f"  skipped: {name} ({reason})")
-    acc = s1.get("metrics", {}).get("val_sync_acc")
-    click.echo(f"stage 1: best val_loss {s1.get('best')}, last val_sync_acc {acc}")
-    click.echo(f"stage 2: best val_nll {s2.get('best')}")
+    m1 = s1.get("metrics", {})
+    click.echo(f"stage 1: best val_loss {_fmt(s1.get('best'))}; last held-out sync accuracy "
+               f"{_fmt(m1.get('val_sync_acc_window'))} per window, {_fmt(m1.get('val_sync_acc'))} per frame")
+    click.echo(f"stage 2: best val_nll {_fmt(s2.get('best'))}")
     if result.calibration:
         click.echo(f"calibration: threshold {result.calibration['threshold']:.4f} "
                    f"(target FPR {result.calibration['target_fpr']}, {result.calibration['n']} val real clips)")
     for note in result.notes:
         click.echo(f"note: {note}")
     click.echo(f"model: {result.model_path}  ({result.seconds:.0f} s)")
+
+
+def _fmt(x) -> str:
+    try:
+        return f"{float(x):.4f}"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def _one_log_handler() -> None:
+    """Lightning attaches its own stream handler to its loggers; with ours on the root logger every Lightning
+    INFO line was printed twice. Keep one: theirs are removed and their records reach the root handler."""
+    import logging
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            if type(h) is logging.StreamHandler:
+                lg.removeHandler(h)
+        lg.propagate = True

@@ -34,10 +34,14 @@ def plot_curves(metrics_csv, out_png) -> Path:
         ax.legend()
         ax.grid(alpha=0.3)
     r = [x for x in rows if x["stage"] == "stage1"]
-    axes[2].plot([int(x["epoch"]) for x in r], [_f(x["val_sync_acc"]) for x in r], "o-", color="C2")
+    ep = [int(x["epoch"]) for x in r]
+    axes[2].plot(ep, [_f(x["val_sync_acc"]) for x in r], "o-", color="C2", label="per frame")
+    if any(x.get("val_sync_acc_window") not in (None, "") for x in r):  # older runs lack the column
+        axes[2].plot(ep, [_f(x.get("val_sync_acc_window")) for x in r], "s-", color="C3", label="per window")
     axes[2].set_ylim(0, 1)
     axes[2].set_title("stage 1: held-out sync accuracy")
-    axes[2].set_ylabel("frames with argmax offset = 0")
+    axes[2].set_ylabel("argmax offset = 0 (chance 1/(2K+1))")
+    axes[2].legend()
     axes[2].set_xlabel("epoch")
     axes[2].grid(alpha=0.3)
     from matplotlib.ticker import MaxNLocator
