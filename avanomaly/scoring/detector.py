@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 #: frames per decoded/preprocessed chunk (10 s at 25 fps)
 DEFAULT_CHUNK_FRAMES = 250
-#: frames emitted per sync-model forward pass (each pass also sees `margin` frames either side)
-DEFAULT_SYNC_WINDOW = 250
+#: frames emitted per sync-model forward pass (each pass also sees `margin` frames either side); 500 (20 s):
+#: clips up to 20 s take one pass, longer ones recompute 2 * margin / 500 = 17 % of frames (250: 34 %)
+DEFAULT_SYNC_WINDOW = 500
 #: sync passes carry this many frames of real context beyond the +-K offsets and the 5-frame window
 SYNC_EXTRA_CONTEXT = 25
 #: frames of context each side of a frame's 5-frame sync window
@@ -154,7 +155,7 @@ class _ARStream:
             out.append(self._chunk(min(self.s + self.context, n)))
         return out
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _chunk(self, e: int) -> np.ndarray:
         """Predictions [done, e) from inputs [s, e]."""
         x = self.buf[self.s - self.base:e + 1 - self.base]  # (e - s + 1, F)
@@ -253,7 +254,8 @@ class Detector:
                  chunk_frames: int = DEFAULT_CHUNK_FRAMES, face_detector=None, sync_window: int = DEFAULT_SYNC_WINDOW,
                  sync_margin: int | None = None, source: str | None = None):
         self.device = resolve_device(device)
-        self.sync_model = sync_model.to(self.device).eval()
+        # channels_last conv weights: the same outputs (to ~1e-6) and ~25 % faster CNNs on CPU (oneDNN)
+        self.sync_model = sync_model.to(self.device).to(memory_format=torch.channels_last).eval()
         self.ar_model = ar_model.to(self.device).eval()
         if isinstance(preprocess_cfg, dict):
             from avanomaly.preprocess.config import PreprocessConfig
@@ -312,7 +314,7 @@ class Detector:
         return None if self.calibration is None else float(self.calibration.threshold)
 
     # ------------------------------------------------------------------ features
-    @torch.no_grad()
+    @torch.inference_mode()
     def _featurize(self, mouths: np.ndarray, mel: np.ndarray):
         """(L+4,S,S) uint8, (4(L+4),M) with 2 context frames each side -> sync features (L,F) tensor,
         logits (L,O) ndarray, valid mask (L,O) ndarray."""
