@@ -20,3 +20,13 @@ def real_av() -> Path:
     if not (SHARED_REAL_AV / "manifest.csv").exists():
         pytest.skip(f"shared real clips not found at {SHARED_REAL_AV} (set AVANOMALY_REAL_AV); CI has them")
     return SHARED_REAL_AV
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread (2 threads on a busy 2-core machine spin for seconds); restores
+    the count a test module may have changed. Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -298,6 +298,14 @@ def _quarter_turns(frame) -> int:
     return int(round(degrees / 90.0)) % 4
 
 
+def _seek(container, seconds) -> None:
+    """Seek to the keyframe at or before ``seconds`` (container time); from the start if the demuxer refuses."""
+    try:
+        container.seek(int(seconds * 1_000_000), any_frame=False, backward=True)
+    except av.error.FFmpegError:
+        container.seek(0)
+
+
 class _VideoReader:
     """Yields output frames (H, W, 3) uint8 at ``fps`` for output times ``start + i / fps``."""
 
@@ -345,11 +353,7 @@ class _VideoReader:
         self.n_out = 0  # output frames produced
         self.n_skipped = 0  # source frames dropped for a non-increasing timestamp
         if self.start > 0 and self.origin is not None:
-            target = max(Fraction(0), self.origin + self.start - SEEK_MARGIN_S)
-            try:
-                self.container.seek(int(target * 1_000_000), any_frame=False, backward=True)
-            except av.error.FFmpegError:
-                self.container.seek(0)
+            _seek(self.container, max(Fraction(0), self.origin + self.start - SEEK_MARGIN_S))
 
     def close(self) -> None:
         self.container.close()
@@ -499,11 +503,7 @@ class _AudioReader:
         self.ended = False
         self._gen = None
         if self.start > AUDIO_SEEK_MIN_S and origin_hint is not None:
-            target = max(0.0, float(origin_hint) + self.start - SEEK_MARGIN_S)
-            try:
-                self.container.seek(int(target * 1_000_000), any_frame=False, backward=True)
-            except av.error.FFmpegError:
-                self.container.seek(0)
+            _seek(self.container, max(0.0, float(origin_hint) + self.start - SEEK_MARGIN_S))
 
     def close(self) -> None:
         self.container.close()

@@ -12,13 +12,7 @@ from avanomaly.errors import CheckpointError
 from avanomaly.models import checkpoint_dict, create_model, load_checkpoint, model_from_dict, save_checkpoint
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tiny models run fastest on one thread (2 threads on a busy 2-core machine spin for seconds)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = dict(dim=16, width=4, crop_size=32, temporal_heads=2, temporal_layers=1, max_offset=2)

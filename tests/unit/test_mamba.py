@@ -9,13 +9,7 @@ import torch.nn.functional as F
 from avanomaly.models.mamba import Mamba, mamba_ssm_available
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tiny models run fastest on one thread (2 threads on a busy 2-core machine spin for seconds)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def naive_mamba(m: Mamba, x: torch.Tensor) -> torch.Tensor:

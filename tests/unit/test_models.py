@@ -12,13 +12,7 @@ from avanomaly.models import (ARModel, SyncModel, create_model, list_backbones, 
                               sync_accuracy, sync_contrastive_loss, sync_features, valid_offsets_mask)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tiny models run fastest on one thread (2 threads on a busy 2-core machine spin for seconds)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY_SYNC = dict(dim=16, width=4, crop_size=32, temporal_heads=2, temporal_layers=1, max_offset=3, dropout=0.0)

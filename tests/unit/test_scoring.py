@@ -19,13 +19,7 @@ from avanomaly.scoring.result import FAILURE_KEYS, RESULT_KEYS, SCHEMA_VERSION, 
 from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector, tiny_models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: many small ops, which oversubscribed threads slow down a lot on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,7 @@ from avanomaly.scoring.result import RESULT_KEYS
 from avanomaly.scoring.testing import tiny_models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
