@@ -52,7 +52,6 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
         click.echo(REAL_ONLY_MESSAGE, err=True)
         sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    _one_log_handler()
     run_dir = Path(out)
     saved = run_dir / "config.yaml"
     if config_path:
@@ -117,15 +116,3 @@ def _fmt(x) -> str:
     except (TypeError, ValueError):
         return "n/a"
 
-
-def _one_log_handler() -> None:
-    """Lightning attaches its own stream handler to its loggers; with ours on the root logger every Lightning
-    INFO line was printed twice. Keep one: theirs are removed and their records reach the root handler."""
-    import logging
-
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        lg = logging.getLogger(name)
-        for h in list(lg.handlers):
-            if type(h) is logging.StreamHandler:
-                lg.removeHandler(h)
-        lg.propagate = True

@@ -258,6 +258,8 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
     ``callbacks``: extra Lightning callbacks added to both stages' trainers (hooks, tests)."""
     import torch
 
+    _one_log_handler()
+
     t0 = time.time()
     run_dir = Path(cfg.out)
     if not _prepared:
@@ -314,6 +316,23 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
             result.notes.append(note)
     result.seconds = time.time() - t0
     return result
+
+
+def _one_log_handler() -> None:
+    """``import lightning`` attaches a console handler to the "lightning" logger, which also propagates to the
+    root logger: with the root configured (the CLI, scripts calling logging.basicConfig) every Lightning INFO
+    line was printed twice. When the root has a handler, drop Lightning's own console handlers so each line
+    is printed once, in the root's format; without one, Lightning's stay (its messages still show)."""
+    import lightning  # noqa: F401 - its handlers exist from here on
+
+    if not logging.getLogger().hasHandlers():
+        return
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            if type(h) is logging.StreamHandler:
+                lg.removeHandler(h)
+        lg.propagate = True
 
 
 def _align_ar_config(cfg: TrainConfig) -> None:

@@ -302,3 +302,28 @@ def test_every_builtin_preset_builds_models_that_run(name):
         nll = ar(feats)
     assert feats.shape == (1, t, 2 * cfg.sync.max_offset + 1 + cfg.sync.feature_embed_dim)
     assert nll.shape == (1, t - 1) and torch.isfinite(nll).all()
+
+
+def test_lightning_lines_are_logged_once_when_the_root_logger_is_configured():
+    import logging
+
+    from avanomaly.training.train import _one_log_handler
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    try:
+        root.addHandler(Collect())
+        _one_log_handler()
+        assert not [h for h in logging.getLogger("lightning").handlers if type(h) is logging.StreamHandler]
+        from lightning.pytorch.utilities import rank_zero_info
+
+        rank_zero_info("avanomaly-log-probe")
+        assert records.count("avanomaly-log-probe") == 1
+    finally:
+        root.handlers[:] = saved
