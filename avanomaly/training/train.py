@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,6 +260,8 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
     import torch
 
     _one_log_handler()
+    # lightning 2.6 with torch 2.13 warns about its own pytree use on every fit: nothing a user can act on
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
     t0 = time.time()
     run_dir = Path(cfg.out)
