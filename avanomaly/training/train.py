@@ -262,6 +262,8 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
     _one_log_handler()
     # lightning 2.6 with torch 2.13 warns about its own pytree use on every fit: nothing a user can act on
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    # stage 2 keeps the frozen stage-1 sync model in eval mode on purpose (no dropout/BN updates in features)
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 
     t0 = time.time()
     run_dir = Path(cfg.out)
