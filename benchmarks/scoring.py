@@ -27,14 +27,14 @@ TARGET_RTF = 10.0
 TARGET_RATIO = 0.5
 
 
-def default_detector(device: str):
+def default_detector(device: str, precision: str = "fp32"):
     from avanomaly.models import create_model
     from avanomaly.preprocess.config import PreprocessConfig
     from avanomaly.scoring.detector import Detector
 
     sync = create_model("sync")
     ar = create_model("ar", in_features=sync.feature_dim, n_offsets=sync.n_offsets)
-    return Detector(sync, ar, PreprocessConfig(face_fallback="center"), device=device)
+    return Detector(sync, ar, PreprocessConfig(face_fallback="center"), device=device, precision=precision)
 
 
 def decode_seconds(path, cfg, chunk_frames: int) -> tuple[float, float]:
@@ -57,6 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeat", type=int, default=1, help="passes over the files (best pass is reported)")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="sync-model arithmetic")
     ap.add_argument("--json", dest="json_out", default=None, help="also write the numbers here")
     args = ap.parse_args(argv)
 
@@ -66,7 +67,8 @@ def main(argv=None) -> int:
     from avanomaly.scoring.detector import Detector
 
     files = [Path(f) for f in args.files] or sorted(p for p in DEFAULT_FILES.iterdir() if p.is_file())
-    det = Detector.from_pretrained(args.model, device=args.device) if args.model else default_detector(args.device)
+    det = (Detector.from_pretrained(args.model, device=args.device, precision=args.precision) if args.model
+           else default_detector(args.device, args.precision))
     cfg = det.preprocess_cfg
     # warm-up (model first-call overheads, detector session) on the first file, not timed
     with warnings.catch_warnings():

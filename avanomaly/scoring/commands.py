@@ -58,7 +58,7 @@ def default_model_path() -> Path:
     )
 
 
-def _load_detector(model, device, aggregation=None, chunk_frames=None):
+def _load_detector(model, device, aggregation=None, chunk_frames=None, precision=None):
     from avanomaly.errors import AvanomalyError
     from avanomaly.scoring.detector import Detector
 
@@ -68,6 +68,8 @@ def _load_detector(model, device, aggregation=None, chunk_frames=None):
         kwargs["aggregation"] = aggregation
     if chunk_frames is not None:
         kwargs["chunk_frames"] = chunk_frames
+    if precision is not None:
+        kwargs["precision"] = precision
     try:
         return Detector.from_pretrained(path, device=device, **kwargs), path
     except AvanomalyError as exc:
@@ -140,13 +142,15 @@ def render_table(results) -> str:
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 or auto.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
 @click.option("--chunk-frames", type=int, default=None, help="Frames decoded per streaming window (default 250).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="Sync-model arithmetic; bf16 is ~2x faster on CPUs with AVX512-BF16/AMX, scores move slightly.")
 def score(files, model, as_json, csv_out, plot_dir, threshold, aggregation, topk, window, skip_seconds, device,
-          threads, chunk_frames):
+          threads, chunk_frames, precision):
     """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate."""
     if as_json and csv_out == "-":
         raise click.UsageError("--json and --csv - both write to stdout; choose one")
     _set_threads(threads)
-    detector, model_path = _load_detector(model, device, chunk_frames=chunk_frames)
+    detector, model_path = _load_detector(model, device, chunk_frames=chunk_frames, precision=precision)
     agg = _aggregation(aggregation, topk, window, skip_seconds, detector.aggregation)
     results = []
     for i, f in enumerate(files):

@@ -375,3 +375,14 @@ def test_scoring_trims_leading_silence_like_preprocessing():
     assert a.n_frames == len(f.mouths)
     np.testing.assert_allclose(a.frame_nll, b.frame_nll, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(a.frame_times, b.frame_times)
+
+
+def test_bf16_precision_is_opt_in_close_and_flagged(clip):
+    frames, audio = clip
+    fp32 = _score(tiny_detector(seed=0), (frames, audio))
+    bf16 = _score(tiny_detector(seed=0, precision="bf16"), (frames, audio))
+    assert bf16.n_frames == fp32.n_frames and np.isfinite(bf16.frame_nll).all()
+    assert abs(bf16.score - fp32.score) < 0.05 * abs(fp32.score) + 0.05
+    assert any("bf16" in w for w in bf16.warnings) and not any("bf16" in w for w in fp32.warnings)
+    with pytest.raises(ValueError, match="precision"):
+        tiny_detector(seed=0, precision="fp16")

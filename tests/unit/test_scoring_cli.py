@@ -115,3 +115,11 @@ def test_calibrate_command_real_only(files, tmp_path):
     assert saved["n"] == 2 and saved["target_fpr"] == 0.5 and "1 non-real" in saved["notes"]
     d = Detector.from_pretrained(model, device="cpu")  # calibration stored inside the model file too
     assert d.calibration.n == 2 and d.threshold == pytest.approx(min(saved["reference_scores"]))
+
+
+def test_precision_bf16_option(files):
+    res = run(["score", files["vids"][0], "--model", str(files["model"]), "--json", "--precision", "bf16"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)["results"][0]
+    assert r["status"] == "ok" and any("bf16" in w for w in r["warnings"])
+    assert run(["score", files["vids"][0], "--model", str(files["model"]), "--precision", "fp16"]).exit_code == 2
