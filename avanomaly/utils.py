@@ -105,3 +105,59 @@ def dataclass_from_dict(cls, data: dict):
                 target = None
         kwargs[key] = dataclass_from_dict(target, value) if target is not None and isinstance(value, dict) else value
     return cls(**kwargs)
+
+
+def prefetch(iterable, depth: int = 1, name: str = "avanomaly-prefetch"):
+    """Iterate ``iterable`` in a background thread that stays at most ``depth`` items ahead (bounded memory).
+
+    Used to decode the next video chunk while the current one is being scored: PyAV releases the GIL while
+    decoding, so decode and model overlap. Items arrive in order; an exception raised by ``iterable`` is
+    re-raised here (same object, same traceback) after the items before it. Closing the returned generator
+    early (``break``, an exception in the consumer) stops the thread after the item it is producing and
+    waits for it, so the iterable's own clean-up (closing the file) has run when this generator is closed.
+    """
+    import queue
+    import threading
+
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(payload) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(payload, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        it = iter(iterable)
+        try:
+            for item in it:
+                if not put((True, item)):
+                    return
+            put((True, end))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+            put((False, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -386,3 +386,65 @@ def test_bf16_precision_is_opt_in_close_and_flagged(clip):
     assert any("bf16" in w for w in bf16.warnings) and not any("bf16" in w for w in fp32.warnings)
     with pytest.raises(ValueError, match="precision"):
         tiny_detector(seed=0, precision="fp16")
+
+
+# ------------------------------------------------------------------------------------------- prefetch
+def test_prefetch_keeps_order_reraises_and_stops_early():
+    import threading
+
+    from avanomaly.utils import prefetch
+
+    assert list(prefetch(iter(range(7)), depth=2)) == list(range(7))
+
+    def failing():
+        yield 1
+        raise RuntimeError("boom at item 2")
+
+    got = []
+    with pytest.raises(RuntimeError, match="boom at item 2"):
+        for x in prefetch(failing()):
+            got.append(x)
+    assert got == [1]
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    gen = prefetch(endless())
+    assert [next(gen) for _ in range(3)] == [0, 1, 2]
+    gen.close()  # the consumer stops early: the source is closed (file handles released) before close returns
+    assert closed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "avanomaly-prefetch"]
+
+
+def test_prefetched_decoding_gives_identical_scores(tmp_path):
+    from avanomaly.io.testing import write_test_video
+
+    path = write_test_video(tmp_path / "v.mp4", n_frames=70, size=(48, 48))
+    a = _score(tiny_detector(seed=0, chunk_frames=16, prefetch=False), path)
+    b = _score(tiny_detector(seed=0, chunk_frames=16, prefetch=True), path)
+    assert a.n_frames == b.n_frames == 70
+    assert a.frame_nll == b.frame_nll and a.score == b.score and a.warnings == b.warnings
+
+
+def test_prefetched_decoding_reports_a_truncated_file(tmp_path):
+    from avanomaly.errors import MediaError
+    from avanomaly.io.testing import write_test_video
+
+    path = write_test_video(tmp_path / "v.mp4", n_frames=120, size=(48, 48))
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    det = tiny_detector(seed=0, chunk_frames=16)
+    with pytest.raises(MediaError) as exc:
+        _score(det, cut)
+    assert "cut.mp4" in str(exc.value)
+    failure = det.score_one_safe(cut)
+    assert not failure.ok and failure.reason == exc.value.reason
