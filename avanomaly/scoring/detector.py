@@ -7,8 +7,8 @@ Pipeline (docs/scoring.md):
       -> _ARStream: per-frame NLL exactly as ARModel.score_sequence, the last `context` features carried over
       -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile
 
-Memory is bounded by three decoded chunks (one decoded ahead by the prefetch thread) plus a few per-frame numbers (NLL, sync logits (T, O)), so an
-hour-long file is scored whole, not a prefix.
+Memory is bounded by three decoded chunks (one decoded ahead by the prefetch thread) plus a few per-frame
+numbers (NLL, sync logits (T, O)), so an hour-long file is scored whole, not a prefix.
 """
 
 from __future__ import annotations
@@ -395,8 +395,8 @@ class Detector:
         Mouths come from one ``MouthTracker`` fed the decoded chunks, exactly as ``preprocess_file`` feeds it
         (the face track, held geometry and the wait for the first face continue across chunks), so a file
         scored here gets the features its cache entry has. A chunk's log-mel is computed once the next chunk
-        is decoded (its first frame of audio is the right context), so at most two chunks are held here (a third is being decoded ahead), plus
-        the frames before the first face (at most ``PENDING_MAX_FRAMES``). Centre crops stand in when the
+        is decoded (its first frame of audio is the right context), so at most two chunks are held here (a third
+        is being decoded ahead), plus the frames before the first face (at most ``PENDING_MAX_FRAMES``). Centre crops stand in when the
         clip has no face at all; ``face_fallback="error"`` is enforced over the whole clip afterwards."""
         from avanomaly.preprocess.mouths import MouthTracker
 
