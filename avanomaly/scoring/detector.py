@@ -396,8 +396,9 @@ class Detector:
         (the face track, held geometry and the wait for the first face continue across chunks), so a file
         scored here gets the features its cache entry has. A chunk's log-mel is computed once the next chunk
         is decoded (its first frame of audio is the right context), so at most two chunks are held here (a third
-        is being decoded ahead), plus the frames before the first face (at most ``PENDING_MAX_FRAMES``). Centre crops stand in when the
-        clip has no face at all; ``face_fallback="error"`` is enforced over the whole clip afterwards."""
+        is being decoded ahead), plus the frames before the first face (at most ``PENDING_MAX_FRAMES``). Centre
+        crops stand in when the clip has no face at all; ``face_fallback="error"`` is enforced over the whole clip
+        afterwards."""
         from avanomaly.preprocess.mouths import MouthTracker
 
         cfg = self.preprocess_cfg
