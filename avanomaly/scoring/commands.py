@@ -127,7 +127,7 @@ def render_table(results) -> str:
 
 
 @click.command("score")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--model", "-m", default=None, help="model.pt or run directory (default: see docs/scoring.md).")
 @click.option("--json", "as_json", is_flag=True, help="Write JSON (schema in docs/scoring.md) to stdout.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Write one CSV row per file to this path ('-' = stdout).")
@@ -146,9 +146,17 @@ def render_table(results) -> str:
               help="Sync-model arithmetic; bf16 is ~2x faster on CPUs with AVX512-BF16/AMX, scores move slightly.")
 def score(files, model, as_json, csv_out, plot_dir, threshold, aggregation, topk, window, skip_seconds, device,
           threads, chunk_frames, precision):
-    """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate."""
+    """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate.
+
+    FILES may also be folders (every video under them, recursively) and manifest CSVs (their 'path' column).
+    """
     if as_json and csv_out == "-":
         raise click.UsageError("--json and --csv - both write to stdout; choose one")
+    from avanomaly.preprocess.commands import expand_inputs
+
+    given, files = files, expand_inputs(files)
+    if not files:
+        raise click.UsageError(f"no video files found in {', '.join(given)}")
     _set_threads(threads)
     detector, model_path = _load_detector(model, device, chunk_frames=chunk_frames, precision=precision)
     agg = _aggregation(aggregation, topk, window, skip_seconds, detector.aggregation)

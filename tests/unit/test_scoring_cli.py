@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,3 +124,15 @@ def test_precision_bf16_option(files):
     r = json.loads(res.stdout)["results"][0]
     assert r["status"] == "ok" and any("bf16" in w for w in r["warnings"])
     assert run(["score", files["vids"][0], "--model", str(files["model"]), "--precision", "fp16"]).exit_code == 2
+
+
+def test_folders_are_expanded_and_an_empty_one_is_a_usage_error(files, tmp_path):
+    res = run(["score", str(files["root"]), "--model", str(files["model"]), "--json"])
+    doc = json.loads(res.stdout)
+    names = sorted(Path(r["path"]).name for r in doc["results"])
+    assert names == ["bad.mp4", "v0.mp4", "v1.mp4"]  # recursive, video extensions only; the bad one is reported
+    assert res.exit_code == EXIT_SOME_FAILED
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = run(["score", str(empty), "--model", str(files["model"])])
+    assert res.exit_code == 2 and "no video files" in res.output
