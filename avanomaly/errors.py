@@ -18,6 +18,12 @@ class MediaError(AvanomalyError):
         super().__init__(f"{self.path}: {message}")
 
 
+class MissingFileError(MediaError):
+    """The path does not exist or is a directory."""
+
+    reason = "not-found"
+
+
 class EmptyFileError(MediaError):
     reason = "empty-file"
 

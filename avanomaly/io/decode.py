@@ -26,6 +26,7 @@ from avanomaly.errors import (
     CorruptMediaError,
     EmptyFileError,
     MediaError,
+    MissingFileError,
     NoAudioError,
     NotMediaError,
     NoVideoError,
@@ -109,9 +110,9 @@ class Clip:
 
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise MediaError(path, "file not found")
+        raise MissingFileError(path, "file not found")
     if path.is_dir():
-        raise MediaError(path, "is a directory, not a media file")
+        raise MissingFileError(path, "is a directory, not a media file")
     if path.stat().st_size == 0:
         raise EmptyFileError(path, "file is empty (0 bytes)")
 
@@ -175,7 +176,7 @@ def _open(path: Path):
     try:
         return av.open(str(path), mode="r")
     except av.error.FileNotFoundError as exc:
-        raise MediaError(path, f"file not found ({exc})") from exc
+        raise MissingFileError(path, f"file not found ({exc})") from exc
     except av.error.PermissionError as exc:
         raise MediaError(path, f"permission denied ({exc})") from exc
     except av.error.FFmpegError as exc:

@@ -339,3 +339,13 @@ def test_streaming_memory_is_bounded(tmp_path):
         tracemalloc.stop()
     assert n == n_frames
     assert peak < whole_bytes / 10, (peak, whole_bytes)  # about one chunk, not the file
+
+
+def test_missing_path_and_directory_are_not_found_errors(tmp_path):
+    from avanomaly.errors import MediaError, MissingFileError
+    from avanomaly.io import load_clip
+
+    for p in (tmp_path / "nope.mp4", tmp_path):
+        with pytest.raises(MissingFileError) as exc:
+            load_clip(p)
+        assert isinstance(exc.value, MediaError) and exc.value.reason == "not-found" and str(p) in str(exc.value)
