@@ -658,7 +658,8 @@ def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_a
     try:
         has_audio = bool(video.container.streams.audio)
         if not has_audio and require_audio:
-            raise NoAudioError(path, "the file has no audio stream (pass require_audio=False to decode it with silent audio)")
+            raise NoAudioError(path, "the file has no audio stream: audio-visual scoring needs one "
+                                     "(load_clip(..., require_audio=False) decodes the video with silent audio)")
         av_offset = 0.0
         if has_audio:
             a = video.container.streams.audio[0]
