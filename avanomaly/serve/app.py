@@ -97,6 +97,7 @@ def describe_detector(detector) -> dict:
         "face_detector": getattr(cfg, "detector", None),
         "fps": getattr(cfg, "fps", None),
         "aggregation": getattr(agg, "method", None),
+        "precision": getattr(detector, "precision", None),
     }
 
 

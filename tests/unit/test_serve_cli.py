@@ -95,3 +95,9 @@ def test_core_and_serve_package_import_without_fastapi():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "IMPORT-ERROR" in out.stdout and "avanomaly[serve]" in out.stdout
+
+
+def test_serve_precision_option_reaches_the_detector(model_file, captured):
+    res = CliRunner().invoke(cli, ["serve", "--model", str(model_file), "--precision", "bf16"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert TestClient(captured["app"]).get("/health").json()["model"]["precision"] == "bf16"
