@@ -218,7 +218,6 @@ def _take_frames(parts: list, n: int, first_per_frame: int) -> tuple[np.ndarray,
     return a[: n * first_per_frame], b[:n]
 
 
-
 def _silent_frames(audio: np.ndarray, samples_per_frame: int) -> np.ndarray:
     """Boolean (T,) : frame audio RMS below SILENCE_DBFS."""
     n = audio.shape[0] // samples_per_frame

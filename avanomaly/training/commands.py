@@ -115,4 +115,3 @@ def _fmt(x) -> str:
         return f"{float(x):.4f}"
     except (TypeError, ValueError):
         return "n/a"
-

@@ -260,11 +260,6 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
     import torch
 
     _one_log_handler()
-    # lightning 2.6 with torch 2.13 warns about its own pytree use on every fit: nothing a user can act on
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    # stage 2 keeps the frozen stage-1 sync model in eval mode on purpose (no dropout/BN updates in features)
-    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
-
     t0 = time.time()
     run_dir = Path(cfg.out)
     if not _prepared:
@@ -408,7 +403,12 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
     )
     dm = WindowDataModule(train_refs, val_refs, st, seed=cfg.trainer.seed * 10 + index,
                           val_per_clip=cfg.data.val_windows_per_clip)
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    with warnings.catch_warnings():  # scoped: the caller's warning filters are left as they were
+        # lightning 2.6 with torch 2.13 warns about its own pytree use on every fit: nothing a user can act on
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+        # stage 2 keeps the frozen stage-1 sync model in eval mode on purpose (no dropout/BN updates in features)
+        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     if trainer.interrupted:
         raise KeyboardInterrupt(f"{name} interrupted; rerun with --resume to continue from {stage_dir / 'last.ckpt'}")
     best = checkpoint.best_model_score
