@@ -60,12 +60,6 @@ def _avanomaly(args: list[str]) -> None:
         sys.exit(f"avanomaly {args[0]} failed (exit {rc})")
 
 
-def _markdown(df: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
-
-
 def auc(neg, pos) -> float:
     from sklearn.metrics import roc_auc_score
 
@@ -95,6 +89,7 @@ def main() -> None:
 
     import torch
 
+    from avanomaly.evaluation.report import markdown_table
     from avanomaly.io import load_clip
     from avanomaly.scoring import Detector
 
@@ -126,7 +121,7 @@ def main() -> None:
     (out / "real_shift.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
     how = "given" if args.model else f"trained here: stage 1 up to {args.epochs} epochs, synth: {args.synth or 'no'}"
     md = [f"model `{run}` ({how}), held-out real clips:", "",
-          _markdown(df), "",
+          *markdown_table(df.columns, df.itertuples(index=False)), "",
           f"offset within 1 frame of the applied shift: {summary['offset_within_1_frame']:.2f} of shifted copies; "
           f"AUC unshifted vs shifted: {summary['auc_unshifted_vs_shifted']:.3f}; VGG files (original, 120 ms "
           f"delayed): offset {summary['vgg_files']['offset']}, score {summary['vgg_files']['score']}"]

@@ -473,6 +473,12 @@ def _md_cell(v) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
+def markdown_table(headers, rows) -> list[str]:
+    """Lines of a Markdown table (cells escaped)."""
+    lines = ["| " + " | ".join(_md_cell(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    return lines + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+
+
 def render_markdown(sections, title: str, out_dir: Path) -> str:
     lines = [f"# {title}", ""]
     for sec in sections:
@@ -482,9 +488,7 @@ def render_markdown(sections, title: str, out_dir: Path) -> str:
         for t in sec.tables:
             if t.caption:
                 lines += [f"**{t.caption}**", ""]
-            lines.append("| " + " | ".join(_md_cell(h) for h in t.headers) + " |")
-            lines.append("|" + "|".join("---" for _ in t.headers) + "|")
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+            lines += markdown_table(t.headers, t.rows)
             lines.append("")
         for caption, path in sec.images:
             lines += [f"![{caption}]({Path(path).relative_to(out_dir).as_posix()})", ""]
