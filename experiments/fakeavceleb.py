@@ -37,14 +37,12 @@ def plan(args) -> list[tuple[str, list[str], Path]]:
              "--seed", str(args.seed), "--temporal", args.temporal, f"data.preprocess_workers={args.workers}"]
     train += ["--data", str(args.train_data)] if args.train_data else ["--data", str(manifest), "--drop-fakes"]
     steps.append(("train", train + list(args.overrides), run / "model.pt"))
-    evaluate = ["evaluate", "--data", str(manifest), "--split", "test", "--cache", str(cache / "eval"),
-                "--workers", str(max(1, args.workers // 2)), "--seed", str(args.seed)]
-    steps.append(("evaluate", ["evaluate", "--model", str(run), *evaluate[1:], "--out", str(out / "report")],
-                  out / "report" / "metrics.json"))
+    evaluate = ["evaluate", "--model", str(run), "--data", str(manifest), "--split", "test", "--cache",
+                str(cache / "eval"), "--workers", str(max(1, args.workers // 2)), "--seed", str(args.seed)]
+    steps.append(("evaluate", [*evaluate, "--out", str(out / "report")], out / "report" / "metrics.json"))
     if args.baselines:
         for name in BASELINES:
-            steps.append((f"baseline {name}", ["evaluate", "--method", name, "--model", str(run), *evaluate[1:],
-                                               "--out", str(out / f"report-{name}")],
+            steps.append((f"baseline {name}", [*evaluate, "--method", name, "--out", str(out / f"report-{name}")],
                           out / f"report-{name}" / "metrics.json"))
     return steps
 
