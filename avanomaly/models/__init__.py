@@ -9,13 +9,15 @@ from avanomaly.models.ar import ARModel, ARModelConfig
 from avanomaly.models.checkpoint import checkpoint_dict, load_checkpoint, model_from_dict, save_checkpoint
 from avanomaly.models.losses import sync_accuracy, sync_contrastive_loss
 from avanomaly.models.mamba import Mamba, mamba_ssm_available
-from avanomaly.models.registry import (create_backbone, create_model, create_temporal, list_backbones, list_models,
-                                       list_temporal, register_backbone, register_model, register_temporal)
-from avanomaly.models.sync import SyncModel, SyncModelConfig, sync_features, valid_offsets_mask
+from avanomaly.models.registry import (backbone_input, create_backbone, create_model, create_temporal, list_backbones,
+                                       list_models, list_temporal, register_backbone, register_model, register_temporal)
+from avanomaly.models.sync import SyncModel, SyncModelConfig, sync_features, valid_offsets_mask, visual_tensor
 
 __all__ = [
     "ARModel", "ARModelConfig", "SyncModel", "SyncModelConfig", "Mamba", "mamba_ssm_available",
     "create_model", "list_models", "register_model", "create_backbone", "list_backbones", "register_backbone",
+    "backbone_input",
     "create_temporal", "list_temporal", "register_temporal", "sync_contrastive_loss", "sync_accuracy",
     "save_checkpoint", "load_checkpoint", "checkpoint_dict", "model_from_dict", "valid_offsets_mask", "sync_features",
+    "visual_tensor",
 ]

@@ -3,7 +3,8 @@ Audio: (N, 1, 20, M) -> (N, dim) (20 mel frames x M bins of a window as a 1-chan
 
 Registered names (``list_backbones('visual')`` / ``list_backbones('audio')``):
   visual: syncnet_small (default), efficientnet_b0 (efficientnet-pytorch, random init, no download),
-          mobilenet_v3_small (only when torchvision imports)
+          mobilenet_v3_small (only when torchvision imports);
+          lips_tcn: (N, 5, F) per-frame feature vectors (the landmark front end's lip features) -> (N, dim)
   audio:  audio_small (default), audio_efficientnet_b0
 """
 
@@ -65,6 +66,33 @@ class AudioSmall(nn.Module):
     def forward(self, x):
         # x: (N, 1, 20, M) -> (N, dim)
         return self.head(self.features(x).flatten(1))
+
+
+class LipTemporalConv(nn.Module):
+    """1-D temporal convolutions over the 5 frames of a window of per-frame feature vectors (lip landmarks)."""
+
+    def __init__(self, dim: int = 128, width: int = 32, in_features: int = 98):
+        super().__init__()
+        h = 4 * width
+        self.features = nn.Sequential(
+            nn.Conv1d(in_features, h, 3, padding=1, bias=False), nn.BatchNorm1d(h), nn.ReLU(inplace=True),
+            nn.Conv1d(h, h, 3, padding=1, bias=False), nn.BatchNorm1d(h), nn.ReLU(inplace=True),
+        )
+        self.head = nn.Linear(h * VISUAL_WINDOW, dim)
+
+    def forward(self, x):
+        # x: (N, 5, F) -> (N, dim)
+        return self.head(self.features(x.transpose(1, 2)).flatten(1))
+
+
+@register_backbone("visual", "lips_tcn", input="features")
+def lips_tcn(dim: int = 128, width: int = 32, in_features: int = 0, **_):
+    if in_features < 1:
+        from avanomaly.errors import ConfigError
+
+        raise ConfigError("visual backbone 'lips_tcn' needs per-frame feature vectors: set sync.in_features "
+                          "(98 for the landmarks front end)")
+    return LipTemporalConv(dim=dim, width=width, in_features=in_features)
 
 
 @register_backbone("visual", "syncnet_small")

@@ -65,16 +65,32 @@ def create_model(name: str, config=None, **cfg):
     return model
 
 
-def register_backbone(kind: str, name: str):
-    """Function decorator: ``factory(dim, crop_size=..., n_mels=...) -> nn.Module``  (N, C, H, W) -> (N, dim)."""
+#: what a visual backbone takes: "pixels" (N, 5, S, S) crops, or "features" (N, 5, F) per-frame vectors
+BACKBONE_INPUTS = ("pixels", "features")
+
+
+def register_backbone(kind: str, name: str, input: str = "pixels"):
+    """Function decorator: ``factory(dim, crop_size=..., n_mels=..., in_features=...) -> nn.Module``
+    (N, C, H, W) -> (N, dim); a visual backbone with ``input="features"`` takes (N, 5, F) instead."""
     if kind not in _BACKBONES:
         raise ConfigError(f"backbone kind must be one of {sorted(_BACKBONES)}, got {kind!r}")
+    if input not in BACKBONE_INPUTS:
+        raise ConfigError(f"backbone input must be one of {BACKBONE_INPUTS}, got {input!r}")
 
     def deco(fn):
+        fn.backbone_input = input
         _BACKBONES[kind][name] = fn
         return fn
 
     return deco
+
+
+def backbone_input(kind: str, name: str) -> str:
+    """"pixels" or "features" (see register_backbone)."""
+    _ensure_builtin()
+    if name not in _BACKBONES.get(kind, {}):
+        raise ConfigError(f"unknown {kind} backbone {name!r}; available here: {list_backbones(kind)}")
+    return getattr(_BACKBONES[kind][name], "backbone_input", "pixels")
 
 
 def list_backbones(kind: str) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -20,6 +21,10 @@ CONTEXT_FRAMES = VISUAL_WINDOW - 1  # an input of T+4 frames gives T windows (2 
 PIXEL_MEAN = 0.5  # mouths arrive in [0, 1]; centred and scaled to roughly unit variance
 PIXEL_STD = 0.25
 MEL_EPS = 1e-5  # floor of the per-clip std in the mel normalisation
+#: floor of the per-pass std of lip features (inter-ocular units; a still mouth moves ~1e-3)
+FEATURE_STD_FLOOR = 1e-2
+#: pixel scale of uint8 mouth crops
+PIXEL_MAX = 255.0
 MAX_LOGIT_SCALE = 100.0  # upper bound of 1 / temperature (CLIP-style clamp)
 
 
@@ -35,6 +40,7 @@ class SyncModelConfig:
     dropout: float = 0.1
     max_offset: int = 15  # K, offsets d in [-K, K] (+-0.6 s at 25 fps)
     crop_size: int = 64  # S
+    in_features: int = 0  # F of per-frame feature vectors (landmarks front end: 98); 0 = pixel crops (S, S)
     n_mels: int = 80  # M
     temperature: float = 0.07  # logits = cosine / temperature
     learn_temperature: bool = True
@@ -48,7 +54,8 @@ class SyncModel(nn.Module):
         c = self.config = config
         if c.max_offset < 0 or c.dim <= 0 or c.feature_embed_dim < 0:
             raise ConfigError(f"SyncModelConfig: invalid max_offset/dim/feature_embed_dim in {c}")
-        self.visual = create_backbone("visual", c.visual_backbone, dim=c.dim, width=c.width, crop_size=c.crop_size)
+        self.visual = create_backbone("visual", c.visual_backbone, dim=c.dim, width=c.width, crop_size=c.crop_size,
+                                      in_features=c.in_features)
         self.audio = create_backbone("audio", c.audio_backbone, dim=c.dim, width=c.width, n_mels=c.n_mels)
         self.visual_temporal = self._temporal()
         self.audio_temporal = self._temporal()
@@ -81,14 +88,24 @@ class SyncModel(nn.Module):
 
     # ---- encoders --------------------------------------------------------------------------------------------
     def embed_visual(self, mouths: torch.Tensor) -> torch.Tensor:
-        """mouths (B, T+4, S, S) float in [0, 1] (frames t-2 .. t+T+1) -> v (B, T, D), unit norm."""
-        B, T4, S, _ = mouths.shape
+        """mouths (B, T+4, S, S) float in [0, 1] or lip features (B, T+4, F) (frames t-2 .. t+T+1)
+        -> v (B, T, D), unit norm."""
+        B, T4 = mouths.shape[:2]
         T = T4 - CONTEXT_FRAMES
         if T < 1:
             raise ValueError(f"embed_visual needs >= {CONTEXT_FRAMES + 1} frames, got {T4}")
-        x = (mouths - PIXEL_MEAN) / PIXEL_STD
-        win = x.unfold(1, VISUAL_WINDOW, 1)  # (B, T, S, S, 5)
-        win = win.permute(0, 1, 4, 2, 3).reshape(B * T, VISUAL_WINDOW, S, S)  # (B*T, 5, S, S)
+        if (mouths.dim() == 3) != (self.config.in_features > 0):
+            raise ValueError(f"this model takes {'(B, T, F) feature vectors' if self.config.in_features else '(B, T, S, S) crops'}"
+                             f", got {tuple(mouths.shape)} (front end and model do not match)")
+        if mouths.dim() == 3:  # (B, T+4, F) per-frame features
+            x = self.normalize_features(mouths)
+            win = x.unfold(1, VISUAL_WINDOW, 1)  # (B, T, F, 5)
+            win = win.transpose(2, 3).reshape(B * T, VISUAL_WINDOW, -1)  # (B*T, 5, F)
+        else:
+            S = mouths.shape[-1]
+            x = (mouths - PIXEL_MEAN) / PIXEL_STD
+            win = x.unfold(1, VISUAL_WINDOW, 1)  # (B, T, S, S, 5)
+            win = win.permute(0, 1, 4, 2, 3).reshape(B * T, VISUAL_WINDOW, S, S)  # (B*T, 5, S, S)
         v = self.visual(win).view(B, T, -1)  # (B, T, D)
         v = self.visual_temporal(v)  # (B, T, D)
         return F.normalize(v, dim=-1)
@@ -110,6 +127,14 @@ class SyncModel(nn.Module):
         a = self.audio(win).view(B, T, -1)  # (B, T, D)
         a = self.audio_temporal(a)
         return F.normalize(a, dim=-1)
+
+    @staticmethod
+    def normalize_features(x: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) -> (B, L, F): minus each feature's mean over the pass, divided by the pass's overall std
+        (floored). Removes the speaker's resting lip shape and their amplitude of articulation, as
+        normalize_mel removes the channel and the gain."""
+        x = x - x.mean(dim=1, keepdim=True)
+        return x / x.std(dim=(1, 2), keepdim=True).clamp_min(FEATURE_STD_FLOOR)
 
     @staticmethod
     def normalize_mel(mel: torch.Tensor) -> torch.Tensor:
@@ -189,6 +214,14 @@ class SyncModel(nn.Module):
         cos = (logits / self.scale.detach()).masked_fill(~mask, float("nan"))
         best = torch.nan_to_num(cos, nan=-math.inf).max(dim=-1).values
         return best - torch.nanmedian(cos, dim=-1).values
+
+
+def visual_tensor(mouths, device=None) -> torch.Tensor:
+    """Cached/streamed visual input (ndarray or tensor) -> float tensor on ``device``: uint8 crops scaled to
+    [0, 1], float lip features unchanged. The one place the pixel scale is applied."""
+    x = mouths if isinstance(mouths, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(mouths))
+    x = x.to(device) if device is not None else x
+    return x.float().div_(PIXEL_MAX) if x.dtype == torch.uint8 else x.float()
 
 
 def sync_features(out: dict) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 Layout::
 
-    <root>/<key>/mouths.npy      uint8   (T, S, S)   grayscale mouth crops
+    <root>/<key>/mouths.npy      uint8   (T, S, S)   grayscale mouth crops (front_end "pixels"), or
+                                 float32 (T, F)      lip features (front_end "landmarks", preprocess/landmarks.py)
     <root>/<key>/mel.npy         float16 (4T, 80)    log-mel, frames 4t..4t+3 belong to video frame t
     <root>/<key>/face_found.npy  bool    (T,)        whether the face was found near frame t
     <root>/<key>/meta.json       source path, sha256, n_frames, fps, duration, face_rate, ... (see docs)
@@ -62,8 +63,11 @@ class Features:
 
     def check(self) -> None:
         t = self.n_frames
-        if self.mouths.ndim != 3 or self.mouths.dtype != np.uint8:
-            raise ValueError(f"mouths must be (T, S, S) uint8, got {self.mouths.shape} {self.mouths.dtype}")
+        pixels = self.mouths.ndim == 3 and self.mouths.dtype == np.uint8
+        landmarks = self.mouths.ndim == 2 and self.mouths.dtype == np.float32
+        if not (pixels or landmarks):
+            raise ValueError(f"mouths must be (T, S, S) uint8 crops or (T, F) float32 lip features, got "
+                             f"{self.mouths.shape} {self.mouths.dtype}")
         if self.mel.ndim != 2 or self.mel.shape[0] != MEL_FRAMES_PER_VIDEO_FRAME * t:
             raise ValueError(f"mel must be ({MEL_FRAMES_PER_VIDEO_FRAME}T={MEL_FRAMES_PER_VIDEO_FRAME * t}, M), got {self.mel.shape}")
         if self.face_found.shape != (t,):
@@ -134,7 +138,7 @@ class FeatureCache:
             return False
         tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{key}-", dir=self.root))
         try:
-            _save_npy(tmp / MOUTHS_FILE, np.ascontiguousarray(features.mouths, dtype=np.uint8))
+            _save_npy(tmp / MOUTHS_FILE, np.ascontiguousarray(features.mouths))  # dtype checked above
             _save_npy(tmp / MEL_FILE, np.ascontiguousarray(features.mel, dtype=np.float16))
             _save_npy(tmp / FACE_FOUND_FILE, np.ascontiguousarray(features.face_found, dtype=bool))
             text = json.dumps(features.meta, indent=2, sort_keys=True, default=_json_default) + "\n"

@@ -60,13 +60,16 @@ def expand_inputs(inputs, manifests=()) -> list[str]:
 @click.option("--face-fallback", type=click.Choice(["error", "center"]), default=None,
               help="No face in a clip: fail it (error, default) or use centre crops (center, recorded in meta.json).")
 @click.option("--trim-leading-silence", is_flag=True, help="Cut leading silence (video and audio together).")
+@click.option("--front-end", type=click.Choice(["pixels", "landmarks"]), default=None,
+              help="Visual input: mouth pixel crops (pixels, default) or MediaPipe lip landmarks (landmarks; "
+                   "needs avanomaly[landmarks]).")
 @click.option("--manifest", "manifests", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Manifest CSV with a 'path' column (relative paths are relative to the CSV). Repeatable.")
 @click.option("--threads", default=None, type=click.IntRange(1), help="Torch threads in this process (workers=1).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--list-detectors", is_flag=True, help="Print the available face detectors and exit.")
 def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side, face_fallback, trim_leading_silence,
-               manifests, threads, no_progress, list_detectors):
+               front_end, manifests, threads, no_progress, list_detectors):
     """Decode INPUT videos (files, folders, manifest CSVs) into cached mouth crops + log-mel under --out.
 
     Already cached files are skipped, so an interrupted run can simply be restarted. Bad files are listed
@@ -88,13 +91,18 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
     overrides = {
         k: v
         for k, v in dict(crop_size=crop_size, detector=detector, detect_every=detect_every, max_side=max_side,
-                         face_fallback=face_fallback).items()
+                         face_fallback=face_fallback, front_end=front_end).items()
         if v is not None
     }
     if trim_leading_silence:
         overrides["trim_leading_silence"] = True
     cfg = PreprocessConfig(**overrides)
-    if cfg.detector not in available_detectors():
+    if cfg.front_end == "landmarks":
+        from avanomaly.preprocess.landmarks import mediapipe_available, INSTALL_HINT
+
+        if not mediapipe_available():
+            raise click.UsageError(INSTALL_HINT)
+    elif cfg.detector not in available_detectors():
         from avanomaly.errors import ConfigError
         from avanomaly.preprocess.detectors import create_detector
 

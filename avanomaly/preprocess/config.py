@@ -8,6 +8,8 @@ from avanomaly.errors import ConfigError
 
 #: accepted values of ``PreprocessConfig.face_fallback``
 FACE_FALLBACKS = ("error", "center")
+#: accepted values of ``PreprocessConfig.front_end``: mouth pixel crops (``detector``) or MediaPipe lip landmarks
+FRONT_ENDS = ("pixels", "landmarks")
 #: mel frames per video frame (fixed by the architecture contract: 640 samples / 160 hop)
 MEL_FRAMES_PER_VIDEO_FRAME = 4
 
@@ -32,6 +34,7 @@ class PreprocessConfig:
     max_side: int = 512
     face_fallback: str = "error"  # or "center"
     trim_leading_silence: bool = False
+    front_end: str = "pixels"  # "pixels": grayscale mouth crops; "landmarks": lip landmarks (preprocess/landmarks.py)
 
     def __post_init__(self):
         self.validate()
@@ -52,6 +55,8 @@ class PreprocessConfig:
             )
         if not 0 < self.win_length <= self.n_fft:
             raise ConfigError(f"win_length {self.win_length} must be in 1..n_fft ({self.n_fft})")
+        if self.front_end not in FRONT_ENDS:
+            raise ConfigError(f"front_end must be one of {FRONT_ENDS}, got {self.front_end!r}")
         if self.face_fallback not in FACE_FALLBACKS:
             raise ConfigError(f"face_fallback must be one of {FACE_FALLBACKS}, got {self.face_fallback!r}")
         if self.detect_every < 1:

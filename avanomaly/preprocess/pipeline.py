@@ -19,8 +19,8 @@ from avanomaly.errors import ClipTooShortError, MediaError
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector
+from avanomaly.preprocess.frontends import create_tracker, track_frames
 from avanomaly.preprocess.mel import log_mel
-from avanomaly.preprocess.mouths import MouthTracker, extract_mouths
 from avanomaly.utils import atomic_write_text, file_sha256
 
 #: multiprocessing start method for workers (fork is unsafe with torch/OpenCV threads)
@@ -62,7 +62,8 @@ def _features(mouths, found, audio, cfg: PreprocessConfig, source, info: dict) -
         "duration": n / cfg.fps,
         "face_rate": float(found.mean()),
         "face_fallback_used": bool(not found.any()),
-        "detector": cfg.detector,
+        "detector": "mediapipe_face_mesh" if cfg.front_end == "landmarks" else cfg.detector,
+        "front_end": cfg.front_end,
         "trimmed_seconds": float(trimmed),
         "config": dataclasses.asdict(cfg),
         "avanomaly_version": _version(),
@@ -85,8 +86,16 @@ def _check_rates(clip, cfg: PreprocessConfig) -> None:
         raise ValueError(f"{clip.path}: clip is {clip.fps} fps / {clip.sample_rate} Hz, config wants {cfg.fps} / {cfg.sample_rate}")
 
 
+def _pixel_detector(cfg: PreprocessConfig, detector: FaceDetector | None) -> FaceDetector | None:
+    """The face detector of the pixel front end (None for the landmark front end, which owns its face mesh)."""
+    if cfg.front_end != "pixels":
+        return None
+    return detector or create_detector(cfg.detector)
+
+
 def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None) -> Features:
-    """A decoded ``Clip`` -> Features(mouths uint8 (T,S,S), mel float32 (4T,M), face_found (T,), meta).
+    """A decoded ``Clip`` -> Features(mouths (T,S,S) uint8 crops or (T,F) float32 lip features, mel float32 (4T,M),
+    face_found (T,), meta).
 
     Frames are tracked in runs of ``CHUNK_FRAMES`` exactly like ``preprocess_file`` streams them, so both give
     the same features. With ``cfg.trim_leading_silence`` the leading silence found by
@@ -94,9 +103,9 @@ def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDet
     and recorded as ``meta["trimmed_seconds"]``.
     """
     cfg = cfg or PreprocessConfig()
-    detector = detector or create_detector(cfg.detector)
     _check_rates(clip, cfg)
-    mouths, found = extract_mouths(clip.frames, detector, cfg, source=clip.path, chunk_frames=CHUNK_FRAMES)
+    mouths, found = track_frames(clip.frames, cfg, _pixel_detector(cfg, detector), source=clip.path,
+                                 chunk_frames=CHUNK_FRAMES)
     return _features(mouths, found, clip.audio, cfg, clip.path, _clip_info(clip, getattr(clip, "warnings", []) or []))
 
 
@@ -106,8 +115,7 @@ def preprocess_file(path, cfg: PreprocessConfig | None = None, detector: FaceDet
     from avanomaly.io import iter_clip_chunks
 
     cfg = cfg or PreprocessConfig()
-    detector = detector or create_detector(cfg.detector)
-    tracker = MouthTracker(detector, cfg, source=str(path))
+    tracker = create_tracker(cfg, _pixel_detector(cfg, detector), source=str(path))
     audio, warnings, first = [], [], None
     for chunk in iter_clip_chunks(path, CHUNK_FRAMES, cfg.fps, cfg.sample_rate, cfg.max_side):
         if first is None:
@@ -174,7 +182,7 @@ def _process_one(path: str):
         if cache.has(key):
             return ("skipped", path, key, None)
         if _WORKER["detector"] is None:
-            _WORKER["detector"] = create_detector(cfg.detector)
+            _WORKER["detector"] = _pixel_detector(cfg, None)
         features = preprocess_file(path, cfg, _WORKER["detector"], sha256=sha)
         written = cache.put(key, features)
         return ("done" if written else "skipped", path, key, features.meta["face_rate"])

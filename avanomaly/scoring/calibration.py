@@ -43,6 +43,19 @@ class Calibration:
     aggregation: dict = field(default_factory=dict)  # AggregationConfig as a dict (scores depend on it)
     created: str = ""
     notes: str = ""
+    fusion: dict = field(default_factory=dict)  # ScoreFusion.to_dict(); {} = the score is the nll term alone
+    score_definition: str = ""  # in words, what `score` is for this model
+
+    @property
+    def score_fusion(self):
+        from avanomaly.scoring.fusion import ScoreFusion
+
+        return ScoreFusion.from_dict(self.fusion) if self.fusion else None
+
+    def clip_score(self, terms: dict) -> float:
+        """The clip score of a result's ``score_terms`` under this calibration."""
+        fusion = self.score_fusion
+        return float(terms["nll"]) if fusion is None else fusion.combine(terms)
 
     @property
     def achieved_fpr(self) -> float:
@@ -98,6 +111,26 @@ def calibrate(scores_of_real_clips, target_fpr: float = DEFAULT_TARGET_FPR, aggr
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         notes=notes,
     )
+
+
+def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=None, aggregation: dict | None = None,
+                    notes: str = "") -> Calibration:
+    """Fit the score fusion (``terms``, default ``fusion.DEFAULT_TERMS``; ``("nll",)`` = the AR NLL alone) on the
+    ``score_terms`` dicts of REAL clips scored by a Detector, then the threshold on the fused scores."""
+    from avanomaly.scoring.fusion import DEFAULT_TERMS, ScoreFusion
+
+    term_rows = list(term_rows)
+    terms = list(terms or DEFAULT_TERMS)
+    if terms == ["nll"]:
+        fusion, definition = None, "aggregated AR negative log-likelihood (nll term)"
+    else:
+        fusion = ScoreFusion.fit(term_rows, terms)
+        definition = fusion.describe()
+    scores = [float(r["nll"]) if fusion is None else fusion.combine(r) for r in term_rows]
+    cal = calibrate(scores, target_fpr, aggregation=aggregation, notes=notes)
+    cal.fusion = {} if fusion is None else fusion.to_dict()
+    cal.score_definition = definition
+    return cal
 
 
 def save_calibration_json(path, calibration: Calibration) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from avanomaly.errors import ConfigError
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
 
@@ -22,8 +23,6 @@ EXIT_USAGE = 2
 EXIT_SOME_FAILED = 3
 #: environment variables consulted for the default model
 ENV_MODEL = "AVANOMALY_MODEL"
-ENV_HOME = "AVANOMALY_HOME"
-DEFAULT_HOME = Path("~/.cache/avanomaly")
 #: columns of the CSV / table output
 CSV_COLUMNS = ("path", "status", "score", "percentile", "verdict", "threshold", "av_offset_frames",
                "av_offset_confidence", "face_rate", "duration", "warnings", "reason", "message")
@@ -35,34 +34,19 @@ class UsageFailure(click.ClickException):
     exit_code = EXIT_USAGE
 
 
-def model_search_places() -> list[Path]:
-    home = Path(os.environ.get(ENV_HOME, str(DEFAULT_HOME))).expanduser()
-    return [Path("runs"), home / "runs"]
+def default_model_path():
+    """The model used when --model is not given: $AVANOMALY_MODEL, else the shipped starter model."""
+    from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED
 
-
-def default_model_path() -> Path:
-    """The model used when --model is not given: $AVANOMALY_MODEL, else the newest runs/*/model.pt in ./runs,
-    else in $AVANOMALY_HOME/runs (default ~/.cache/avanomaly/runs)."""
     env = os.environ.get(ENV_MODEL)
-    if env:
-        return Path(env).expanduser()
-    for root in model_search_places():
-        found = sorted(root.glob("*/model.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
-        if found:
-            return found[0]
-    places = ", ".join(str(p / "*/model.pt") for p in model_search_places())
-    raise UsageFailure(
-        f"no model given and none found (looked at ${ENV_MODEL}, {places}).\n"
-        "Pass --model PATH (a model.pt or a training run directory), or train one on real clips:\n"
-        "  avanomaly train --data REAL_MANIFEST --out runs/my_run"
-    )
+    return Path(env).expanduser() if env else DEFAULT_PRETRAINED
 
 
 def _load_detector(model, device, aggregation=None, chunk_frames=None, precision=None):
     from avanomaly.errors import AvanomalyError
     from avanomaly.scoring.detector import Detector
 
-    path = Path(model) if model else default_model_path()
+    path = model if model else default_model_path()
     kwargs = {}
     if aggregation is not None:
         kwargs["aggregation"] = aggregation
@@ -80,7 +64,6 @@ def _aggregation(method, topk, window, skip_seconds, detector_default):
     """AggregationConfig from CLI options; unset options keep the model's (calibrated) aggregation."""
     import dataclasses
 
-    from avanomaly.errors import ConfigError
     from avanomaly.scoring.aggregate import AggregationConfig
 
     base = dataclasses.asdict(detector_default)
@@ -179,7 +162,8 @@ def score(files, model, as_json, csv_out, plot_dir, threshold, aggregation, topk
     if as_json:
         click.echo(json.dumps({
             "schema_version": results[0].to_dict()["schema_version"] if results else 1,
-            "model": str(model_path),
+            "model": detector.model_name or str(model_path),
+            "model_file": detector.source,
             "results": [r.to_dict() for r in results],
         }, indent=2))
     if csv_out:
@@ -247,19 +231,20 @@ def read_real_paths(manifest, split: str | None, real_only: bool) -> tuple[list[
     return paths, n_fake
 
 
-def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progress: bool = False):
-    """Score real ``paths`` with ``detector`` and calibrate; returns (Calibration, failures)."""
+def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progress: bool = False, terms=None):
+    """Score real ``paths`` with ``detector`` and calibrate (score fusion of ``terms`` + threshold);
+    returns (Calibration, failures)."""
     import dataclasses
 
-    from avanomaly.scoring.calibration import calibrate as _calibrate
+    from avanomaly.scoring.calibration import calibrate_terms
 
     results = detector.score_many(paths, progress=progress, threshold=float("inf"))
     ok = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok]
     if not ok:
         raise UsageFailure(f"none of the {len(paths)} real clip(s) could be scored; nothing to calibrate on")
-    cal = _calibrate([r.score for r in ok], target_fpr, aggregation=dataclasses.asdict(detector.aggregation),
-                     notes=notes)
+    cal = calibrate_terms([r.score_terms for r in ok], target_fpr, terms=terms,
+                          aggregation=dataclasses.asdict(detector.aggregation), notes=notes)
     return cal, failed
 
 
@@ -274,25 +259,37 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
 @click.option("--topk", type=float, default=None)
 @click.option("--window", type=int, default=None)
 @click.option("--skip-seconds", type=float, default=None)
+@click.option("--terms", default="nll,sync", show_default=True,
+              help="Real-only evidence terms fused into the clip score (subset of nll,sync; 'nll' = AR NLL only).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=None)
-def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, device, threads):
+def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms, device,
+              threads):
     """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused)."""
     from avanomaly.scoring.calibration import write_calibration
-    from avanomaly.scoring.detector import MODEL_FILENAME
+    from avanomaly.scoring.modelfile import PRETRAINED, pretrained_path, resolve_model_path
 
     if not 0.0 <= target_fpr < 1.0:
         raise click.BadParameter("must be in [0, 1)", param_hint="--target-fpr")
     _set_threads(threads)
     paths, n_fake = read_real_paths(data, split, real_only)
+    target = model or default_model_path()
+    if str(target) in PRETRAINED and not Path(target).exists():
+        raise UsageFailure(f"the shipped {str(target)!r} model is not re-calibrated in place: copy "
+                           f"{pretrained_path(str(target), check=False)} and pass the copy with --model")
     detector, model_path = _load_detector(model, device)
     detector.aggregation = _aggregation(aggregation, topk, window, skip_seconds, detector.aggregation)
     notes = f"manifest {data}" + (f" split {split}" if split else "") + (f"; {n_fake} non-real row(s) left out" if n_fake else "")
-    cal, failed = calibrate_paths(detector, paths, target_fpr, notes=notes, progress=True)
-    model_file = model_path / MODEL_FILENAME if Path(model_path).is_dir() else Path(model_path)
+    try:
+        cal, failed = calibrate_paths(detector, paths, target_fpr, notes=notes, progress=True,
+                                      terms=[t.strip() for t in terms.split(",") if t.strip()])
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--terms") from exc
+    model_file = resolve_model_path(model_path)
     written, json_path = write_calibration(model_file, cal)
     click.echo(f"threshold {cal.threshold:.6g} at target FPR {cal.target_fpr:g} "
                f"(achieved {cal.achieved_fpr:.3f} on {cal.n} real clips); aggregation {cal.aggregation}")
+    click.echo(f"score: {cal.score_definition}")
     click.echo(f"wrote {written} and {json_path}")
     if cal.notes:
         click.echo(f"note: {cal.notes}")

@@ -2,7 +2,7 @@
 
 Pipeline (docs/scoring.md):
 
-    iter_clip_chunks (chunk_frames)  ->  MouthTracker across chunks + log_mel per chunk (as preprocess_file)
+    iter_clip_chunks (chunk_frames)  ->  front-end tracker across chunks + log_mel per chunk (as preprocess_file)
       -> _SyncStream: sync features over fixed windows with `margin` frames of real context on each side
       -> _ARStream: per-frame NLL exactly as ARModel.score_sequence, the last `context` features carried over
       -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile
@@ -25,6 +25,8 @@ import torch
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
+from avanomaly.scoring.fusion import sync_term
+from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, PRETRAINED, resolve_model_path
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,6 @@ SILENCE_DBFS = -50.0
 MOSTLY_SILENT_FRACTION = 0.8
 #: a Clip's frame rate must match the model's within this (frames per second)
 FPS_TOLERANCE = 1e-6
-#: the model file written by training (a run directory holds it under this name)
-MODEL_FILENAME = "model.pt"
 #: sync-model arithmetic when scoring: fp32 (default, what calibration used) or bf16 autocast (opt-in: ~2x faster
 #: sync CNNs on CPUs with AVX512-BF16/AMX and on GPUs; scores move by ~0.01 nats, see docs/scoring.md)
 PRECISIONS = ("fp32", "bf16")
@@ -244,6 +244,7 @@ def _max_offset(sync_model) -> int:
 class Detector:
     """Scores clips with a trained sync model + AR model. See docs/scoring.md.
 
+    ``Detector()`` loads the shipped starter model (``Detector.from_pretrained("starter")``);
     ``Detector(sync_model, ar_model, preprocess_cfg, calibration=None)`` builds one from models in memory
     (tests, training); ``Detector.from_pretrained(path)`` from a model file or run directory.
     ``aggregation`` defaults to the calibrated one (else AggregationConfig()); ``chunk_frames`` is the decode
@@ -253,11 +254,23 @@ class Detector:
     background thread while the current one is scored (one extra chunk in memory; results are identical).
     """
 
-    def __init__(self, sync_model, ar_model, preprocess_cfg, calibration: Calibration | dict | None = None,
+    def __init__(self, sync_model=None, ar_model=None, preprocess_cfg=None, calibration: Calibration | dict | None = None,
                  aggregation: AggregationConfig | dict | None = None, device: str | torch.device = "cpu",
                  chunk_frames: int = DEFAULT_CHUNK_FRAMES, face_detector=None, sync_window: int = DEFAULT_SYNC_WINDOW,
                  sync_margin: int | None = None, source: str | None = None, precision: str = "fp32",
-                 prefetch: bool = True):
+                 prefetch: bool = True, model_name: str | None = None):
+        if sync_model is None:
+            if ar_model is not None or preprocess_cfg is not None:
+                raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
+            from avanomaly.scoring.modelfile import load_model_file
+
+            model_path = resolve_model_path(DEFAULT_PRETRAINED)
+            sync_model, ar_model, preprocess_cfg, stored, _ = load_model_file(model_path)
+            calibration = stored if calibration is None else calibration
+            source = source or str(model_path)
+            model_name = model_name or DEFAULT_PRETRAINED
+        elif ar_model is None or preprocess_cfg is None:
+            raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
         self.device = resolve_device(device)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -292,27 +305,31 @@ class Detector:
         self.sync_window = int(sync_window)
         self._face_detector = face_detector
         self.source = source
+        #: the shipped model's name ("starter"), else None (``source`` is the model file)
+        self.model_name = model_name
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(cls, path, device: str = "auto", **kwargs) -> "Detector":
-        """Load a model file (``model.pt``) or a run directory holding one (+ ``calibration.json``)."""
+    def from_pretrained(cls, path=DEFAULT_PRETRAINED, device: str = "auto", **kwargs) -> "Detector":
+        """Load a shipped model by name (``"starter"``, the default), a model file (``model.pt``) or a run
+        directory holding one (+ ``calibration.json``)."""
         from avanomaly.scoring.modelfile import load_model_file
 
-        path = Path(path)
-        model_path = path / MODEL_FILENAME if path.is_dir() else path
+        model_path = resolve_model_path(path)
         if not model_path.exists():
-            hint = f" (a run directory must contain {MODEL_FILENAME})" if path.is_dir() else ""
+            hint = f" (a run directory must contain {MODEL_FILENAME})" if Path(path).is_dir() else ""
             raise CheckpointError(f"{model_path}: model file not found{hint}")
         sync_model, ar_model, pcfg, calibration, _ = load_model_file(model_path)
         if calibration is None and (model_path.parent / CALIBRATION_JSON).exists():
             calibration = load_calibration_json(model_path.parent / CALIBRATION_JSON)
+        shipped = str(path) if str(path) in PRETRAINED and not Path(path).exists() else None
         return cls(sync_model, ar_model, pcfg, calibration=calibration, device=device, source=str(model_path),
-                   **kwargs)
+                   model_name=shipped, **kwargs)
 
     @property
     def face_detector(self):
-        if self._face_detector is None:
+        """The pixel front end's face detector (None for the landmark front end, which tracks its own mesh)."""
+        if self._face_detector is None and self.preprocess_cfg.front_end == "pixels":
             from avanomaly.preprocess.detectors import create_detector
 
             self._face_detector = create_detector(self.preprocess_cfg.detector)
@@ -325,11 +342,11 @@ class Detector:
     # ------------------------------------------------------------------ features
     @torch.inference_mode()
     def _featurize(self, mouths: np.ndarray, mel: np.ndarray):
-        """(L+4,S,S) uint8, (4(L+4),M) with 2 context frames each side -> sync features (L,F) tensor,
+        """(L+4,S,S) uint8 crops or (L+4,F) lip features, (4(L+4),M) with 2 context frames each side -> sync features (L,F) tensor,
         logits (L,O) ndarray, valid mask (L,O) ndarray."""
-        from avanomaly.models import sync_features
+        from avanomaly.models import sync_features, visual_tensor
 
-        m = torch.from_numpy(np.ascontiguousarray(mouths)).to(self.device).float().div_(255.0)[None]  # (1, L+4, S, S)
+        m = visual_tensor(mouths, self.device)[None]  # (1, L+4, S, S) or (1, L+4, F)
         a = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)).to(self.device)[None]  # (1, 4(L+4), M)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             out = self.sync_model(m, a)
@@ -391,17 +408,18 @@ class Detector:
     def _clip_chunks(self, clip, name: str, state: dict) -> Iterator[tuple]:
         """Decode + preprocess ``clip`` chunk by chunk -> (mouths, mel, face_found, silent) runs of frames.
 
-        Mouths come from one ``MouthTracker`` fed the decoded chunks, exactly as ``preprocess_file`` feeds it
+        Mouths come from one front-end tracker (``create_tracker``) fed the decoded chunks, exactly as
+        ``preprocess_file`` feeds it
         (the face track, held geometry and the wait for the first face continue across chunks), so a file
         scored here gets the features its cache entry has. A chunk's log-mel is computed once the next chunk
         is decoded (its first frame of audio is the right context), so at most two chunks are held here (a third
         is being decoded ahead), plus the frames before the first face (at most ``PENDING_MAX_FRAMES``). Centre
         crops stand in when the clip has no face at all; ``face_fallback="error"`` is enforced over the whole clip
         afterwards."""
-        from avanomaly.preprocess.mouths import MouthTracker
+        from avanomaly.preprocess.frontends import create_tracker
 
         cfg = self.preprocess_cfg
-        tracker = MouthTracker(self.face_detector, dataclasses.replace(cfg, face_fallback="center"), source=name)
+        tracker = create_tracker(dataclasses.replace(cfg, face_fallback="center"), self.face_detector, source=name)
         aligner = _FrameAligner()
         prev = None  # the chunk waiting for its right audio context
         prev_left = None  # audio of the chunk before `prev`
@@ -508,12 +526,19 @@ class Detector:
         nll = np.concatenate(nll_parts).astype(np.float64)  # (T-1,): NLL of frames 1..T-1
         times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start
         assert nll.shape == times.shape, (nll.shape, times.shape)
-        score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg)
+        nll_score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg)
         logits = torch.from_numpy(np.concatenate(logit_parts))[None]  # (1, T, O)
         mask = torch.from_numpy(np.concatenate(mask_parts))[None]  # (1, T, O)
         with torch.no_grad():
-            offset, confidence = self.sync_model.offset_confidence(logits.to(self.device), mask.to(self.device))
+            logits, mask = logits.to(self.device), mask.to(self.device)
+            offset, confidence = self.sync_model.offset_confidence(logits, mask)
+            curve = self.sync_model.offset_curve(logits, mask)[0].float().cpu().numpy()  # (O,)
         offset, confidence = _scalar(offset), _scalar(confidence)
+        terms = {"nll": float(nll_score), "sync": sync_term(curve, _max_offset(self.sync_model))}
+        if self.calibration is not None:
+            score, definition = self.calibration.clip_score(terms), self.calibration.score_definition
+        else:
+            score, definition = terms["nll"], "aggregated AR negative log-likelihood (nll term; uncalibrated model)"
         face_rate = float(face_found.mean())
         silent_fraction = float(np.concatenate(silent_parts).mean()) if silent_parts else float("nan")
         duration = n_frames / fps
@@ -548,7 +573,8 @@ class Detector:
             percentile=percentile, frame_nll=nll.tolist(), frame_times=times.tolist(),
             av_offset_frames=int(offset), av_offset_confidence=float(confidence), face_rate=face_rate,
             silent_fraction=silent_fraction, duration=duration, n_frames=n_frames, fps=fps,
-            aggregation=dataclasses.asdict(agg), warnings=warns,
+            aggregation=dataclasses.asdict(agg), warnings=warns, score_terms=terms,
+            score_definition=definition or "aggregated AR negative log-likelihood (nll term)",
         )
 
     def score_many(self, paths: Sequence, progress: bool = False, **kwargs) -> list[ScoreResult | ScoreFailure]:

@@ -15,9 +15,34 @@ import torch
 
 from avanomaly.errors import CheckpointError
 
+#: the model file's name inside a training run directory
+MODEL_FILENAME = "model.pt"
+#: models shipped inside the package: name -> file under avanomaly/pretrained/ (model card: its README.md)
+PRETRAINED = {"starter": "starter.pt"}
+#: the model used when none is named (``avanomaly score`` without --model, ``Detector()``)
+DEFAULT_PRETRAINED = "starter"
 MODEL_FORMAT = "avanomaly-model"
 MODEL_FORMAT_VERSION = 1
 REQUIRED_KEYS = ("sync", "ar", "preprocess")
+
+
+def pretrained_path(name: str, check: bool = True) -> Path:
+    """The file of a shipped model (``PRETRAINED``); CheckpointError naming the known ones otherwise, or when the
+    file is missing (``check``)."""
+    if name not in PRETRAINED:
+        raise CheckpointError(f"unknown pretrained model {name!r}; shipped: {sorted(PRETRAINED)}")
+    path = Path(__file__).resolve().parents[1] / "pretrained" / PRETRAINED[name]
+    if check and not path.is_file():
+        raise CheckpointError(f"{path}: the shipped {name!r} model is missing from this installation")
+    return path
+
+
+def resolve_model_path(spec) -> Path:
+    """A shipped model's name (``"starter"``), a model file, or a run directory holding ``model.pt`` -> the file."""
+    if str(spec) in PRETRAINED and not Path(spec).exists():
+        return pretrained_path(str(spec))
+    path = Path(spec)
+    return path / MODEL_FILENAME if path.is_dir() else path
 
 
 def read_model_file(path) -> dict:

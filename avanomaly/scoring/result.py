@@ -11,7 +11,7 @@ SCHEMA_VERSION = 1
 #: keys of ScoreResult.to_dict(), in order (the documented schema)
 RESULT_KEYS = (
     "schema_version", "status", "path", "score", "verdict", "threshold", "percentile", "aggregation",
-    "av_offset_frames", "av_offset_confidence", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
+    "score_terms", "score_definition", "av_offset_frames", "av_offset_confidence", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
     "frame_nll", "frame_times", "warnings",
 )
 FAILURE_KEYS = ("schema_version", "status", "path", "reason", "message")
@@ -28,7 +28,7 @@ def _num(x):
 @dataclass
 class ScoreResult:
     path: str | None
-    score: float  # clip anomaly score (aggregated per-frame NLL); higher = less like real
+    score: float  # clip anomaly score (score_definition: fused real-only terms, or the NLL); higher = less like real
     verdict: str | None  # "fake" / "real" at `threshold`, None when uncalibrated
     threshold: float | None
     percentile: float | None  # % of held-out real clips with a lower score (None when uncalibrated)
@@ -43,6 +43,8 @@ class ScoreResult:
     fps: float
     aggregation: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    score_terms: dict = field(default_factory=dict)  # {"nll": aggregated AR NLL, "sync": zero-offset sync deficit}
+    score_definition: str = ""
 
     ok = True
 
@@ -56,6 +58,8 @@ class ScoreResult:
             "threshold": _num(self.threshold),
             "percentile": _num(self.percentile),
             "aggregation": dict(self.aggregation),
+            "score_terms": {k: _num(v) for k, v in self.score_terms.items()},
+            "score_definition": self.score_definition,
             "av_offset_frames": int(self.av_offset_frames),
             "av_offset_confidence": _num(self.av_offset_confidence),
             "face_rate": _num(self.face_rate),

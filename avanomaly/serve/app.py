@@ -88,13 +88,18 @@ def describe_detector(detector) -> dict:
     calibration = getattr(detector, "calibration", None)
     agg = getattr(detector, "aggregation", None)
     threshold = getattr(detector, "threshold", None)
+    calibration_score = getattr(calibration, "score_definition", None)
     return {
+        "model": getattr(detector, "model_name", None),  # a shipped model's name ("starter"), else None
         "source": Path(str(getattr(detector, "source", None) or "")).name or None,  # file name only, no paths
         "type": type(detector).__name__,
         "device": str(getattr(detector, "device", "cpu")),
         "calibrated": calibration is not None or threshold is not None,
         "threshold": float(threshold) if isinstance(threshold, (int, float)) else None,
-        "face_detector": getattr(cfg, "detector", None),
+        "front_end": getattr(cfg, "front_end", None),
+        "face_detector": getattr(cfg, "detector", None) if getattr(cfg, "front_end", "pixels") == "pixels"
+        else "mediapipe_face_mesh",
+        "score": calibration_score or None,
         "fps": getattr(cfg, "fps", None),
         "aggregation": getattr(agg, "method", None),
         "precision": getattr(detector, "precision", None),

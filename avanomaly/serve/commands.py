@@ -65,7 +65,7 @@ def serve(model, host, port, max_upload_mb, max_concurrency, max_queue, max_seco
         import torch
 
         torch.set_num_threads(threads)
-    path = Path(model) if model else default_model_path()
+    path = model or default_model_path()
     try:
         detector = Detector.from_pretrained(path, device=device, precision=precision)
     except AvanomalyError as exc:

@@ -114,6 +114,18 @@ class TrainConfig:
         fr = self.data.split_fractions
         if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
             raise ConfigError(f"data.split_fractions must be 3 non-negative numbers summing to 1, got {fr}")
+        in_features = getattr(self.sync, "in_features", 0)
+        if self.preprocess.front_end == "landmarks" or in_features:
+            from avanomaly.preprocess.frontends import visual_frame_shape
+
+            shape = visual_frame_shape(self.preprocess)
+            if self.preprocess.front_end != "landmarks" or in_features != shape[0]:
+                raise ConfigError(
+                    f"preprocess.front_end={self.preprocess.front_end!r} gives per-frame input {shape} but "
+                    f"sync.in_features={in_features}: the landmarks front end needs sync.in_features={shape[0]} "
+                    "and a feature backbone (sync.visual_backbone=lips_tcn); pixel crops need sync.in_features=0"
+                    if self.preprocess.front_end == "landmarks" else
+                    f"sync.in_features={in_features} needs preprocess.front_end=landmarks")
         if getattr(self.sync, "crop_size", self.preprocess.crop_size) != self.preprocess.crop_size:
             raise ConfigError(
                 f"sync.crop_size ({self.sync.crop_size}) must equal preprocess.crop_size ({self.preprocess.crop_size})"

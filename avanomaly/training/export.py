@@ -23,9 +23,7 @@ import torch
 
 from avanomaly.errors import CheckpointError
 
-MODEL_FORMAT = "avanomaly-model"
-MODEL_FORMAT_VERSION = 1
-MODEL_FILENAME = "model.pt"
+from avanomaly.scoring.modelfile import MODEL_FILENAME, MODEL_FORMAT, MODEL_FORMAT_VERSION
 SYNC_MODEL_NAME = "sync"
 AR_MODEL_NAME = "ar"
 #: prefix of the trained model's weights inside a Lightning stage checkpoint

@@ -16,13 +16,11 @@ import math
 import lightning as L
 import torch
 
-from avanomaly.models import sync_accuracy, sync_contrastive_loss
+from avanomaly.models import sync_accuracy, sync_contrastive_loss, visual_tensor
 
 from avanomaly.training.config import StageConfig
 from avanomaly.training.export import build_ar, build_sync, sync_features
 
-#: pixel scale of uint8 mouth crops
-PIXEL_MAX = 255.0
 
 
 def cosine_warmup(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -35,7 +33,7 @@ def cosine_warmup(step: int, warmup: int, total: int, min_ratio: float) -> float
 
 
 def _mouths_float(mouths: torch.Tensor) -> torch.Tensor:
-    return mouths.float() / PIXEL_MAX  # (B, T+4, S, S) in [0, 1]
+    return visual_tensor(mouths)  # (B, T+4, S, S) in [0, 1], or lip features (B, T+4, F) as they are
 
 
 def augment_sync_batch(mouths: torch.Tensor, mel: torch.Tensor, stage: StageConfig):
@@ -43,15 +41,17 @@ def augment_sync_batch(mouths: torch.Tensor, mel: torch.Tensor, stage: StageConf
     unchanged): per window a mouth contrast gain and brightness shift (``augment_contrast``), a left-right
     mirror (``augment_flip``) and Gaussian noise on the log-mel (``augment_mel_noise``). Draws from torch's
     global RNG, which the training reseeds every epoch (resumable). mouths (B, T+4, S, S) float in [0, 1],
-    mel (B, 4(T+4), M) -> same shapes."""
+    mel (B, 4(T+4), M) -> same shapes. Lip features (B, T+4, F) get only the mel noise (contrast and mirror are
+    pixel operations)."""
     b = mouths.shape[0]
-    if stage.augment_contrast > 0:
+    pixels = mouths.dim() == 4
+    if stage.augment_contrast > 0 and pixels:
         a = float(stage.augment_contrast)
         gain = 1.0 + a * (2.0 * torch.rand(b, 1, 1, 1, device=mouths.device) - 1.0)  # (B,1,1,1)
         shift = 0.5 * a * (2.0 * torch.rand(b, 1, 1, 1, device=mouths.device) - 1.0)
         mean = mouths.mean(dim=(1, 2, 3), keepdim=True)
         mouths = ((mouths - mean) * gain + mean + shift).clamp(0.0, 1.0)
-    if stage.augment_flip:
+    if stage.augment_flip and pixels:
         flip = torch.rand(b, device=mouths.device) < 0.5  # (B,)
         mouths = torch.where(flip[:, None, None, None], mouths.flip(-1), mouths)
     if stage.augment_mel_noise > 0:

@@ -35,8 +35,6 @@ SPLIT_FILE = "split.csv"
 METRICS_FILE = "metrics.csv"
 CURVES_FILE = "training_curves.png"
 CALIBRATION_FILE = "calibration.json"
-#: sync features are computed in chunks of this many frames (+ margin) when scoring whole val clips
-CALIB_CHUNK_FRAMES = 250
 #: config sections that may change when resuming (hardware / loader settings, not the model or data)
 RESUMABLE_SECTIONS = ("trainer", "out")
 RESUMABLE_KEYS = ("data.cache", "data.preprocess_workers", "stage1.num_workers", "stage2.num_workers", "calibrate")
@@ -428,50 +426,26 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
 
 
 # ----------------------------------------------------------------------------------------------- calibration
-def clip_nll(sync, ar, clip, n_frames: int, margin: int, chunk: int = CALIB_CHUNK_FRAMES) -> np.ndarray:
-    """Per-frame NLL (n_frames-1,) of a whole cached clip: sync features in chunks with ``margin`` frames of
-    context each side, then the AR model over the full feature sequence."""
-    import torch
-
-    from avanomaly.training.export import sync_features
-
-    feats = []
-    with torch.no_grad():
-        for s in range(0, n_frames, chunk):
-            e = min(n_frames, s + chunk)
-            lo, hi = max(0, s - margin), min(n_frames, e + margin)
-            mouths, mel = clip.window(lo, hi - lo)
-            m = torch.from_numpy(np.ascontiguousarray(mouths)).float().div_(255.0)[None]
-            a = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32))[None]
-            f = sync_features(sync, m, a)[0]  # (hi-lo, F)
-            feats.append(f[s - lo: s - lo + (e - s)])
-        f = torch.cat(feats)[None]  # (1, T, F)
-        return ar(f.float())[0].double().numpy()  # (T-1,)
-
-
 def _calibrate(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | None, str]:
-    """Calibrate the threshold on the validation REAL clips with scoring.calibration (if available)."""
-    try:
-        from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
-        from avanomaly.scoring.calibration import calibrate, write_calibration
-    except ImportError as exc:
-        return None, f"calibration skipped (scoring.calibration unavailable: {exc}); model.pt has calibration=None"
+    """Calibrate on the validation REAL clips: each is scored by a ``Detector`` exactly as a file is
+    (``Detector.score_features``), then the score fusion and the threshold are fit (``calibrate_terms``)."""
+    from avanomaly.scoring.calibration import calibrate_terms, write_calibration
+    from avanomaly.scoring.detector import Detector
     from avanomaly.training.export import load_trained_models
 
     sync, ar = load_trained_models(run_dir, cfg)
-    agg = AggregationConfig()
-    margin = cfg.sync.max_offset + 2 + 25
-    scores = []
+    detector = Detector(sync, ar, cfg.preprocess, device="cpu", prefetch=False)
+    rows = []
     for r in val_refs:
         if r.n_frames < 2:
             continue
-        nll = clip_nll(sync, ar, r.clip, r.n_frames, margin)
-        times = np.arange(1, r.n_frames, dtype=np.float64) / cfg.preprocess.fps
-        score, _ = aggregate_curve(nll, times, agg)
-        scores.append(score)
-    if not scores:
+        meta = getattr(r.clip, "meta", None) or {}
+        res = detector.score_features(r.clip.mouths, r.clip.mel, getattr(r.clip, "face_found", None), path=r.name,
+                                      threshold=float("inf"), trimmed_seconds=float(meta.get("trimmed_seconds", 0.0)))
+        rows.append(res.score_terms)
+    if not rows:
         return None, "calibration skipped: no validation clip with >= 2 frames"
-    cal = calibrate(scores, aggregation=dataclasses.asdict(agg),
-                    notes=f"set at the end of training on {len(scores)} validation real clip(s)")
+    cal = calibrate_terms(rows, aggregation=dataclasses.asdict(detector.aggregation),
+                          notes=f"set at the end of training on {len(rows)} validation real clip(s)")
     write_calibration(run_dir / "model.pt", cal)
     return cal.to_dict(), ""

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from avanomaly.errors import ConfigError
-from avanomaly.models import (ARModel, SyncModel, create_model, list_backbones, list_models, list_temporal,
+from avanomaly.models import (ARModel, SyncModel, backbone_input, create_model, list_backbones, list_models, list_temporal,
                               sync_accuracy, sync_contrastive_loss, sync_features, valid_offsets_mask)
 
 
@@ -21,9 +21,19 @@ DEFAULT_SYNC_MAX_PARAMS = 5_000_000  # bounds so an accidental blow-up of the de
 DEFAULT_AR_MAX_PARAMS = 2_000_000
 
 
-def _inputs(B, T, S=32, M=80, seed=0):
+def _inputs(B, T, S=32, M=80, seed=0, features=0):
+    """Random (visual, mel): crops (B, T+4, S, S) in [0, 1], or (B, T+4, F) feature vectors with ``features=F``."""
     g = torch.Generator().manual_seed(seed)
-    return torch.rand(B, T + 4, S, S, generator=g), torch.randn(B, 4 * (T + 4), M, generator=g)
+    visual = torch.randn(B, T + 4, features, generator=g) if features else torch.rand(B, T + 4, S, S, generator=g)
+    return visual, torch.randn(B, 4 * (T + 4), M, generator=g)
+
+
+#: per-frame feature size used for the feature-vector visual backbones (the landmark front end's)
+N_FEATURES = 98
+
+
+def _visual_kwargs(visual: str) -> dict:
+    return {"in_features": N_FEATURES} if backbone_input("visual", visual) == "features" else {}
 
 
 def _n_params(m):
@@ -68,9 +78,9 @@ COMBOS = list(itertools.product(list_backbones("visual"), list_backbones("audio"
 def test_sync_shapes_and_gradients_every_combination(visual, audio, temporal):
     torch.manual_seed(0)
     m = create_model("sync", visual_backbone=visual, audio_backbone=audio, temporal=temporal,
-                     feature_embed_dim=4, **TINY_SYNC)
+                     feature_embed_dim=4, **TINY_SYNC, **_visual_kwargs(visual))
     B, T, K = 2, 3, 3
-    mouths, mel = _inputs(B, T)
+    mouths, mel = _inputs(B, T, features=m.config.in_features)
     out = m(mouths, mel)
     O = 2 * K + 1
     assert out["v"].shape == (B, T, 16) and out["a"].shape == (B, T, 16)

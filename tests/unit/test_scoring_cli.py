@@ -82,15 +82,18 @@ def test_aggregation_override(files):
 def test_model_errors_exit_2(files, tmp_path, monkeypatch):
     res = run(["score", files["vids"][0], "--model", str(tmp_path / "missing.pt")])
     assert res.exit_code == EXIT_USAGE and "missing.pt" in res.output
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("AVANOMALY_MODEL", raising=False)
-    monkeypatch.setenv("AVANOMALY_HOME", str(tmp_path / "home"))
+    # $AVANOMALY_MODEL is the default model when set (else the shipped starter model, tests/integration)
+    monkeypatch.setenv("AVANOMALY_MODEL", str(tmp_path / "env-missing.pt"))
     res = run(["score", files["vids"][0]])
-    assert res.exit_code == EXIT_USAGE and "avanomaly train" in res.output
-    # the newest ./runs/*/model.pt is the default
-    (tmp_path / "runs" / "a").mkdir(parents=True)
-    (tmp_path / "runs" / "a" / "model.pt").write_bytes(files["model"].read_bytes())
-    assert run(["score", files["vids"][0]]).exit_code == 0
+    assert res.exit_code == EXIT_USAGE and "env-missing.pt" in res.output
+    monkeypatch.setenv("AVANOMALY_MODEL", str(files["model"]))
+    res = run(["score", files["vids"][0], "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["model_file"] == str(files["model"])
+    # a shipped model is not re-calibrated in place
+    manifest = tmp_path / "real.csv"
+    manifest.write_text(f"path,label,category,method,identity,split\n{files['vids'][0]},real,RealVideo-RealAudio,real,a,val\n")
+    res = run(["calibrate", "--model", "starter", "--data", str(manifest)])
+    assert res.exit_code == EXIT_USAGE and "copy" in res.output
 
 
 def test_plot_writes_png(files, tmp_path):

@@ -292,13 +292,17 @@ def test_every_builtin_preset_builds_models_that_run(name):
     from avanomaly.training.export import build_ar, build_sync, sync_features
     from avanomaly.training.train import _align_ar_config
 
+    from avanomaly.preprocess.frontends import visual_frame_shape
+
     cfg = load_config(name)
+    cfg.validate()
     assert cfg.sync.crop_size == cfg.preprocess.crop_size and cfg.sync.n_mels == cfg.preprocess.n_mels
     _align_ar_config(cfg)
     sync, ar = build_sync(cfg.sync).eval(), build_ar(cfg.ar).eval()
-    t, s = 10, cfg.sync.crop_size
+    t = 10
+    visual = torch.rand(1, t + 4, *visual_frame_shape(cfg.preprocess))  # the preset's front end's input
     with torch.no_grad():
-        feats = sync_features(sync, torch.rand(1, t + 4, s, s), torch.randn(1, 4 * (t + 4), cfg.sync.n_mels))
+        feats = sync_features(sync, visual, torch.randn(1, 4 * (t + 4), cfg.sync.n_mels))
         nll = ar(feats)
     assert feats.shape == (1, t, 2 * cfg.sync.max_offset + 1 + cfg.sync.feature_embed_dim)
     assert nll.shape == (1, t - 1) and torch.isfinite(nll).all()

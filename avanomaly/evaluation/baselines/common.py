@@ -32,17 +32,18 @@ SYNC_EXTRA_CONTEXT = 25
 FEATURE_CACHE_DIR = "features"
 #: folder beside the model file holding fitted baseline models
 FITTED_DIR = "baselines"
-MODEL_FILENAME = "model.pt"
 RUN_CONFIG = "config.yaml"
 
 
 # ------------------------------------------------------------------------------------------ model files
 def model_file_of(model) -> Path:
-    """A model.pt or a run directory holding one -> the model file (CheckpointError when missing)."""
+    """A shipped model's name, a model.pt or a run directory holding one -> the model file (CheckpointError when
+    missing)."""
     from avanomaly.errors import CheckpointError
+    from avanomaly.scoring.modelfile import MODEL_FILENAME, resolve_model_path
 
     p = Path(model)
-    f = p / MODEL_FILENAME if p.is_dir() else p
+    f = resolve_model_path(model)
     if not f.is_file():
         raise CheckpointError(f"{f}: model file not found" + (f" (a run directory must contain {MODEL_FILENAME})"
                                                                 if p.is_dir() else ""))
@@ -163,6 +164,8 @@ def clip_sync_logits(sync_model, clip, device="cpu"):
     """
     import torch
 
+    from avanomaly.models import visual_tensor
+
     t = clip.n_frames
     k = int(sync_model.config.max_offset)
     margin = k + 2 + SYNC_EXTRA_CONTEXT
@@ -172,7 +175,7 @@ def clip_sync_logits(sync_model, clip, device="cpu"):
             e = min(t, s + SYNC_CHUNK_FRAMES)
             ws, we = max(0, s - margin), min(t, e + margin)
             mouths, mel = clip.window(ws, we - ws)  # (L+4,S,S) uint8, (4(L+4),M)
-            m = torch.from_numpy(np.ascontiguousarray(mouths)).to(device).float().div_(255.0)[None]
+            m = visual_tensor(mouths, device)[None]
             a = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)).to(device)[None]
             out = sync_model(m, a)
             logits, mask = out["logits"][0], out["mask"][0]  # (L, O)

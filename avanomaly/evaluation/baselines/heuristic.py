@@ -61,7 +61,17 @@ def _detrend(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def visual_signal(mouths: np.ndarray, kind: str = "motion") -> np.ndarray:
-    """mouths (T,S,S) uint8 -> (T,) float64."""
+    """mouths (T,S,S) uint8 crops, or (T,F) lip features of the landmarks front end -> (T,) float64.
+
+    Lip features: the inner mouth opening (``darkness``: the opening itself, ``motion``: its absolute change)."""
+    if np.ndim(mouths) == 2:
+        from avanomaly.preprocess.landmarks import INNER_OPEN_FEATURE
+
+        opening = np.asarray(mouths, dtype=np.float64)[:, INNER_OPEN_FEATURE]
+        if kind == "motion":
+            d = np.abs(np.diff(opening))
+            return np.concatenate([d[:1], d]) if len(d) else np.zeros(len(opening))
+        return opening
     m = np.asarray(mouths, dtype=np.float64) / 255.0
     if kind == "motion":
         diff = np.abs(np.diff(m, axis=0)).mean(axis=(1, 2))  # (T-1,)

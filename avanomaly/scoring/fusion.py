@@ -1,0 +1,74 @@
+"""Clip score from several real-only evidence terms, each standardised on held-out REAL clips.
+
+Terms a ``Detector`` computes for every clip (higher = less like a real, in-sync talking face):
+
+- ``nll``: the AR model's aggregated per-frame negative log-likelihood (``scoring.aggregate``);
+- ``sync``: ``median(curve) - curve[0]``, where ``curve[d]`` is the clip's mean audio-visual cosine similarity
+  at audio offset ``d`` (``SyncModel.offset_curve``): minus SyncNet's confidence measured *at zero offset*. An
+  in-sync real clip has its peak at 0 (strongly negative term); shifted audio moves the peak away and swapped
+  audio flattens the curve (both near 0 or above).
+
+``ScoreFusion.fit`` takes the terms of real validation clips only (never fakes) and stores each term's mean and
+std; the fused score is the mean of the terms' z-scores. Fit and threshold live in the calibration, so the model
+file states what its score is (``Calibration.fusion``); without a fusion the score is the ``nll`` term alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from avanomaly.errors import ConfigError
+
+#: terms every Detector result carries (ScoreResult.score_terms)
+TERMS = ("nll", "sync")
+#: default terms of a new calibration
+DEFAULT_TERMS = TERMS
+#: floor of a term's std (its units: nats for nll, cosine similarity for sync), so a term that barely varies
+#: over the reference clips cannot dominate the fused score
+STD_FLOOR = 1e-2
+
+
+@dataclass
+class ScoreFusion:
+    terms: list[str]
+    mean: list[float]
+    std: list[float]
+
+    def combine(self, values: dict) -> float:
+        """Mean z-score of ``values[term]`` over the terms."""
+        z = [(float(values[t]) - m) / s for t, m, s in zip(self.terms, self.mean, self.std)]
+        return float(np.mean(z))
+
+    def describe(self) -> str:
+        parts = [f"({t} - {m:.4g}) / {s:.4g}" for t, m, s in zip(self.terms, self.mean, self.std)]
+        return f"mean of [{', '.join(parts)}] (z-scores on real validation clips; see avanomaly.scoring.fusion)"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ScoreFusion":
+        return cls(terms=list(d["terms"]), mean=[float(x) for x in d["mean"]], std=[float(x) for x in d["std"]])
+
+    @classmethod
+    def fit(cls, term_rows: list[dict], terms=DEFAULT_TERMS) -> "ScoreFusion":
+        """Standardise ``terms`` on the term dicts of REAL reference clips."""
+        terms = list(terms)
+        unknown = [t for t in terms if t not in TERMS]
+        if unknown or not terms:
+            raise ConfigError(f"score terms must be a non-empty subset of {TERMS}, got {terms}")
+        if not term_rows:
+            raise ConfigError("score fusion needs at least one real clip")
+        x = np.array([[float(r[t]) for t in terms] for r in term_rows], dtype=np.float64)  # (n, terms)
+        if not np.isfinite(x).all():
+            raise ConfigError("score fusion: a reference clip has a non-finite term")
+        std = np.maximum(x.std(axis=0, ddof=1) if len(x) > 1 else np.zeros(len(terms)), STD_FLOOR)
+        return cls(terms=terms, mean=x.mean(axis=0).tolist(), std=std.tolist())
+
+
+def sync_term(curve: np.ndarray, max_offset: int) -> float:
+    """curve (O,) mean cosine per offset (NaN where no frame is valid) -> median(curve) - curve[K]."""
+    c = np.asarray(curve, dtype=np.float64)
+    return float(np.nanmedian(c) - c[max_offset])

@@ -1,0 +1,75 @@
+"""Train the starter model shipped in avanomaly/pretrained/starter.pt, on public real clips only (CPU, 2 cores).
+
+    python experiments/starter_model.py --mirrors /work/.mirror --work work/starter [--install]
+
+1. ``experiments/corpus.py``: extract the real-only corpus from the fetched repositories (sources, commits and
+   licences are listed there) into WORK/corpus, with a speaker-disjoint train / val / test split;
+2. ``avanomaly preprocess --front-end landmarks`` into WORK/cache (MediaPipe face mesh; resumable);
+3. ``avanomaly train --real-only --config starter`` into WORK/run (stage 1 sync on lip landmarks + log-mel,
+   stage 2 AR model; calibration on the val speakers, never trained on); ``--resume`` continues a killed run;
+4. ``--install``: copy WORK/run/model.pt to avanomaly/pretrained/starter.pt (the weights the package ships);
+5. ``experiments/real_faces.py`` on the shared real clips and the corpus's test speakers -> WORK/real_faces.
+
+Every step skips what is already done, so re-running after a kill continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "avanomaly" / "pretrained" / "starter.pt"
+
+
+def run(args: list[str]) -> None:
+    print("$ " + " ".join(args), flush=True)
+    rc = subprocess.call(args)
+    if rc:
+        sys.exit(f"step failed (exit {rc}): {' '.join(args)}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mirrors", type=Path, required=True, help="folder of <owner>+<name>[/repo] git directories")
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="preprocessing processes")
+    ap.add_argument("--install", action="store_true", help=f"copy the trained model to {PRETRAINED.relative_to(REPO)}")
+    ap.add_argument("overrides", nargs="*", help="training overrides, e.g. stage1.max_epochs=10")
+    args = ap.parse_args(argv)
+    py = sys.executable
+    work = args.work
+    t0 = time.time()
+    run([py, str(REPO / "experiments" / "corpus.py"), "--mirrors", str(args.mirrors), "--out", str(work / "corpus")])
+    manifest = work / "corpus" / "manifest.csv"
+    run([py, "-m", "avanomaly", "preprocess", "--front-end", "landmarks", "--manifest", str(manifest),
+         "--out", str(work / "cache"), "--workers", str(args.workers), "--no-progress"])
+    t_pre = time.time()
+    run_dir = work / "run"
+    train = [py, "-m", "avanomaly", "train", "--real-only", "--out", str(run_dir), "--cache", str(work / "cache"),
+             "--threads", str(args.threads), "--no-progress"]
+    if (run_dir / "config.yaml").exists():
+        train += ["--resume"]
+    else:
+        train += ["--config", "starter", "--data", str(manifest), *args.overrides]
+    if not (run_dir / "model.pt").exists():
+        run(train)
+    t_train = time.time()
+    if args.install:
+        PRETRAINED.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run_dir / "model.pt", PRETRAINED)
+        print(f"installed {PRETRAINED} ({PRETRAINED.stat().st_size / 1e6:.2f} MB)")
+    run([py, str(REPO / "experiments" / "real_faces.py"), "--out", str(work / "real_faces"),
+         "--model", str(run_dir), "--corpus", str(manifest), "--threads", str(args.threads)])
+    print(f"corpus + preprocessing {t_pre - t0:.0f} s, training {t_train - t_pre:.0f} s, "
+          f"benchmark {time.time() - t_train:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

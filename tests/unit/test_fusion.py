@@ -1,0 +1,74 @@
+"""Score fusion (real-only z-scores of the nll and sync terms) and calibration == scoring."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from avanomaly.errors import ConfigError
+from avanomaly.scoring.calibration import Calibration, calibrate_terms
+from avanomaly.scoring.fusion import STD_FLOOR, ScoreFusion, sync_term
+from avanomaly.scoring.testing import synthetic_clip, tiny_detector
+
+
+def test_fit_standardises_each_term_on_the_reference_clips():
+    rows = [{"nll": 1.0, "sync": -0.3}, {"nll": 2.0, "sync": -0.1}, {"nll": 3.0, "sync": -0.2}]
+    f = ScoreFusion.fit(rows)
+    assert f.mean == pytest.approx([2.0, -0.2]) and f.std == pytest.approx([1.0, 0.1])
+    assert f.combine({"nll": 2.0, "sync": -0.2}) == pytest.approx(0.0)
+    # one std above on nll, two on sync -> mean z 1.5
+    assert f.combine({"nll": 3.0, "sync": 0.0}) == pytest.approx(1.5)
+    assert "nll" in f.describe() and "sync" in f.describe()
+    assert ScoreFusion.from_dict(f.to_dict()) == f
+
+
+def test_a_constant_term_is_floored_not_divided_by_zero():
+    f = ScoreFusion.fit([{"nll": 1.0, "sync": 0.0}, {"nll": 1.0, "sync": 1.0}])
+    assert f.std[0] == STD_FLOOR
+    assert np.isfinite(f.combine({"nll": 5.0, "sync": 0.5}))
+
+
+def test_bad_terms_are_refused():
+    with pytest.raises(ConfigError, match="subset"):
+        ScoreFusion.fit([{"nll": 1.0}], terms=["loudness"])
+    with pytest.raises(ConfigError, match="at least one"):
+        ScoreFusion.fit([])
+    with pytest.raises(ConfigError, match="non-finite"):
+        ScoreFusion.fit([{"nll": float("nan"), "sync": 0.0}])
+
+
+def test_sync_term_is_minus_confidence_at_zero_offset():
+    k = 3
+    peaked = np.array([0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1])  # in sync: peak at offset 0
+    shifted = np.roll(peaked, 2)  # peak at +2
+    assert sync_term(peaked, k) == pytest.approx(0.1 - 0.9)
+    assert sync_term(shifted, k) == pytest.approx(0.0)
+    assert sync_term(shifted, k) > sync_term(peaked, k)
+
+
+def test_nll_only_calibration_keeps_the_old_score():
+    rows = [{"nll": float(i), "sync": 0.0} for i in range(20)]
+    cal = calibrate_terms(rows, target_fpr=0.1, terms=["nll"])
+    assert cal.fusion == {} and cal.clip_score({"nll": 7.5, "sync": 3.0}) == 7.5
+    assert cal.threshold == 17.0
+
+
+def test_calibration_scores_are_the_detector_scores():
+    """Calibrate on real clips' score_terms, then score the same clips with the calibrated detector: each score is
+    one of the calibration's reference scores (the stored threshold applies to exactly these numbers)."""
+    det = tiny_detector()
+    clips = [synthetic_clip(60 + 10 * i, seed=i) for i in range(4)]
+    rows = [det.anomaly_score(c, threshold=float("inf")).score_terms for c in clips]
+    cal = calibrate_terms(rows, target_fpr=0.25, aggregation=dataclasses.asdict(det.aggregation))
+    assert cal.fusion["terms"] == ["nll", "sync"]
+    calibrated = tiny_detector(calibration=Calibration.from_dict(cal.to_dict()))
+    scores = sorted(calibrated.anomaly_score(c).score for c in clips)
+    np.testing.assert_allclose(scores, cal.reference_scores, rtol=0, atol=1e-9)
+    res = calibrated.anomaly_score(clips[0])
+    assert res.score == pytest.approx(cal.clip_score(res.score_terms))
+    assert res.score_definition == cal.score_definition and "z-scores" in res.score_definition
+    assert res.verdict == ("fake" if res.score > cal.threshold else "real")
+    d = res.to_dict()
+    assert set(d["score_terms"]) == {"nll", "sync"} and d["score_definition"]
