@@ -22,7 +22,7 @@ def __getattr__(name):  # lazy: keep `import avanomaly` (and the CLI) fast, torc
 
         return Detector
     if name == "load_clip":
-        from avanomaly.io.media import load_clip
+        from avanomaly.io import load_clip
 
         return load_clip
     raise AttributeError(f"module 'avanomaly' has no attribute {name!r}")

@@ -21,6 +21,9 @@ DEFAULT_SPLIT_FRACTIONS = (0.628, 0.07, 0.302)
 #: accepted trainer precisions ("auto": bf16-mixed / 16-mixed on CUDA, 32 on CPU)
 PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed")
 TEMPORALS = ("transformer", "mamba")
+#: metrics a stage may monitor (best checkpoint, early stopping) -> whether higher is better ("max") or lower
+MONITORS = {"stage1": {"val_loss": "min", "val_sync_acc": "max", "val_sync_acc_window": "max"},
+            "stage2": {"val_nll": "min", "val_loss": "min"}}
 
 
 def _sync_config():
@@ -63,6 +66,7 @@ class StageConfig:
     accumulate_grad_batches: int = 1
     gradient_clip_val: float = 1.0  # 0 disables clipping
     early_stopping_patience: int = 5  # epochs without improvement of the monitored metric; 0 disables
+    monitor: str = ""  # metric for best.ckpt / early stopping ("" = val_loss in stage 1, val_nll in stage 2)
     num_workers: int = 0  # DataLoader workers
     # stage-1 training-batch augmentation (0 / false = off; validation is never augmented), see modules.py
     augment_contrast: float = 0.0  # per-window mouth contrast gain in [1-a, 1+a] and brightness shift in [-a/2, a/2]
@@ -106,6 +110,8 @@ class TrainConfig:
                     raise ConfigError(f"{name}.{key} must be >= 1, got {getattr(st, key)}")
             if st.lr <= 0:
                 raise ConfigError(f"{name}.lr must be > 0, got {st.lr}")
+            if st.monitor and st.monitor not in MONITORS[name]:
+                raise ConfigError(f"{name}.monitor must be one of {sorted(MONITORS[name])} (or empty), got {st.monitor!r}")
         if str(self.trainer.precision) not in PRECISIONS:
             raise ConfigError(f"trainer.precision must be one of {PRECISIONS}, got {self.trainer.precision!r}")
         temporal = getattr(self.sync, "temporal", None)

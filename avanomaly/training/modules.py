@@ -75,9 +75,16 @@ def window_sync_accuracy(model, out: dict) -> torch.Tensor:
 
 
 class _Stage(L.LightningModule):
+    #: "stage1" / "stage2": the key of training.config.MONITORS
+    stage_name = ""
+
     def __init__(self, stage: StageConfig):
         super().__init__()
         self.stage = stage
+        if stage.monitor:  # else the class default
+            from avanomaly.training.config import MONITORS
+
+            self.monitor, self.mode = stage.monitor, MONITORS[self.stage_name][stage.monitor]
 
     def configure_optimizers(self):
         st = self.stage
@@ -98,6 +105,7 @@ class _Stage(L.LightningModule):
 class SyncStage(_Stage):
     """Stage 1: trains ``self.model`` (SyncModel)."""
 
+    stage_name = "stage1"
     monitor = "val_loss"
     mode = "min"
 
@@ -127,6 +135,7 @@ class SyncStage(_Stage):
 class ARStage(_Stage):
     """Stage 2: ``self.sync`` frozen, trains ``self.model`` (ARModel) on sync feature sequences."""
 
+    stage_name = "stage2"
     monitor = "val_nll"
     mode = "min"
 

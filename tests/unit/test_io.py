@@ -349,3 +349,13 @@ def test_missing_path_and_directory_are_not_found_errors(tmp_path):
         with pytest.raises(MissingFileError) as exc:
             load_clip(p)
         assert isinstance(exc.value, MediaError) and exc.value.reason == "not-found" and str(p) in str(exc.value)
+
+
+def test_every_public_name_of_the_package_imports():
+    import avanomaly
+
+    for name in avanomaly.__all__:
+        assert getattr(avanomaly, name) is not None, name
+    ns: dict = {}
+    exec("from avanomaly import *", ns)
+    assert {"Detector", "load_clip"} <= set(ns)
