@@ -20,7 +20,9 @@ face mesh runs in tracking mode (each frame seeds the next), so a tracker owns a
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from typing import Callable
 
 import numpy as np
@@ -102,7 +104,6 @@ class FaceMeshLandmarker:
     name = "mediapipe_face_mesh"
 
     def __init__(self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
-        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs a few lines per graph otherwise
         try:
             from mediapipe.python.solutions import face_mesh
         except Exception as exc:  # noqa: BLE001 - absent, or a 1.x wheel without the legacy solutions
@@ -110,10 +111,16 @@ class FaceMeshLandmarker:
         self._mesh = face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
                                         min_detection_confidence=min_detection_confidence,
                                         min_tracking_confidence=min_tracking_confidence)
+        self._started = False
 
     def points(self, frame_rgb: np.ndarray) -> np.ndarray | None:
         h, w = frame_rgb.shape[:2]
-        res = self._mesh.process(np.ascontiguousarray(frame_rgb))
+        if self._started:
+            res = self._mesh.process(np.ascontiguousarray(frame_rgb))
+        else:  # the graph starts on the first frame and its C++ side prints start-up notes to fd 2 (not errors)
+            with _quiet_fd2():
+                res = self._mesh.process(np.ascontiguousarray(frame_rgb))
+            self._started = True
         if not res.multi_face_landmarks:
             return None
         lm = res.multi_face_landmarks[0].landmark
@@ -121,6 +128,21 @@ class FaceMeshLandmarker:
 
     def close(self) -> None:
         self._mesh.close()
+
+
+@contextlib.contextmanager
+def _quiet_fd2():
+    """Send file descriptor 2 to /dev/null for the duration (C++ start-up logging that Python cannot filter)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def mediapipe_available() -> bool:

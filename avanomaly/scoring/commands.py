@@ -259,8 +259,9 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
 @click.option("--topk", type=float, default=None)
 @click.option("--window", type=int, default=None)
 @click.option("--skip-seconds", type=float, default=None)
-@click.option("--terms", default="nll,sync", show_default=True,
-              help="Real-only evidence terms fused into the clip score (subset of nll,sync; 'nll' = AR NLL only).")
+@click.option("--terms", default=None,
+              help="Real-only evidence terms fused into the clip score, comma-separated subset of nll,sync "
+                   "[both]; 'nll' = the AR NLL alone.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=None)
 def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms, device,
@@ -282,7 +283,7 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     notes = f"manifest {data}" + (f" split {split}" if split else "") + (f"; {n_fake} non-real row(s) left out" if n_fake else "")
     try:
         cal, failed = calibrate_paths(detector, paths, target_fpr, notes=notes, progress=True,
-                                      terms=[t.strip() for t in terms.split(",") if t.strip()])
+                                      terms=[t.strip() for t in terms.split(",") if t.strip()] if terms else None)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--terms") from exc
     model_file = resolve_model_path(model_path)

@@ -3,10 +3,13 @@
 Terms a ``Detector`` computes for every clip (higher = less like a real, in-sync talking face):
 
 - ``nll``: the AR model's aggregated per-frame negative log-likelihood (``scoring.aggregate``);
-- ``sync``: ``median(curve) - curve[0]``, where ``curve[d]`` is the clip's mean audio-visual cosine similarity
-  at audio offset ``d`` (``SyncModel.offset_curve``): minus SyncNet's confidence measured *at zero offset*. An
-  in-sync real clip has its peak at 0 (strongly negative term); shifted audio moves the peak away and swapped
-  audio flattens the curve (both near 0 or above).
+- ``sync``: ``median(curve) - max(curve[-1..+1])``, where ``curve[d]`` is the clip's mean audio-visual cosine
+  similarity at audio offset ``d`` frames (``SyncModel.offset_curve``): minus SyncNet's confidence measured *at
+  zero offset*, within ``SYNC_TOLERANCE_FRAMES`` (recordings are often 1 frame = 40 ms off; broadcast practice
+  accepts about that, EBU R37: +40 / -60 ms). An in-sync real clip has its peak there (strongly negative term);
+  shifted audio moves the peak away and swapped audio flattens the curve (both near 0 or above).
+  (A third term, the gap ``max(curve) - max(curve[-1..+1])``, was tried and left out: real clips that are a few
+  frames off by themselves get huge z-scores from it; docs/results.md "Real faces".)
 
 ``ScoreFusion.fit`` takes the terms of real validation clips only (never fakes) and stores each term's mean and
 std; the fused score is the mean of the terms' z-scores. Fit and threshold live in the calibration, so the model
@@ -25,6 +28,8 @@ from avanomaly.errors import ConfigError
 TERMS = ("nll", "sync")
 #: default terms of a new calibration
 DEFAULT_TERMS = TERMS
+#: offsets (frames) either side of 0 that still count as in sync for the ``sync`` term
+SYNC_TOLERANCE_FRAMES = 1
 #: floor of a term's std (its units: nats for nll, cosine similarity for sync), so a term that barely varies
 #: over the reference clips cannot dominate the fused score
 STD_FLOOR = 1e-2
@@ -68,7 +73,8 @@ class ScoreFusion:
         return cls(terms=terms, mean=x.mean(axis=0).tolist(), std=std.tolist())
 
 
-def sync_term(curve: np.ndarray, max_offset: int) -> float:
-    """curve (O,) mean cosine per offset (NaN where no frame is valid) -> median(curve) - curve[K]."""
+def sync_term(curve: np.ndarray, max_offset: int, tolerance: int = SYNC_TOLERANCE_FRAMES) -> float:
+    """curve (O,) mean cosine per offset (NaN where no frame is valid) -> median(curve) - max(curve[K-tol..K+tol])."""
     c = np.asarray(curve, dtype=np.float64)
-    return float(np.nanmedian(c) - c[max_offset])
+    near = c[max(0, max_offset - tolerance): max_offset + tolerance + 1]
+    return float(np.nanmedian(c) - np.nanmax(near))

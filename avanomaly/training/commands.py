@@ -99,9 +99,9 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
     for name, reason in result.skipped:
         click.echo(f"  skipped: {name} ({reason})")
     m1 = s1.get("metrics", {})
-    click.echo(f"stage 1: best val_loss {_fmt(s1.get('best'))}; last held-out sync accuracy "
+    click.echo(f"stage 1: best {s1.get('monitor', 'val_loss')} {_fmt(s1.get('best'))}; last held-out sync accuracy "
                f"{_fmt(m1.get('val_sync_acc_window'))} per window, {_fmt(m1.get('val_sync_acc'))} per frame")
-    click.echo(f"stage 2: best val_nll {_fmt(s2.get('best'))}")
+    click.echo(f"stage 2: best {s2.get('monitor', 'val_nll')} {_fmt(s2.get('best'))}")
     if result.calibration:
         click.echo(f"calibration: threshold {result.calibration['threshold']:.4f} "
                    f"(target FPR {result.calibration['target_fpr']}, {result.calibration['n']} val real clips)")

@@ -49,6 +49,7 @@ class DataConfig:
     split_seed: int = 0
     preprocess_workers: int = 1
     val_windows_per_clip: int = 8  # fixed, evenly spaced validation windows per val clip
+    balance_identities: bool = False  # training windows: every identity equally often (else by clip length)
 
 
 @dataclass

@@ -10,8 +10,10 @@ from avanomaly.training.windows import FixedWindows, RandomWindows
 
 
 class WindowDataModule(L.LightningDataModule):
-    def __init__(self, train_refs, val_refs, stage: StageConfig, seed: int = 0, val_per_clip: int = 8):
+    def __init__(self, train_refs, val_refs, stage: StageConfig, seed: int = 0, val_per_clip: int = 8,
+                 balance: bool = False):
         super().__init__()
+        self.balance = bool(balance)
         self.train_refs, self.val_refs = list(train_refs), list(val_refs)
         self.stage = stage
         self.seed = int(seed)
@@ -25,7 +27,8 @@ class WindowDataModule(L.LightningDataModule):
     def train_dataloader(self):
         # reload_dataloaders_every_n_epochs=1: a fresh, epoch-seeded draw of windows every epoch
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        ds = RandomWindows(self.train_refs, self.stage.window, self.stage.windows_per_epoch, self.seed, epoch)
+        ds = RandomWindows(self.train_refs, self.stage.window, self.stage.windows_per_epoch, self.seed, epoch,
+                           balance=self.balance)
         return self._loader(ds, drop_last=True)
 
     def val_dataloader(self):

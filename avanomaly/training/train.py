@@ -119,8 +119,9 @@ def split_rows(df, cfg: TrainConfig, run_dir: Path):
     return train_df, val_df, how
 
 
-def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True):
-    """Cached clips for ``paths`` (preprocessing missing entries first). Returns (refs, failed)."""
+def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True, groups=None):
+    """Cached clips for ``paths`` (preprocessing missing entries first; ``groups``: the identity of each path).
+    Returns (refs, failed)."""
     from avanomaly.preprocess import preprocess_many
 
     keys: dict[str, str] = {}
@@ -140,6 +141,7 @@ def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True):
         failed = [tuple(f) for f in report.failed]
         keys.update({str(k): v for k, v in getattr(report, "keys", {}).items()})
     refs = []
+    group_of = {} if groups is None else {p: str(g) for p, g in zip(paths, groups)}
     bad = {str(f[0]) for f in failed}
     for p in paths:
         if str(p) in bad:
@@ -148,7 +150,7 @@ def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True):
             failed.append((str(p), "missing-cache-entry", "no cache entry after preprocessing"))
             continue
         clip = cache.get(keys[p])
-        refs.append(ClipRef(name=str(p), clip=clip, n_frames=clip_n_frames(clip)))
+        refs.append(ClipRef(name=str(p), clip=clip, n_frames=clip_n_frames(clip), group=group_of.get(p, "")))
     return refs, failed
 
 
@@ -181,7 +183,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     cache = FeatureCache(cfg.data.cache or (run_dir / "cache"))
     is_zero = _global_rank() == 0
     train_refs, f1 = prepare_clips(_resolve_paths(train_df, cfg.data.manifest), cache, cfg.preprocess,
-                                   cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero)
+                                   cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero,
+                                   groups=list(train_df["identity"]) if "identity" in train_df else None)
     val_refs, f2 = prepare_clips(_resolve_paths(val_df, cfg.data.manifest), cache, cfg.preprocess,
                                  cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero)
     failed = f1 + f2
@@ -400,7 +403,7 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
         default_root_dir=str(stage_dir), log_every_n_steps=tr.log_every_n_steps,
     )
     dm = WindowDataModule(train_refs, val_refs, st, seed=cfg.trainer.seed * 10 + index,
-                          val_per_clip=cfg.data.val_windows_per_clip)
+                          val_per_clip=cfg.data.val_windows_per_clip, balance=cfg.data.balance_identities)
     with warnings.catch_warnings():  # scoped: the caller's warning filters are left as they were
         # lightning 2.6 with torch 2.13 warns about its own pytree use on every fit: nothing a user can act on
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")

@@ -27,6 +27,7 @@ class ClipRef:
     name: str  # source path or cache key, used in messages
     clip: Any  # CachedClip-like
     n_frames: int
+    group: str = ""  # identity (speaker) of the clip; RandomWindows(balance=True) gives every group equal weight
 
 
 def clip_n_frames(clip) -> int:
@@ -59,9 +60,12 @@ def _sample(ref: ClipRef, start: int, window: int, index: int) -> dict:
 
 
 class RandomWindows(Dataset):
-    """``length`` random windows of ``window`` frames; clip chosen proportionally to its number of windows."""
+    """``length`` random windows of ``window`` frames; clip chosen proportionally to its number of windows, or,
+    with ``balance``, every ``ClipRef.group`` (speaker) equally often and its clips by their number of windows
+    (so one long-recorded speaker does not make up most of the training windows)."""
 
-    def __init__(self, refs: Sequence[ClipRef], window: int, length: int, seed: int = 0, epoch: int = 0):
+    def __init__(self, refs: Sequence[ClipRef], window: int, length: int, seed: int = 0, epoch: int = 0,
+                 balance: bool = False):
         if not refs:
             raise DatasetError("no training clips")
         self.refs = list(refs)
@@ -72,6 +76,10 @@ class RandomWindows(Dataset):
         counts = np.array([r.n_frames - self.window + 1 for r in self.refs], dtype=np.float64)
         if (counts < 1).any():
             raise DatasetError("RandomWindows got a clip shorter than the window; filter with usable_clips first")
+        if balance:
+            groups = np.array([r.group for r in self.refs])
+            for g in np.unique(groups):
+                counts[groups == g] /= counts[groups == g].sum()
         self.p = counts / counts.sum()
 
     def __len__(self) -> int:

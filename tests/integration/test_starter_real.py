@@ -75,11 +75,14 @@ def test_starter_loads_with_no_arguments_and_scores_offline(real_av, starter):
 
 
 def test_starter_sees_the_delayed_audio_of_the_vgg_clip(real_av, starter):
+    """The VGG demo clip is itself out of sync (SyncNet's README reports a 3-frame offset for it): the model finds
+    it several frames off, and the 120 ms-delayed copy 3 frames later, i.e. nearer to sync — so the copy's
+    zero-offset sync evidence is the stronger one (docs/results.md "Real faces")."""
     orig = starter.anomaly_score(real_av / "real" / "vgg_syncnet_example.avi")
     late = starter.anomaly_score(real_av / "fake" / "avshift_vgg_syncnet_example_120ms.avi")
     assert abs(late.av_offset_frames - orig.av_offset_frames - VGG_SHIFT_FRAMES) <= 1
-    assert late.score_terms["sync"] > orig.score_terms["sync"]
-    assert late.score > orig.score
+    assert orig.av_offset_frames <= -2 and abs(late.av_offset_frames) < abs(orig.av_offset_frames)
+    assert late.score_terms["sync"] < orig.score_terms["sync"]
 
 
 def test_score_cli_uses_the_starter_by_default(real_av, mediapipe, monkeypatch):

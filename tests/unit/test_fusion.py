@@ -15,7 +15,7 @@ from avanomaly.scoring.testing import synthetic_clip, tiny_detector
 
 def test_fit_standardises_each_term_on_the_reference_clips():
     rows = [{"nll": 1.0, "sync": -0.3}, {"nll": 2.0, "sync": -0.1}, {"nll": 3.0, "sync": -0.2}]
-    f = ScoreFusion.fit(rows)
+    f = ScoreFusion.fit(rows, terms=("nll", "sync"))
     assert f.mean == pytest.approx([2.0, -0.2]) and f.std == pytest.approx([1.0, 0.1])
     assert f.combine({"nll": 2.0, "sync": -0.2}) == pytest.approx(0.0)
     # one std above on nll, two on sync -> mean z 1.5
@@ -25,7 +25,7 @@ def test_fit_standardises_each_term_on_the_reference_clips():
 
 
 def test_a_constant_term_is_floored_not_divided_by_zero():
-    f = ScoreFusion.fit([{"nll": 1.0, "sync": 0.0}, {"nll": 1.0, "sync": 1.0}])
+    f = ScoreFusion.fit([{"nll": 1.0, "sync": 0.0}, {"nll": 1.0, "sync": 1.0}], terms=("nll", "sync"))
     assert f.std[0] == STD_FLOOR
     assert np.isfinite(f.combine({"nll": 5.0, "sync": 0.5}))
 
@@ -36,16 +36,18 @@ def test_bad_terms_are_refused():
     with pytest.raises(ConfigError, match="at least one"):
         ScoreFusion.fit([])
     with pytest.raises(ConfigError, match="non-finite"):
-        ScoreFusion.fit([{"nll": float("nan"), "sync": 0.0}])
+        ScoreFusion.fit([{"nll": float("nan"), "sync": 0.0}], terms=("nll", "sync"))
 
 
-def test_sync_term_is_minus_confidence_at_zero_offset():
+def test_sync_term_is_minus_confidence_at_zero_offset_within_a_frame():
     k = 3
     peaked = np.array([0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1])  # in sync: peak at offset 0
-    shifted = np.roll(peaked, 2)  # peak at +2
     assert sync_term(peaked, k) == pytest.approx(0.1 - 0.9)
+    assert sync_term(np.roll(peaked, 1), k) == pytest.approx(0.1 - 0.9)  # 1 frame off: within the tolerance
+    assert sync_term(np.roll(peaked, 1), k, tolerance=0) == pytest.approx(0.0)
+    shifted = np.roll(peaked, 2)  # peak at +2: out of sync
     assert sync_term(shifted, k) == pytest.approx(0.0)
-    assert sync_term(shifted, k) > sync_term(peaked, k)
+    assert sync_term(np.full(7, 0.2), k) == pytest.approx(0.0)  # another voice: no peak anywhere
 
 
 def test_nll_only_calibration_keeps_the_old_score():

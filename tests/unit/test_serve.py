@@ -276,6 +276,7 @@ def test_health_reports_model_and_limits(tmp_uploads, tiny_det):
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["model_loaded"] is True and h["avanomaly_version"] == __version__
     assert h["model"]["type"] == "Detector" and h["model"]["calibrated"] is False and h["model"]["device"] == "cpu"
+    assert h["model"]["front_end"] == "pixels" and h["model"]["model"] is None  # not a shipped model
     assert h["limits"] == {"max_upload_mb": 12, "max_concurrency": 2, "max_queue": 3, "max_seconds": 600.0}
 
 

@@ -117,6 +117,21 @@ def test_random_windows_are_reproducible_per_epoch_and_shaped(clips):
     assert all(0 <= s <= 30 - 10 for _, s in draws0)
 
 
+def test_balanced_windows_draw_every_identity_equally_often():
+    """One long-recorded speaker (4 clips x 200 frames) and two short ones (1 clip x 30 frames each): by length,
+    the long one gets ~93 % of the windows; balanced, each speaker gets a third."""
+    def ref(name, n, group):
+        return ClipRef(name, MemoryClip(np.zeros((n, 4, 4), np.uint8), np.zeros((4 * n, 8), np.float16)), n, group)
+
+    refs = [ref(f"long{i}", 200, "long") for i in range(4)] + [ref("a", 30, "a"), ref("b", 30, "b")]
+    by_length = RandomWindows(refs, window=10, length=10, seed=0)
+    balanced = RandomWindows(refs, window=10, length=10, seed=0, balance=True)
+    assert by_length.p[:4].sum() == pytest.approx(4 * 191 / (4 * 191 + 2 * 21))
+    assert balanced.p[:4].sum() == pytest.approx(1 / 3) and balanced.p[4] == pytest.approx(1 / 3)
+    groups = [refs[int(balanced[i]["clip"])].group for i in range(600)]
+    assert 150 < groups.count("a") < 250 and 150 < groups.count("long") < 250
+
+
 def test_window_mel_matches_video_frames():
     mouths = np.arange(6, dtype=np.uint8)[:, None, None].repeat(4, 1).repeat(4, 2)
     mel = np.repeat(np.arange(6, dtype=np.float16), 4)[:, None].repeat(3, 1)
