@@ -88,6 +88,7 @@ def main(argv=None) -> int:
                     help="folder of generator fakes (talking heads) scored as files; repeatable")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--sync-window", type=int, default=None, help="Detector sync_window (frames per sync pass)")
     args = ap.parse_args(argv)
 
     import torch
@@ -100,7 +101,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
-    det = Detector.from_pretrained(args.model, device="cpu")
+    det = Detector.from_pretrained(args.model, device="cpu",
+                                   **({"sync_window": args.sync_window} if args.sync_window else {}))
     man = pd.read_csv(args.real_av / "manifest.csv")
     shared_real = [str(args.real_av / p) for p in man[man.label == "real"].path]
     shared_fake = [str(args.real_av / p) for p in man[man.label == "fake"].path]

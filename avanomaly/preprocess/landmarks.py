@@ -20,9 +20,6 @@ face mesh runs in tracking mode (each frame seeds the next), so a tracker owns a
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 from typing import Callable
 
 import numpy as np
@@ -108,19 +105,15 @@ class FaceMeshLandmarker:
             from mediapipe.python.solutions import face_mesh
         except Exception as exc:  # noqa: BLE001 - absent, or a 1.x wheel without the legacy solutions
             raise MissingDependencyError(f"{INSTALL_HINT} ({type(exc).__name__}: {exc})") from exc
+        # its C++ side prints a few start-up lines to stderr from its own threads ("Created TensorFlow Lite
+        # XNNPACK delegate", "Feedback manager requires ..."): harmless, and not filterable from Python
         self._mesh = face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
                                         min_detection_confidence=min_detection_confidence,
                                         min_tracking_confidence=min_tracking_confidence)
-        self._started = False
 
     def points(self, frame_rgb: np.ndarray) -> np.ndarray | None:
         h, w = frame_rgb.shape[:2]
-        if self._started:
-            res = self._mesh.process(np.ascontiguousarray(frame_rgb))
-        else:  # the graph starts on the first frame and its C++ side prints start-up notes to fd 2 (not errors)
-            with _quiet_fd2():
-                res = self._mesh.process(np.ascontiguousarray(frame_rgb))
-            self._started = True
+        res = self._mesh.process(np.ascontiguousarray(frame_rgb))
         if not res.multi_face_landmarks:
             return None
         lm = res.multi_face_landmarks[0].landmark
@@ -128,21 +121,6 @@ class FaceMeshLandmarker:
 
     def close(self) -> None:
         self._mesh.close()
-
-
-@contextlib.contextmanager
-def _quiet_fd2():
-    """Send file descriptor 2 to /dev/null for the duration (C++ start-up logging that Python cannot filter)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def mediapipe_available() -> bool:
