@@ -101,10 +101,7 @@ class FaceMeshLandmarker:
     name = "mediapipe_face_mesh"
 
     def __init__(self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
-        try:
-            from mediapipe.python.solutions import face_mesh
-        except Exception as exc:  # noqa: BLE001 - absent, or a 1.x wheel without the legacy solutions
-            raise MissingDependencyError(f"{INSTALL_HINT} ({type(exc).__name__}: {exc})") from exc
+        face_mesh = _face_mesh_module()
         # its C++ side prints a few start-up lines to stderr from its own threads ("Created TensorFlow Lite
         # XNNPACK delegate", "Feedback manager requires ..."): harmless, and not filterable from Python
         self._mesh = face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
@@ -123,10 +120,24 @@ class FaceMeshLandmarker:
         self._mesh.close()
 
 
-def mediapipe_available() -> bool:
-    """True when the face mesh can be built here (MediaPipe 0.10.x with its bundled models)."""
+def _face_mesh_module():
+    """MediaPipe's face-mesh solution module; MissingDependencyError with the install line when absent."""
     try:
-        FaceMeshLandmarker().close()
+        from mediapipe.python.solutions import face_mesh
+    except Exception as exc:  # noqa: BLE001 - absent, or a 1.x wheel without the legacy solutions
+        raise MissingDependencyError(f"{INSTALL_HINT} ({type(exc).__name__}: {exc})") from exc
+    return face_mesh
+
+
+def require_mediapipe() -> None:
+    """Raise MissingDependencyError (with the install line) unless the face mesh can be imported here."""
+    _face_mesh_module()
+
+
+def mediapipe_available() -> bool:
+    """True when the face mesh can be imported here (MediaPipe 0.10.x with its bundled models)."""
+    try:
+        require_mediapipe()
     except MissingDependencyError:
         return False
     return True

@@ -24,6 +24,8 @@ gives no face overlapping the track, the full frame is searched again, so a lost
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -299,10 +301,7 @@ def extract_mouths(frames: np.ndarray, detector: FaceDetector, cfg: PreprocessCo
     when ``cfg.face_fallback == "center"``. ``chunk_frames`` processes the frames in runs of that length,
     exactly as the streaming file path does (``MouthTracker``); default: one run.
     """
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
-    tracker = MouthTracker(detector, cfg, source)
-    step = chunk_frames or max(1, len(frames))
-    for i in range(0, len(frames), step):
-        tracker.push(frames[i : i + step])
-    return tracker.finish()
+    from avanomaly.preprocess.frontends import track_frames
+
+    cfg = dataclasses.replace(cfg or PreprocessConfig(), front_end="pixels")
+    return track_frames(frames, cfg, detector, source, chunk_frames)

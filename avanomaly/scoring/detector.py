@@ -285,6 +285,10 @@ class Detector:
 
             preprocess_cfg = dataclass_from_dict(PreprocessConfig, preprocess_cfg)
         self.preprocess_cfg = preprocess_cfg
+        if preprocess_cfg.front_end == "landmarks":  # fail at load, not once per file
+            from avanomaly.preprocess.landmarks import require_mediapipe
+
+            require_mediapipe()
         if isinstance(calibration, dict):
             calibration = Calibration.from_dict(calibration)
         self.calibration = calibration

