@@ -95,8 +95,8 @@ class SyncModel(nn.Module):
         if T < 1:
             raise ValueError(f"embed_visual needs >= {CONTEXT_FRAMES + 1} frames, got {T4}")
         if (mouths.dim() == 3) != (self.config.in_features > 0):
-            raise ValueError(f"this model takes {'(B, T, F) feature vectors' if self.config.in_features else '(B, T, S, S) crops'}"
-                             f", got {tuple(mouths.shape)} (front end and model do not match)")
+            wants = "(B, T, F) feature vectors" if self.config.in_features else "(B, T, S, S) crops"
+            raise ValueError(f"this model takes {wants}, got {tuple(mouths.shape)} (front end and model do not match)")
         if mouths.dim() == 3:  # (B, T+4, F) per-frame features
             x = self.normalize_features(mouths)
             win = x.unfold(1, VISUAL_WINDOW, 1)  # (B, T, F, 5)

@@ -22,8 +22,11 @@ def visual_frame_shape(cfg) -> tuple[int, ...]:
     return (cfg.crop_size, cfg.crop_size)
 
 
-def visual_dtype(cfg) -> np.dtype:
-    return np.dtype(np.float32) if cfg.front_end == "landmarks" else np.dtype(np.uint8)
+def face_model_name(cfg) -> str:
+    """What finds the face: the pixel front end's detector name, or the landmark front end's face mesh."""
+    if getattr(cfg, "front_end", "pixels") == "landmarks":
+        return "mediapipe_face_mesh"
+    return getattr(cfg, "detector", None)
 
 
 def create_tracker(cfg, detector=None, source=None):

@@ -19,7 +19,7 @@ from avanomaly.errors import ClipTooShortError, MediaError
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector
-from avanomaly.preprocess.frontends import create_tracker, track_frames
+from avanomaly.preprocess.frontends import create_tracker, face_model_name, track_frames
 from avanomaly.preprocess.mel import log_mel
 from avanomaly.utils import atomic_write_text, file_sha256
 
@@ -62,7 +62,7 @@ def _features(mouths, found, audio, cfg: PreprocessConfig, source, info: dict) -
         "duration": n / cfg.fps,
         "face_rate": float(found.mean()),
         "face_fallback_used": bool(not found.any()),
-        "detector": "mediapipe_face_mesh" if cfg.front_end == "landmarks" else cfg.detector,
+        "detector": face_model_name(cfg),
         "front_end": cfg.front_end,
         "trimmed_seconds": float(trimmed),
         "config": dataclasses.asdict(cfg),

@@ -268,16 +268,16 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
               threads):
     """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused)."""
     from avanomaly.scoring.calibration import write_calibration
-    from avanomaly.scoring.modelfile import PRETRAINED, pretrained_path, resolve_model_path
+    from avanomaly.scoring.modelfile import pretrained_path, resolve_model_path, shipped_name
 
     if not 0.0 <= target_fpr < 1.0:
         raise click.BadParameter("must be in [0, 1)", param_hint="--target-fpr")
     _set_threads(threads)
     paths, n_fake = read_real_paths(data, split, real_only)
-    target = model or default_model_path()
-    if str(target) in PRETRAINED and not Path(target).exists():
-        raise UsageFailure(f"the shipped {str(target)!r} model is not re-calibrated in place: copy "
-                           f"{pretrained_path(str(target), check=False)} and pass the copy with --model")
+    shipped = shipped_name(model or default_model_path())
+    if shipped is not None:
+        raise UsageFailure(f"the shipped {shipped!r} model is not re-calibrated in place: copy "
+                           f"{pretrained_path(shipped, check=False)} and pass the copy with --model")
     detector, model_path = _load_detector(model, device)
     detector.aggregation = _aggregation(aggregation, topk, window, skip_seconds, detector.aggregation)
     notes = f"manifest {data}" + (f" split {split}" if split else "") + (f"; {n_fake} non-real row(s) left out" if n_fake else "")

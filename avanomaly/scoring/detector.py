@@ -23,10 +23,11 @@ import numpy as np
 import torch
 
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
+from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
 from avanomaly.scoring.fusion import sync_term
-from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, PRETRAINED, resolve_model_path
+from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,8 @@ class Detector:
     background thread while the current one is scored (one extra chunk in memory; results are identical).
     """
 
-    def __init__(self, sync_model=None, ar_model=None, preprocess_cfg=None, calibration: Calibration | dict | None = None,
+    def __init__(self, sync_model=None, ar_model=None, preprocess_cfg=None,
+                 calibration: Calibration | dict | None = None,
                  aggregation: AggregationConfig | dict | None = None, device: str | torch.device = "cpu",
                  chunk_frames: int = DEFAULT_CHUNK_FRAMES, face_detector=None, sync_window: int = DEFAULT_SYNC_WINDOW,
                  sync_margin: int | None = None, source: str | None = None, precision: str = "fp32",
@@ -326,9 +328,8 @@ class Detector:
         sync_model, ar_model, pcfg, calibration, _ = load_model_file(model_path)
         if calibration is None and (model_path.parent / CALIBRATION_JSON).exists():
             calibration = load_calibration_json(model_path.parent / CALIBRATION_JSON)
-        shipped = str(path) if str(path) in PRETRAINED and not Path(path).exists() else None
         return cls(sync_model, ar_model, pcfg, calibration=calibration, device=device, source=str(model_path),
-                   model_name=shipped, **kwargs)
+                   model_name=shipped_name(path), **kwargs)
 
     @property
     def face_detector(self):
@@ -522,7 +523,7 @@ class Detector:
             raise ClipTooShortError(name, f"{n_frames} frame(s) after decoding; need at least {MIN_CLIP_FRAMES}")
         face_found = np.concatenate(face_parts)
         if not face_found.any() and cfg.face_fallback == "error":
-            raise NoFaceError(name, f"no face found in any frame checked (detector {cfg.detector}); the model "
+            raise NoFaceError(name, f"no face found in any frame checked ({face_model_name(cfg)}); the model "
                                     "was set up with face_fallback='error'")
         consume(sync.flush())
         nll_parts.extend(ar.flush())

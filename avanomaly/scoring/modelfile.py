@@ -37,10 +37,16 @@ def pretrained_path(name: str, check: bool = True) -> Path:
     return path
 
 
+def shipped_name(spec) -> str | None:
+    """``spec`` when it names a shipped model (and no file or folder of that name exists here), else None."""
+    return str(spec) if str(spec) in PRETRAINED and not Path(spec).exists() else None
+
+
 def resolve_model_path(spec) -> Path:
     """A shipped model's name (``"starter"``), a model file, or a run directory holding ``model.pt`` -> the file."""
-    if str(spec) in PRETRAINED and not Path(spec).exists():
-        return pretrained_path(str(spec))
+    name = shipped_name(spec)
+    if name is not None:
+        return pretrained_path(name)
     path = Path(spec)
     return path / MODEL_FILENAME if path.is_dir() else path
 

@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from avanomaly import __version__
 from avanomaly.errors import AvanomalyError, EmptyFileError, MediaError, NotMediaError
+from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.serve import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB
 from avanomaly.serve.uploads import BYTES_PER_MB, UploadError, UploadReceiver, check_content_length, safe_suffix
 
@@ -97,8 +98,7 @@ def describe_detector(detector) -> dict:
         "calibrated": calibration is not None or threshold is not None,
         "threshold": float(threshold) if isinstance(threshold, (int, float)) else None,
         "front_end": getattr(cfg, "front_end", None),
-        "face_detector": getattr(cfg, "detector", None) if getattr(cfg, "front_end", "pixels") == "pixels"
-        else "mediapipe_face_mesh",
+        "face_detector": face_model_name(cfg),
         "score": calibration_score or None,
         "fps": getattr(cfg, "fps", None),
         "aggregation": getattr(agg, "method", None),
