@@ -92,6 +92,19 @@ def lip_features(points: np.ndarray) -> np.ndarray | None:
     return np.concatenate([q[_POINTS, :2].reshape(-1), scalars]).astype(np.float32)
 
 
+def scale_lip_features(x, sx, sy):
+    """Lip features (B, T, N_LIP_FEATURES) tensor -> the same mouths stretched by ``sx`` horizontally and ``sy``
+    vertically ((B,) tensors, one factor per batch element): other mouth proportions, same timing (a training
+    augmentation). Point coordinates scale with their axis; openings with sy, width with sx, rounding with sy/sx."""
+    import torch
+
+    n = 2 * N_POINTS
+    axis = torch.stack([sx, sy], dim=-1)[:, None, None, :]  # (B, 1, 1, 2)
+    pts = x[..., :n].unflatten(-1, (N_POINTS, 2)) * axis  # (B, T, P, 2)
+    gain = torch.stack([sy, sy, sx, sy / sx], dim=-1)[:, None, :]  # (B, 1, 4): the four mouth scalars
+    return torch.cat([pts.flatten(-2), x[..., n:n + N_SCALARS] * gain], dim=-1)
+
+
 class FaceMeshLandmarker:
     """MediaPipe face mesh (tracking mode, one face, refined lips). ``points(frame_rgb) -> (478, 3) pixels or None``.
 

@@ -73,6 +73,8 @@ class StageConfig:
     augment_contrast: float = 0.0  # per-window mouth contrast gain in [1-a, 1+a] and brightness shift in [-a/2, a/2]
     augment_flip: bool = False  # mirror the mouth crops left-right for a random half of the windows
     augment_mel_noise: float = 0.0  # std of Gaussian noise added to the log-mel (natural-log units)
+    augment_mel_shift: int = 0  # move each window's log-mel by up to this many mel bins (other voices)
+    augment_lip_scale: float = 0.0  # lip features: stretch x and y by factors in [1-a, 1+a] (other mouths)
 
 
 @dataclass

@@ -65,10 +65,10 @@ def stage_state_dict(ckpt_path) -> dict:
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.is_file():
         raise CheckpointError(f"{ckpt_path}: stage checkpoint not found")
-    try:
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    try:  # weights_only: tensors and plain containers only, so a crafted checkpoint in a run folder runs no code
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{ckpt_path}: cannot load stage checkpoint ({exc})") from exc
+        raise CheckpointError(f"{ckpt_path}: cannot load stage checkpoint as data only ({exc})") from exc
     sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not sd:
         raise CheckpointError(f"{ckpt_path}: no state_dict in the stage checkpoint")

@@ -41,8 +41,8 @@ def augment_sync_batch(mouths: torch.Tensor, mel: torch.Tensor, stage: StageConf
     unchanged): per window a mouth contrast gain and brightness shift (``augment_contrast``), a left-right
     mirror (``augment_flip``) and Gaussian noise on the log-mel (``augment_mel_noise``). Draws from torch's
     global RNG, which the training reseeds every epoch (resumable). mouths (B, T+4, S, S) float in [0, 1],
-    mel (B, 4(T+4), M) -> same shapes. Lip features (B, T+4, F) get only the mel noise (contrast and mirror are
-    pixel operations)."""
+    mel (B, 4(T+4), M) -> same shapes. Lip features (B, T+4, F) get ``augment_lip_scale`` instead of contrast and
+    mirror (pixel operations); ``augment_mel_shift`` moves each window's spectrum by a random number of mel bins."""
     b = mouths.shape[0]
     pixels = mouths.dim() == 4
     if stage.augment_contrast > 0 and pixels:
@@ -54,6 +54,18 @@ def augment_sync_batch(mouths: torch.Tensor, mel: torch.Tensor, stage: StageConf
     if stage.augment_flip and pixels:
         flip = torch.rand(b, device=mouths.device) < 0.5  # (B,)
         mouths = torch.where(flip[:, None, None, None], mouths.flip(-1), mouths)
+    if stage.augment_lip_scale > 0 and not pixels:
+        from avanomaly.preprocess.landmarks import scale_lip_features
+
+        a = float(stage.augment_lip_scale)
+        sx, sy = (1.0 + a * (2.0 * torch.rand(2, b, device=mouths.device) - 1.0)).unbind(0)  # (B,) each
+        mouths = scale_lip_features(mouths, sx, sy)
+    if stage.augment_mel_shift > 0:  # another vocal tract: the spectrum moved by up to k mel bins
+        k = int(stage.augment_mel_shift)
+        shift = torch.randint(-k, k + 1, (b,), device=mel.device)  # (B,)
+        m = mel.shape[-1]
+        idx = (torch.arange(m, device=mel.device)[None, :] - shift[:, None]).clamp(0, m - 1)  # (B, M)
+        mel = mel.gather(2, idx[:, None, :].expand_as(mel))
     if stage.augment_mel_noise > 0:
         mel = mel + float(stage.augment_mel_noise) * torch.randn_like(mel)
     return mouths, mel

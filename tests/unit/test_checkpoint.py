@@ -107,3 +107,27 @@ def test_weight_mismatches_are_named(tmp_path):
     # a config that disagrees with the weights (dim 16 saved, config says 32) is a shape mismatch
     with pytest.raises(CheckpointError, match="shape mismatch"):
         model_from_dict({**rec, "config": {**rec["config"], "dim": 32}}, source="memory")
+
+
+class _Payload:
+    """Pickling this object would run code on load (os.system-style); weights_only loading must refuse it."""
+
+    def __reduce__(self):
+        return (_touch, ("SENTINEL",))
+
+
+def _touch(path):  # pragma: no cover - must never run
+    open(path, "w").close()
+    return {}
+
+
+def test_a_crafted_stage_checkpoint_is_refused_without_running_code(tmp_path, monkeypatch):
+    from avanomaly.errors import CheckpointError
+    from avanomaly.training.export import stage_state_dict
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = tmp_path / "best.ckpt"
+    torch.save({"state_dict": _Payload()}, ckpt)
+    with pytest.raises(CheckpointError, match="data only"):
+        stage_state_dict(ckpt)
+    assert not (tmp_path / "SENTINEL").exists()

@@ -146,3 +146,21 @@ def test_a_landmark_model_without_mediapipe_fails_at_load_with_the_install_line(
         Detector(sync, ar, PreprocessConfig(front_end="landmarks"))
     with pytest.raises(MissingDependencyError, match="pip install"):
         LipTracker(PreprocessConfig(front_end="landmarks"))
+
+
+def test_scale_lip_features_stretches_the_mouth_and_keeps_timing():
+    import torch
+
+    from avanomaly.preprocess.landmarks import N_POINTS, scale_lip_features
+
+    feats = torch.from_numpy(np.stack([lip_features(_mesh(o) * 50) for o in (0.05, 0.2, 0.1)]))[None]  # (1, 3, F)
+    out = scale_lip_features(feats, torch.tensor([1.2]), torch.tensor([0.8]))
+    assert out.shape == feats.shape
+    pts, opn = out[0, :, :2 * N_POINTS].reshape(3, N_POINTS, 2), out[0, :, INNER_OPEN_FEATURE]
+    ref = feats[0, :, :2 * N_POINTS].reshape(3, N_POINTS, 2)
+    torch.testing.assert_close(pts[..., 0], 1.2 * ref[..., 0])
+    torch.testing.assert_close(pts[..., 1], 0.8 * ref[..., 1])
+    torch.testing.assert_close(opn, 0.8 * feats[0, :, INNER_OPEN_FEATURE])
+    assert torch.argsort(opn).tolist() == [0, 2, 1]  # the opening still rises and falls at the same frames
+    same = scale_lip_features(feats, torch.ones(1), torch.ones(1))
+    torch.testing.assert_close(same, feats)

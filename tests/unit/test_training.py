@@ -117,6 +117,24 @@ def test_random_windows_are_reproducible_per_epoch_and_shaped(clips):
     assert all(0 <= s <= 30 - 10 for _, s in draws0)
 
 
+def test_mel_shift_augmentation_moves_the_spectrum_and_leaves_timing():
+    from avanomaly.training.config import StageConfig
+    from avanomaly.training.modules import augment_sync_batch
+
+    torch.manual_seed(0)
+    mel = torch.zeros(64, 8, 80)
+    mel[:, 3, 40] = 1.0  # one time-frequency point per window
+    feats = torch.randn(64, 2, 98)
+    st = StageConfig(augment_mel_shift=3)
+    f2, m2 = augment_sync_batch(feats, mel, st)
+    assert torch.equal(f2, feats)  # lip features untouched without augment_lip_scale
+    rows = m2[:, 3].argmax(-1) - 40  # (B,) applied shifts
+    assert set(rows.tolist()) <= set(range(-3, 4)) and len(set(rows.tolist())) > 3
+    assert (m2[:, [0, 1, 2, 4, 5, 6, 7]] == 0).all()  # time frames without the point stay empty
+    f3, _ = augment_sync_batch(feats, mel, StageConfig(augment_lip_scale=0.2))
+    assert not torch.equal(f3, feats) and f3.shape == feats.shape
+
+
 def test_balanced_windows_draw_every_identity_equally_often():
     """One long-recorded speaker (4 clips x 200 frames) and two short ones (1 clip x 30 frames each): by length,
     the long one gets ~93 % of the windows; balanced, each speaker gets a third."""
