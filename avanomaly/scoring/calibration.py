@@ -54,8 +54,9 @@ class Calibration:
 
     def clip_score(self, terms: dict) -> float:
         """The clip score of a result's ``score_terms`` under this calibration."""
-        fusion = self.score_fusion
-        return float(terms["nll"]) if fusion is None else fusion.combine(terms)
+        from avanomaly.scoring.fusion import clip_score
+
+        return clip_score(self.score_fusion, terms)
 
     @property
     def achieved_fpr(self) -> float:
@@ -117,16 +118,13 @@ def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=Non
                     notes: str = "") -> Calibration:
     """Fit the score fusion (``terms``, default ``fusion.DEFAULT_TERMS``; ``("nll",)`` = the AR NLL alone) on the
     ``score_terms`` dicts of REAL clips scored by a Detector, then the threshold on the fused scores."""
-    from avanomaly.scoring.fusion import DEFAULT_TERMS, ScoreFusion
+    from avanomaly.scoring.fusion import DEFAULT_TERMS, NLL_DEFINITION, ScoreFusion, clip_score
 
     term_rows = list(term_rows)
     terms = list(terms or DEFAULT_TERMS)
-    if terms == ["nll"]:
-        fusion, definition = None, "aggregated AR negative log-likelihood (nll term)"
-    else:
-        fusion = ScoreFusion.fit(term_rows, terms)
-        definition = fusion.describe()
-    scores = [float(r["nll"]) if fusion is None else fusion.combine(r) for r in term_rows]
+    fusion = None if terms == ["nll"] else ScoreFusion.fit(term_rows, terms)
+    definition = NLL_DEFINITION if fusion is None else fusion.describe()
+    scores = [clip_score(fusion, r) for r in term_rows]
     cal = calibrate(scores, target_fpr, aggregation=aggregation, notes=notes)
     cal.fusion = {} if fusion is None else fusion.to_dict()
     cal.score_definition = definition

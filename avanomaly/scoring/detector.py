@@ -26,7 +26,7 @@ from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError,
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
-from avanomaly.scoring.fusion import sync_term
+from avanomaly.scoring.fusion import NLL_DEFINITION, sync_term
 from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
 
@@ -543,7 +543,7 @@ class Detector:
         if self.calibration is not None:
             score, definition = self.calibration.clip_score(terms), self.calibration.score_definition
         else:
-            score, definition = terms["nll"], "aggregated AR negative log-likelihood (nll term; uncalibrated model)"
+            score, definition = terms["nll"], f"{NLL_DEFINITION}; uncalibrated model"
         face_rate = float(face_found.mean())
         silent_fraction = float(np.concatenate(silent_parts).mean()) if silent_parts else float("nan")
         duration = n_frames / fps
@@ -579,7 +579,7 @@ class Detector:
             av_offset_frames=int(offset), av_offset_confidence=float(confidence), face_rate=face_rate,
             silent_fraction=silent_fraction, duration=duration, n_frames=n_frames, fps=fps,
             aggregation=dataclasses.asdict(agg), warnings=warns, score_terms=terms,
-            score_definition=definition or "aggregated AR negative log-likelihood (nll term)",
+            score_definition=definition or NLL_DEFINITION,
         )
 
     def score_many(self, paths: Sequence, progress: bool = False, **kwargs) -> list[ScoreResult | ScoreFailure]:

@@ -30,6 +30,8 @@ TERMS = ("nll", "sync")
 DEFAULT_TERMS = TERMS
 #: offsets (frames) either side of 0 that still count as in sync for the ``sync`` term
 SYNC_TOLERANCE_FRAMES = 1
+#: what the score is without a fusion (uncalibrated, or calibrated with terms=["nll"])
+NLL_DEFINITION = "aggregated AR negative log-likelihood (nll term)"
 #: floor of a term's std (its units: nats for nll, cosine similarity for sync), so a term that barely varies
 #: over the reference clips cannot dominate the fused score
 STD_FLOOR = 1e-2
@@ -71,6 +73,11 @@ class ScoreFusion:
             raise ConfigError("score fusion: a reference clip has a non-finite term")
         std = np.maximum(x.std(axis=0, ddof=1) if len(x) > 1 else np.zeros(len(terms)), STD_FLOOR)
         return cls(terms=terms, mean=x.mean(axis=0).tolist(), std=std.tolist())
+
+
+def clip_score(fusion: ScoreFusion | None, terms: dict) -> float:
+    """The clip score of a result's ``score_terms``: the fused z-score, or the ``nll`` term without a fusion."""
+    return float(terms["nll"]) if fusion is None else fusion.combine(terms)
 
 
 def sync_term(curve: np.ndarray, max_offset: int, tolerance: int = SYNC_TOLERANCE_FRAMES) -> float:

@@ -64,18 +64,18 @@ def visual_signal(mouths: np.ndarray, kind: str = "motion") -> np.ndarray:
     """mouths (T,S,S) uint8 crops, or (T,F) lip features of the landmarks front end -> (T,) float64.
 
     Lip features: the inner mouth opening (``darkness``: the opening itself, ``motion``: its absolute change)."""
-    if np.ndim(mouths) == 2:
+    landmarks = np.ndim(mouths) == 2
+    if landmarks:
         from avanomaly.preprocess.landmarks import INNER_OPEN_FEATURE
 
-        opening = np.asarray(mouths, dtype=np.float64)[:, INNER_OPEN_FEATURE]
-        if kind == "motion":
-            d = np.abs(np.diff(opening))
-            return np.concatenate([d[:1], d]) if len(d) else np.zeros(len(opening))
-        return opening
-    m = np.asarray(mouths, dtype=np.float64) / 255.0
+        m = np.asarray(mouths, dtype=np.float64)[:, INNER_OPEN_FEATURE:INNER_OPEN_FEATURE + 1]  # (T, 1)
+    else:
+        m = np.asarray(mouths, dtype=np.float64) / 255.0  # (T, S, S)
     if kind == "motion":
-        diff = np.abs(np.diff(m, axis=0)).mean(axis=(1, 2))  # (T-1,)
+        diff = np.abs(np.diff(m, axis=0)).reshape(len(m) - 1, -1).mean(axis=1) if len(m) else m  # (T-1,)
         return np.concatenate([diff[:1], diff]) if len(diff) else np.zeros(len(m))
+    if landmarks:
+        return m[:, 0]
     s = m.shape[1]
     r0, r1 = int(REGION_ROWS[0] * s), max(int(REGION_ROWS[0] * s) + 1, int(REGION_ROWS[1] * s))
     c0, c1 = int(REGION_COLS[0] * s), max(int(REGION_COLS[0] * s) + 1, int(REGION_COLS[1] * s))
