@@ -179,11 +179,48 @@ def test_iforest_fits_on_train_reals_only(tmp_path, dataset):
     assert (out["status"] == "ok").all() and np.isfinite(out["score"]).all()
     info = scorer.fit_info[False]
     assert info["n_real"] == 8 and info["n_fake"] == 0 and info["n_train"] == 8
-    # the pickle is reused by a second scorer (same fingerprint) and gives the same scores
+    # the stored training features are reused by a second scorer (same fingerprint, no feature pass: an empty
+    # feature cache would have to preprocess again) and the refit gives the same scores
+    stored = run / "baselines" / "iforest-raw.npz"
+    assert stored.is_file()
     again = create_scorer("iforest", model=run, cache=tmp_path / "cache", progress=False, train_data=df,
                            fit={"n_estimators": 50})
+    again._training_features = None  # a recompute would fail: the stored features must be used
     np.testing.assert_allclose(again.score_many(list(test["path"]))["score"], out["score"])
-    assert (run / "baselines" / "iforest-raw.pkl").is_file()
+
+
+class _Payload:
+    """Unpickling this creates a marker file: proof that a file was unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_crafted_files_in_a_run_folder_run_no_code(tmp_path, dataset):
+    """A run folder is data: a crafted object array in the stored features (or a leftover .pkl) is refused, the
+    features are recomputed, and the payload never runs."""
+    import pickle
+
+    run, cfg, df = dataset
+    test = df[df["split"] == "test"]
+    marker = tmp_path / "payload-ran"
+    folder = run / "baselines"
+    folder.mkdir(exist_ok=True)
+    crafted = folder / "iforest-raw.npz"
+    np.savez(crafted, x=np.array([_Payload(marker)], dtype=object), y=np.zeros(1), header=np.array("{}"))
+    (folder / "iforest-raw.pkl").write_bytes(pickle.dumps(_Payload(marker)))
+    scorer = create_scorer("iforest", model=run, cache=tmp_path / "cache", progress=False, train_data=df,
+                           fit={"n_estimators": 20})
+    out = scorer.score_many(list(test["path"]))
+    assert not marker.exists()
+    assert (out["status"] == "ok").all() and scorer.fit_info[False]["n_real"] == 8
+    from avanomaly.evaluation.baselines.learned import load_fit_features
+
+    assert load_fit_features(crafted)[1].shape[0] == 8  # rewritten as plain arrays
+    assert not marker.exists()
 
 
 def test_iforest_refuses_fakes_in_fit(dataset):

@@ -7,14 +7,17 @@
   train-split real AND fake clips. NOT real-only: a reference for the generalisation gap
   (``holdout_methods`` leaves fake generation methods out of its training set).
 
-The fitted models are pickled beside the model file (``<run>/baselines/<name>-<raw|trimmed>.pkl``) with a
-fingerprint of (model file, training clips, settings); a mismatch refits.
+The training FEATURES (not the fitted model) are stored beside the model file as plain arrays
+(``<run>/baselines/<name>-<raw|trimmed>.npz``, read with ``allow_pickle=False``) with a fingerprint of (model
+file, training clips, settings); the sklearn model is refitted from them, deterministically (fixed seed), in well
+under a second. Nothing in a run folder is unpickled, so a crafted file there cannot run code: an unreadable or
+object-holding file is refused with a warning and the features are recomputed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import pickle
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -30,7 +33,33 @@ log = logging.getLogger(__name__)
 
 #: fewest training clips per class a fitted baseline accepts
 MIN_FIT_CLIPS = 4
-PICKLE_VERSION = 1
+#: version of the stored training-feature files (bump when their layout changes)
+FEATURES_VERSION = 2
+#: suffix of the stored training features (plain arrays; never a pickle)
+FEATURES_SUFFIX = ".npz"
+
+
+def save_fit_features(file, fingerprint: str, x: np.ndarray, y: np.ndarray, info: dict) -> None:
+    """Training features as plain arrays + a JSON header (atomic write)."""
+    import io
+
+    from avanomaly.utils import atomic_write_bytes
+
+    buf = io.BytesIO()
+    header = json.dumps({"fingerprint": fingerprint, "info": info})
+    np.savez(buf, x=np.asarray(x, dtype=np.float64), y=np.asarray(y, dtype=np.int64), header=np.array(header))
+    atomic_write_bytes(file, buf.getvalue())
+
+
+def load_fit_features(file):
+    """-> (fingerprint, x, y, info) from :func:`save_fit_features`'s file. Data only: ``allow_pickle=False``,
+    so an object array (a pickle inside the archive) raises ValueError instead of running code."""
+    with np.load(file, allow_pickle=False) as z:
+        header = json.loads(str(z["header"]))
+        x, y = np.asarray(z["x"], dtype=np.float64), np.asarray(z["y"], dtype=np.int64)
+    if x.ndim != 2 or y.shape != (len(x),):
+        raise ValueError(f"bad shapes x{x.shape} y{y.shape}")
+    return header["fingerprint"], x, y, header["info"]
 
 
 class _SyncModelScorer(CachedFeatureScorer):
@@ -121,20 +150,34 @@ class _FittedScorer(_SyncModelScorer):
 
         rows = self.train_rows()
         paths = sorted(rows["path"].astype(str))
-        fp = fingerprint({"v": PICKLE_VERSION, "name": self.name, "model": file_sha256(self.model_file)[:16],
+        fp = fingerprint({"v": FEATURES_VERSION, "name": self.name, "model": file_sha256(self.model_file)[:16],
                           "paths": paths, "fit": asdict(self.fit_cfg), "trim": trim})
         tag = "-".join(self.fit_cfg.holdout_methods) if self.fit_cfg.holdout_methods else ""
-        file = self.fitted_dir / f"{self.name}{'-holdout-' + tag if tag else ''}-{'trimmed' if trim else 'raw'}.pkl"
-        if file.is_file():
-            try:
-                with open(file, "rb") as fh:
-                    rec = pickle.load(fh)
-                if rec.get("fingerprint") == fp:
-                    self._fitted[trim] = rec["model"]
-                    self.fit_info[trim] = rec["info"]
-                    return
-            except (OSError, pickle.UnpicklingError, EOFError, KeyError):
-                log.warning("%s: unreadable fitted baseline, refitting", file)
+        stem = f"{self.name}{'-holdout-' + tag if tag else ''}-{'trimmed' if trim else 'raw'}"
+        file = self.fitted_dir / f"{stem}{FEATURES_SUFFIX}"
+        stored = self._stored_features(file, fp)
+        if stored is not None:
+            x, y, info = stored
+        else:
+            x, y, info = self._training_features(rows, paths, trim)
+            info["file"] = str(file)
+            save_fit_features(file, fp, x, y, info)
+        self._fitted[trim] = self.fit(x, y)
+        self.fit_info[trim] = info
+
+    @staticmethod
+    def _stored_features(file, fp):
+        """-> (x, y, info) when ``file`` holds features with fingerprint ``fp``; None to recompute."""
+        if not file.is_file():
+            return None
+        try:
+            stored_fp, x, y, info = load_fit_features(file)
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            log.warning("%s: not a readable feature file (%s); recomputing the training features", file, exc)
+            return None
+        return (x, y, info) if stored_fp == fp else None
+
+    def _training_features(self, rows, paths, trim: bool):
         loaded = self.source(trim).load(paths)
         x, y, failed = [], [], []
         label_of = dict(zip(rows["path"].astype(str), rows["label"]))
@@ -151,15 +194,10 @@ class _FittedScorer(_SyncModelScorer):
             y.append(1 if label_of[p] == "fake" else 0)
         for p, reason, msg in failed:
             log.warning("%s: training clip %s left out (%s: %s)", self.name, p, reason, msg)
-        x, y = np.asarray(x), np.asarray(y)
-        model = self.fit(x, y)
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.int64)
         info = {"n_train": int(len(y)), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
-                "n_failed": len(failed), "file": str(file), "holdout_methods": list(self.fit_cfg.holdout_methods)}
-        from avanomaly.utils import atomic_write_bytes
-
-        atomic_write_bytes(file, pickle.dumps({"fingerprint": fp, "model": model, "info": info}))
-        self._fitted[trim] = model
-        self.fit_info[trim] = info
+                "n_failed": len(failed), "holdout_methods": list(self.fit_cfg.holdout_methods)}
+        return x, y, info
 
     def fit(self, x: np.ndarray, y: np.ndarray):
         raise NotImplementedError
