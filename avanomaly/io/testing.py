@@ -68,6 +68,23 @@ def default_frame_fn(i: int, size: tuple[int, int]) -> np.ndarray:
     return img
 
 
+#: ``moving_mouth_frame_fn``: frames per open-close cycle of the dark centre bar, and its largest half-height
+#: (fraction of the frame height)
+MOUTH_CYCLE_FRAMES = 6
+MOUTH_MAX_HALF_HEIGHT = 0.15
+
+
+def moving_mouth_frame_fn(i: int, size: tuple[int, int]) -> np.ndarray:
+    """``default_frame_fn`` plus a dark bar across the centre that opens and closes every
+    ``MOUTH_CYCLE_FRAMES`` frames: visible "mouth motion" for tests that need it (the index still decodes)."""
+    w, h = size
+    img = default_frame_fn(i, size)
+    half = int(round(MOUTH_MAX_HALF_HEIGHT * h * 0.5 * (1 - np.cos(2 * np.pi * i / MOUTH_CYCLE_FRAMES))))
+    if half:
+        img[h // 2 - half: h // 2 + half, w // 4: 3 * w // 4] = 0
+    return img
+
+
 def sine(freq: float = DEFAULT_SINE_HZ, amplitude: float = DEFAULT_AMPLITUDE) -> Callable[[np.ndarray], np.ndarray]:
     """audio_fn giving ``amplitude * sin(2 pi freq t)`` on every channel."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from avanomaly.errors import ConfigError
+from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
 
@@ -24,7 +25,7 @@ EXIT_SOME_FAILED = 3
 #: environment variables consulted for the default model
 ENV_MODEL = "AVANOMALY_MODEL"
 #: columns of the CSV / table output
-CSV_COLUMNS = ("path", "status", "score", "percentile", "verdict", "threshold", "av_offset_frames",
+CSV_COLUMNS = ("path", "status", "score", "percentile", "verdict", "abstain", "threshold", "av_offset_frames",
                "av_offset_confidence", "face_rate", "duration", "warnings", "reason", "message")
 
 
@@ -87,6 +88,7 @@ def _row(res) -> dict:
     d = res.to_dict()
     row = {k: d.get(k) for k in CSV_COLUMNS}
     row["warnings"] = "; ".join(d.get("warnings", []))
+    row["abstain"] = " ".join(d.get("abstain", []))
     return row
 
 
@@ -161,7 +163,7 @@ def score(files, model, as_json, csv_out, plot_dir, threshold, aggregation, topk
                     click.echo(f"warning: plot failed for {res.path}: {exc}", err=True)
     if as_json:
         click.echo(json.dumps({
-            "schema_version": results[0].to_dict()["schema_version"] if results else 1,
+            "schema_version": SCHEMA_VERSION,
             "model": detector.model_name or str(model_path),
             "model_file": detector.source,
             "results": [r.to_dict() for r in results],

@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
-from avanomaly.preprocess.frontends import face_model_name
+from avanomaly.preprocess.frontends import MouthActivity, face_model_name
+from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
+from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
 from avanomaly.scoring.fusion import NLL_DEFINITION, sync_term
@@ -504,6 +506,7 @@ class Detector:
         logit_parts, mask_parts, face_parts, silent_parts = [], [], [], []
         warns = state["warnings"]
         n_frames = 0
+        activity = MouthActivity(cfg.front_end)
 
         def consume(out):
             for feats, logits, mask in out:
@@ -513,6 +516,7 @@ class Detector:
 
         for mouths, mel, found, silent in items:
             face_parts.append(found)
+            activity.push(mouths, found)
             if silent is not None:
                 silent_parts.append(silent)
             n_frames += int(mouths.shape[0])
@@ -568,13 +572,19 @@ class Detector:
             _warnings.warn(f"{name}: model is uncalibrated, no verdict", stacklevel=3)
         else:
             verdict = "fake" if score > thr else "real"
+        speech_seconds = float((~np.concatenate(silent_parts)).sum()) / fps if silent_parts else float("nan")
+        abstain = abstain_reasons(duration, speech_seconds, face_rate, activity.value(), activity.minimum)
+        if abstain:
+            warns.append(describe_abstain(abstain))
+            if verdict is not None:
+                verdict = ABSTAIN_VERDICT
         percentile = self.calibration.percentile(score) if self.calibration is not None else None
         if self.calibration is not None and self.calibration.aggregation and \
                 dict(self.calibration.aggregation) != dataclasses.asdict(agg):
             warns.append("aggregation differs from the calibrated one: verdict and percentile are not at the "
                          "calibrated false-positive rate")
         return ScoreResult(
-            path=path, score=score, verdict=verdict, threshold=None if thr is None else float(thr),
+            path=path, score=score, verdict=verdict, abstain=abstain, threshold=None if thr is None else float(thr),
             percentile=percentile, frame_nll=nll.tolist(), frame_times=times.tolist(),
             av_offset_frames=int(offset), av_offset_confidence=float(confidence), face_rate=face_rate,
             silent_fraction=silent_fraction, duration=duration, n_frames=n_frames, fps=fps,

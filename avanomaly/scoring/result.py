@@ -6,11 +6,11 @@ import math
 from dataclasses import dataclass, field
 
 #: bump when a key is renamed/removed or its meaning changes (adding keys keeps the version)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: verdict may be "unknown" (abstained), with reasons in "abstain"
 
 #: keys of ScoreResult.to_dict(), in order (the documented schema)
 RESULT_KEYS = (
-    "schema_version", "status", "path", "score", "verdict", "threshold", "percentile", "aggregation",
+    "schema_version", "status", "path", "score", "verdict", "abstain", "threshold", "percentile", "aggregation",
     "score_terms", "score_definition", "av_offset_frames", "av_offset_confidence", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
     "frame_nll", "frame_times", "warnings",
 )
@@ -29,7 +29,7 @@ def _num(x):
 class ScoreResult:
     path: str | None
     score: float  # clip anomaly score (score_definition: fused real-only terms, or the NLL); higher = less like real
-    verdict: str | None  # "fake" / "real" at `threshold`, None when uncalibrated
+    verdict: str | None  # "fake" / "real" at `threshold`, "unknown" when abstaining, None when uncalibrated
     threshold: float | None
     percentile: float | None  # % of held-out real clips with a lower score (None when uncalibrated)
     frame_nll: list[float]  # per-frame NLL of frames 1..T-1 (frame 0 has no prediction)
@@ -45,6 +45,7 @@ class ScoreResult:
     warnings: list[str] = field(default_factory=list)
     score_terms: dict = field(default_factory=dict)  # {"nll": aggregated AR NLL, "sync": zero-offset sync deficit}
     score_definition: str = ""
+    abstain: list[str] = field(default_factory=list)  # reasons for "unknown" (scoring/abstain.py); [] = verdict given
 
     ok = True
 
@@ -55,6 +56,7 @@ class ScoreResult:
             "path": self.path,
             "score": _num(self.score),
             "verdict": self.verdict,
+            "abstain": list(self.abstain),
             "threshold": _num(self.threshold),
             "percentile": _num(self.percentile),
             "aggregation": dict(self.aggregation),

@@ -120,6 +120,69 @@ def test_warnings_short_clip_silent_audio_low_face_rate():
     assert res.face_rate == 0.0 and res.silent_fraction == 1.0
 
 
+def _calibrated(seed=0):
+    """A tiny detector calibrated so that it gives verdicts (threshold at the middle of a wide range)."""
+    return tiny_detector(seed=seed, calibration=calibrate(np.linspace(-50, 50, 21), target_fpr=0.5))
+
+
+def test_abstains_on_silence_stillness_and_too_short_clips(clip):
+    """No speech, no moving mouth or under a second of video: verdict "unknown" with the reason, the score is
+    still reported; a talking clip gets a real/fake verdict with no reason."""
+    from avanomaly.scoring.abstain import ABSTAIN_VERDICT, MIN_VERDICT_SECONDS
+
+    d = _calibrated()
+    frames, audio = clip
+    talking = _score(d, (frames, audio))
+    assert talking.verdict in ("real", "fake") and talking.abstain == []
+    silent = _score(d, (frames, np.zeros_like(audio)))
+    assert silent.verdict == ABSTAIN_VERDICT and silent.abstain == ["no-speech"]
+    assert np.isfinite(silent.score) and silent.percentile is not None
+    assert any("no verdict" in w for w in silent.warnings)
+    still = np.repeat(frames[:1], len(frames), axis=0)
+    frozen = _score(d, (still, audio))
+    assert frozen.verdict == ABSTAIN_VERDICT and frozen.abstain == ["no-mouth-motion"]
+    n_short = int(MIN_VERDICT_SECONDS * FPS) // 2
+    short = _score(d, (frames[:n_short], audio[: n_short * len(audio) // len(frames)]))
+    assert short.verdict == ABSTAIN_VERDICT and "too-short" in short.abstain
+    d_json = silent.to_dict()
+    assert d_json["verdict"] == "unknown" and d_json["abstain"] == ["no-speech"]
+
+
+def test_abstain_rules_and_mouth_activity():
+    from avanomaly.preprocess.frontends import MIN_MOUTH_ACTIVITY, MouthActivity
+    from avanomaly.preprocess.landmarks import INNER_OPEN_FEATURE, N_LIP_FEATURES
+    from avanomaly.scoring.abstain import MIN_FACE_RATE, abstain_reasons
+
+    lo = MIN_MOUTH_ACTIVITY["landmarks"]
+    assert abstain_reasons(5.0, 5.0, 1.0, 2 * lo, lo) == []
+    assert abstain_reasons(5.0, float("nan"), 1.0, 2 * lo, lo) == []  # speech not measured: not held against it
+    assert abstain_reasons(5.0, 5.0, MIN_FACE_RATE / 2, 2 * lo, lo) == ["no-face"]
+    assert abstain_reasons(5.0, 5.0, 0.0, float("nan"), lo) == ["no-face"]
+    # landmarks: the 5-95 % range of the inner opening, over frames with a face only
+    feats = np.zeros((100, N_LIP_FEATURES), np.float32)
+    feats[:, INNER_OPEN_FEATURE] = np.linspace(0.0, 0.2, 100)
+    found = np.ones(100, bool)
+    act = MouthActivity("landmarks")
+    act.push(feats[:50], found[:50])
+    act.push(feats[50:], found[50:])
+    assert act.value() == pytest.approx(0.18, abs=0.005)
+    act = MouthActivity("landmarks")
+    feats[:, INNER_OPEN_FEATURE] = 0.1
+    feats[::2, INNER_OPEN_FEATURE] = 5.0  # wild values on frames without a face do not count
+    found[::2] = False
+    act.push(feats, found)
+    assert act.value() == pytest.approx(0.0) and act.value() < act.minimum
+    # pixels: streamed in chunks equals one push
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    one, two = MouthActivity("pixels"), MouthActivity("pixels")
+    one.push(crops, np.ones(20, bool))
+    two.push(crops[:7], np.ones(7, bool))
+    two.push(crops[7:], np.ones(13, bool))
+    assert one.value() == pytest.approx(two.value()) and one.value() > MIN_MOUTH_ACTIVITY["pixels"]
+    assert np.isnan(MouthActivity("pixels").value())
+
+
 def test_clip_at_the_wrong_rate_is_refused(det, clip):
     from avanomaly.scoring.detector import clip_from_arrays
 

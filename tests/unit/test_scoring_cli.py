@@ -16,6 +16,7 @@ from avanomaly.scoring.calibration import calibrate
 from avanomaly.scoring.commands import CSV_COLUMNS, EXIT_SOME_FAILED, EXIT_USAGE
 from avanomaly.scoring.detector import Detector
 from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.scoring.result import RESULT_KEYS
 from avanomaly.scoring.testing import tiny_models
 
@@ -25,13 +26,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    from avanomaly.io.testing import write_test_video
+    from avanomaly.io.testing import moving_mouth_frame_fn, write_test_video
 
     root = tmp_path_factory.mktemp("score_cli")
     sync, ar, cfg = tiny_models(seed=0)
     model = save_model_file(root / "run" / "model.pt", sync, ar, cfg,
                             calibration=calibrate(np.linspace(0, 40, 21), target_fpr=0.1))
-    vids = [write_test_video(root / f"v{i}.mp4", n_frames=30 + 10 * i, size=(48, 48)) for i in range(2)]
+    vids = [write_test_video(root / f"v{i}.mp4", n_frames=30 + 10 * i, size=(48, 48), frame_fn=moving_mouth_frame_fn)
+            for i in range(2)]
     bad = root / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)
     return {"root": root, "model": model, "vids": [str(v) for v in vids], "bad": str(bad)}
@@ -49,7 +51,7 @@ def test_score_table_json_csv(files, tmp_path):
     res = run(["score", *files["vids"], "--model", str(files["model"].parent), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["schema_version"] == 1 and len(doc["results"]) == 2
+    assert doc["schema_version"] == SCHEMA_VERSION and len(doc["results"]) == 2
     for r, n in zip(doc["results"], (30, 40)):
         assert tuple(r) == RESULT_KEYS and r["n_frames"] == n and len(r["frame_nll"]) == n - 1
         assert r["verdict"] in ("real", "fake") and 0 <= r["percentile"] <= 100

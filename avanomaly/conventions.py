@@ -1,0 +1,21 @@
+"""The data conventions every stage shares, defined once (each module imports them from here).
+
+A clip is video at ``FPS`` frames/s and mono audio at ``SAMPLE_RATE`` Hz; the log-mel has ``MEL_PER_FRAME``
+frames per video frame (10 ms hop at 25 fps). Pixel crops are uint8 and become [0, 1] floats by dividing by
+``PIXEL_MAX``. A sync window is ``SYNC_WINDOW_FRAMES`` video frames centred on its frame (``SYNC_WINDOW_CONTEXT``
+each side), compared with audio at ``-K..+K`` frame offsets (``DEFAULT_MAX_OFFSET`` = K, AVAD's and SyncNet's 15).
+"""
+
+#: video frames per second after decoding
+FPS = 25.0
+#: audio samples per second after decoding (mono)
+SAMPLE_RATE = 16000
+#: log-mel frames per video frame (hop 160 samples = 10 ms at 16 kHz; 640 samples per video frame)
+MEL_PER_FRAME = 4
+#: uint8 pixel value that maps to 1.0
+PIXEL_MAX = 255.0
+#: video frames in one sync window, and frames of context each side of its centre frame
+SYNC_WINDOW_FRAMES = 5
+SYNC_WINDOW_CONTEXT = SYNC_WINDOW_FRAMES // 2
+#: default audio offsets compared each side (+-K frames; 2K + 1 = 31 offsets)
+DEFAULT_MAX_OFFSET = 15

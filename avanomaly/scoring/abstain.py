@@ -1,0 +1,55 @@
+"""When a clip holds too little evidence for a verdict: the detector abstains (verdict ``"unknown"``).
+
+The score, percentile, terms and curves are still reported; only the verdict changes, and ``abstain`` lists
+machine-readable reasons (docs/scoring.md, "Abstaining"):
+
+- ``too-short``: fewer than ``MIN_VERDICT_SECONDS`` of video: the sync curve over +-K offsets is not defined well
+  enough (a 13-frame clip was called "real, percentile 0");
+- ``no-speech``: fewer than ``MIN_SPEECH_SECONDS`` of audio above the silence level: no speech, no sync evidence
+  (silent audio was called "fake, percentile 100");
+- ``no-face``: a face on fewer than ``MIN_FACE_RATE`` of the frames;
+- ``no-mouth-motion``: the mouth barely moves where a face was found (``MIN_MOUTH_ACTIVITY`` per front end,
+  :mod:`avanomaly.preprocess.frontends`): a still or occluded mouth carries no lip evidence.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: the verdict of a clip the detector abstains on
+ABSTAIN_VERDICT = "unknown"
+#: least video for a verdict (seconds)
+MIN_VERDICT_SECONDS = 1.0
+#: least non-silent audio for a verdict (seconds)
+MIN_SPEECH_SECONDS = 1.0
+#: least fraction of frames with a face for a verdict
+MIN_FACE_RATE = 0.5
+#: reason tags, in the order they are checked
+REASONS = ("too-short", "no-speech", "no-face", "no-mouth-motion")
+
+
+def abstain_reasons(duration: float, speech_seconds: float, face_rate: float, mouth_activity: float,
+                    min_mouth_activity: float) -> list[str]:
+    """-> the reasons to abstain (empty: a verdict can be given). NaN inputs (not measured, e.g. cached features
+    carry no waveform for the speech check) are not held against the clip."""
+    out = []
+    if duration < MIN_VERDICT_SECONDS:
+        out.append("too-short")
+    if math.isfinite(speech_seconds) and speech_seconds < MIN_SPEECH_SECONDS:
+        out.append("no-speech")
+    if math.isfinite(face_rate) and face_rate < MIN_FACE_RATE:
+        out.append("no-face")
+    if math.isfinite(mouth_activity) and mouth_activity < min_mouth_activity:
+        out.append("no-mouth-motion")
+    elif not math.isfinite(mouth_activity) and "no-face" not in out:
+        out.append("no-face")
+    return out
+
+
+def describe(reasons: list[str]) -> str:
+    """Human-readable warning for a list of reasons."""
+    text = {"too-short": f"shorter than {MIN_VERDICT_SECONDS:g} s",
+            "no-speech": f"less than {MIN_SPEECH_SECONDS:g} s of audio above the silence level",
+            "no-face": f"a face on fewer than {100 * MIN_FACE_RATE:.0f}% of frames",
+            "no-mouth-motion": "the mouth barely moves"}
+    return "no verdict (unknown): " + "; ".join(text[r] for r in reasons)
