@@ -70,3 +70,15 @@ class ConfigError(AvanomalyError):
 
 class MissingDependencyError(AvanomalyError):
     """An optional dependency needed by the chosen setting is not installed (the message says how to install)."""
+
+
+class BadPathError(MediaError):
+    """The path itself cannot be used: a symbolic-link loop, a name longer than the file system allows, no
+    permission. ``reason`` says which (``symlink-loop``, ``name-too-long``, ``permission-denied``, ``bad-path``)."""
+
+    reason = "bad-path"
+
+    def __init__(self, path, message: str, reason: str | None = None):
+        super().__init__(path, message)
+        if reason:
+            self.reason = reason

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from avanomaly.errors import DatasetError
+from avanomaly.io.scan import VIDEO_EXTENSIONS  # one list of video extensions
 
 # --- dataset vocabulary -------------------------------------------------------------------------------
 CATEGORY_LETTERS = {
@@ -58,7 +59,6 @@ META_CSV = "meta_data.csv"
 META_COLUMNS = ("source", "target1", "target2", "method", "category", "type", "race", "gender", "path")
 META_FIELDS_PER_ROW = len(META_COLUMNS) + 1
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 #: folder depth of a clip below the root: category / ethnicity / gender / identity / file
 CLIP_DEPTH = 5
 IDENTITY_PATTERN = re.compile(r"^id\d+$")

@@ -16,13 +16,13 @@ import pandas as pd
 from avanomaly.data.fakeavceleb import (
     CATEGORIES,
     REAL_CATEGORY,
-    VIDEO_EXTENSIONS,
     index_fakeavceleb,
     is_fakeavceleb_root,
     subcategory_of,
 )
 from avanomaly.data.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, UNASSIGNED, identity_split
 from avanomaly.errors import DatasetError
+from avanomaly.io.scan import VIDEO_EXTENSIONS
 from avanomaly.utils import atomic_write_text
 
 REQUIRED_COLUMNS = ("path", "label", "category", "method", "identity", "split")

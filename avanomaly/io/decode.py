@@ -23,6 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from avanomaly.errors import (
+    BadPathError,
     CorruptMediaError,
     EmptyFileError,
     MediaError,
@@ -109,6 +110,11 @@ class Clip:
 
 
 def _check_file(path: Path) -> None:
+    from avanomaly.io.scan import path_problem
+
+    problem = path_problem(path)
+    if problem is not None:
+        raise BadPathError(path, problem[1], reason=problem[0])
     if not path.exists():
         raise MissingFileError(path, "file not found")
     if path.is_dir():
@@ -170,11 +176,23 @@ def _open_error(path: Path, exc: Exception) -> MediaError:
     return NotMediaError(path, f"not a recognised audio/video container ({detail})")
 
 
+#: FFmpeg demuxers that read a still image (a PNG/JPEG named .mp4 opens as a one-frame "video" with these)
+IMAGE_DEMUXERS = ("image2",)
+IMAGE_DEMUXER_SUFFIX = "_pipe"
+
+
+def _refuse_still_image(path: Path, container) -> None:
+    name = getattr(getattr(container, "format", None), "name", "") or ""
+    if name in IMAGE_DEMUXERS or name.endswith(IMAGE_DEMUXER_SUFFIX):
+        container.close()
+        raise NotMediaError(path, f"a still image ({name} demuxer), not a video file")
+
+
 def _open(path: Path):
     import av
 
     try:
-        return av.open(str(path), mode="r")
+        container = av.open(str(path), mode="r")
     except av.error.FileNotFoundError as exc:
         raise MissingFileError(path, f"file not found ({exc})") from exc
     except av.error.PermissionError as exc:
@@ -183,6 +201,8 @@ def _open(path: Path):
         raise _open_error(path, exc) from exc
     except (OSError, ValueError) as exc:
         raise _open_error(path, exc) from exc
+    _refuse_still_image(path, container)
+    return container
 
 
 def _check_decodable(path: Path, stream) -> None:

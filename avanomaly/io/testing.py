@@ -14,6 +14,7 @@ for a lossy, faster codec.
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Sequence
@@ -68,6 +69,8 @@ def default_frame_fn(i: int, size: tuple[int, int]) -> np.ndarray:
     return img
 
 
+#: container formats ``write_test_video(streamed=True)`` can write to a non-seekable stream, by suffix
+STREAMED_FORMATS = {".mkv": "matroska", ".webm": "webm", ".ts": "mpegts"}
 #: ``moving_mouth_frame_fn``: frames per open-close cycle of the dark centre bar, and its largest half-height
 #: (fraction of the frame height)
 MOUTH_CYCLE_FRAMES = 6
@@ -110,6 +113,7 @@ def write_test_video(
     audio_codec: str | None = None,
     container_options: dict[str, str] | None = None,
     rotation: int = 0,
+    streamed: bool = False,
 ) -> Path:
     """Write a small synthetic audio-video file and return its path.
 
@@ -134,6 +138,9 @@ def write_test_video(
             truncated copy still opens and fails mid-decode).
         rotation: display rotation (degrees counter-clockwise, multiple of 90) stored in the container's
             display matrix, as phones do for portrait video; pixels are stored unrotated.
+        streamed: write through a non-seekable stream, as a pipe does (``ffmpeg ... -f matroska - > f.mkv``):
+            the muxer cannot go back to store the duration, so the file has no container duration
+            (``STREAMED_FORMATS`` only).
     """
     import av
 
@@ -150,7 +157,42 @@ def write_test_video(
     if audio_duration is None:
         audio_duration = n_frames / fps
 
-    with av.open(str(path), mode="w", options=container_options or {}) as out:
+    if streamed and path.suffix.lower() not in STREAMED_FORMATS:
+        raise ValueError(f"streamed=True writes {', '.join(STREAMED_FORMATS)} only, got {path.suffix}")
+    sink = _NonSeekableWriter(open(path, "wb")) if streamed else None
+    target = sink if streamed else str(path)
+    fmt = STREAMED_FORMATS[path.suffix.lower()] if streamed else None
+    try:
+        _write(av.open(target, mode="w", format=fmt, options=container_options or {}), path, fps, n_frames, size,
+               audio_rate, channels, audio_fn, vfr_pts, video_codec, frame_fn, audio_duration, audio_codec,
+               rotation, video_offset, audio_offset)
+    finally:
+        if sink is not None:
+            sink.raw.close()
+    return path
+
+
+class _NonSeekableWriter(io.RawIOBase):
+    """A write-only file that cannot seek (what a muxer writing to a pipe sees)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, b) -> int:
+        return self.raw.write(b)
+
+
+def _write(container, path, fps, n_frames, size, audio_rate, channels, audio_fn, vfr_pts, video_codec, frame_fn,
+           audio_duration, audio_codec, rotation, video_offset, audio_offset) -> None:
+    import av
+
+    with container as out:
         vstream = astream = None
         if video_codec is not None:
             rate = Fraction(fps).limit_denominator(1001)
@@ -216,7 +258,6 @@ def write_test_video(
                     out.mux(packet)
             for packet in astream.encode(None):
                 out.mux(packet)
-    return path
 
 
 def _convert_audio(frame, fmt: str, layout: str, rate: int):

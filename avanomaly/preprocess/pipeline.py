@@ -21,12 +21,11 @@ from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector
 from avanomaly.preprocess.frontends import create_tracker, face_model_name, track_frames
 from avanomaly.preprocess.mel import log_mel
+from avanomaly.io.scan import VIDEO_EXTENSIONS  # noqa: F401  (re-exported: folders are searched for these)
 from avanomaly.utils import atomic_write_text, file_sha256
 
 #: multiprocessing start method for workers (fork is unsafe with torch/OpenCV threads)
 START_METHOD = "spawn"
-#: video file extensions picked up when a folder is given
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 FAILURE_COLUMNS = ("path", "reason", "message")
 #: frames decoded / tracked per run (the same for files and in-memory clips, so both give equal features)
 CHUNK_FRAMES = 250

@@ -359,3 +359,92 @@ def test_every_public_name_of_the_package_imports():
     ns: dict = {}
     exec("from avanomaly import *", ns)
     assert {"Detector", "load_clip"} <= set(ns)
+
+
+# ------------------------------------------------------------------- odd real-world files (issue 16)
+def test_file_without_container_duration_decodes_fully(tmp_path):
+    """Written to a pipe (non-seekable): the Matroska muxer cannot store a duration; every frame and all audio
+    still decode, with no truncation warning."""
+    path = write_test_video(tmp_path / "piped.mkv", n_frames=60, streamed=True, audio_fn=sine(300.0, 0.5))
+    assert probe(path)["duration"] is None  # really no container duration
+    clip = load_clip(path)
+    assert clip.n_frames == 60 and _indices(clip) == list(range(60))
+    assert clip.audio.shape == (60 * SR // FPS,)
+    assert not any("truncat" in w for w in clip.warnings)
+
+
+def test_4k_frames_are_downscaled_keeping_aspect(tmp_path):
+    path = write_test_video(tmp_path / "uhd.mp4", n_frames=3, size=(3840, 2160))
+    assert (probe(path)["video"]["width"], probe(path)["video"]["height"]) == (3840, 2160)
+    clip = load_clip(path, max_side=512)
+    assert clip.frames.shape == (3, 288, 512, 3)
+    assert _indices(clip) == [0, 1, 2]
+
+
+def test_48k_stereo_aac_in_mp4(tmp_path):
+    fn = lambda t: np.stack([0.4 * np.sin(2 * np.pi * 500 * t)] * 2, axis=1)  # noqa: E731
+    path = write_test_video(tmp_path / "phone.mp4", n_frames=50, audio_rate=48000, channels=2, audio_fn=fn)
+    assert probe(path)["audio"]["sample_rate"] == 48000 and probe(path)["audio"]["channels"] == 2
+    clip = load_clip(path)
+    x = clip.audio[SR // 4: -SR // 4]
+    freq = np.fft.rfftfreq(x.size, 1 / SR)[np.argmax(np.abs(np.fft.rfft(x * np.hanning(x.size))))]
+    assert freq == pytest.approx(500.0, abs=2.0) and np.max(np.abs(x)) == pytest.approx(0.4, abs=0.03)
+
+
+def test_still_image_named_mp4_is_not_media(tmp_path):
+    import av
+
+    png = tmp_path / "photo.png"
+    with av.open(str(png), "w", format="image2") as out:
+        s = out.add_stream("png")
+        s.width, s.height, s.pix_fmt = 32, 32, "rgb24"
+        for pkt in s.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")):
+            out.mux(pkt)
+        for pkt in s.encode(None):
+            out.mux(pkt)
+    named = tmp_path / "photo.mp4"
+    named.write_bytes(png.read_bytes())
+    for p in (named, png):
+        with pytest.raises(NotMediaError, match="still image") as err:
+            load_clip(p)
+        assert err.value.reason == "not-media"
+
+
+def test_symlink_loop_and_overlong_name_have_their_own_reasons(tmp_path):
+    from avanomaly.errors import BadPathError
+
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(BadPathError) as err:
+        load_clip(a)
+    assert err.value.reason == "symlink-loop" and str(a) in str(err.value)
+    long = tmp_path / ("x" * 300 + ".mp4")
+    with pytest.raises(BadPathError) as err:
+        load_clip(long)
+    assert err.value.reason == "name-too-long"
+
+
+def test_folder_scan_lists_every_skipped_path(tmp_path):
+    from avanomaly.io.scan import scan_inputs
+
+    write_test_video(tmp_path / "clip.mp4", n_frames=2)
+    (tmp_path / "voice.m4a").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "loop.mp4").symlink_to(tmp_path / "loop2.mp4")
+    (tmp_path / "loop2.mp4").symlink_to(tmp_path / "loop.mp4")
+    (tmp_path / "dangling.mp4").symlink_to(tmp_path / "gone.mp4")
+    (tmp_path / "folder.mp4").mkdir()
+    write_test_video(tmp_path / "folder.mp4" / "inner.mkv", n_frames=2)
+    (tmp_path / "again").symlink_to(tmp_path)  # a cycle through a folder link
+    res = scan_inputs([tmp_path, tmp_path / "clip.mp4"])
+    assert res.paths == [str(tmp_path / "clip.mp4"), str(tmp_path / "folder.mp4" / "inner.mkv")]
+    skipped = dict(res.skipped)
+    assert "audio-only" in skipped[str(tmp_path / "voice.m4a")]
+    assert "not a video" in skipped[str(tmp_path / "notes.txt")]
+    assert "loop" in skipped[str(tmp_path / "loop.mp4")] and "loop" in skipped[str(tmp_path / "loop2.mp4")]
+    assert "broken" in skipped[str(tmp_path / "dangling.mp4")]
+    assert "folder named like a video" in skipped[str(tmp_path / "folder.mp4")]
+    assert "not followed" in skipped[str(tmp_path / "again")]
+    # an explicit path is always kept (it fails later with its reason), even a loop
+    assert scan_inputs([tmp_path / "loop.mp4"]).paths == [str(tmp_path / "loop.mp4")]
