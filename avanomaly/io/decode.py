@@ -699,15 +699,23 @@ def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_a
         vfr_reported = False
         exhausted = False
         while not exhausted:
-            frames = []
+            # one array per chunk, filled in place (a list + np.stack would hold the chunk twice, and the list
+            # would stay alive while the consumer works on the chunk)
+            buf, n_frames = None, 0
             for _ in range(chunk_frames):
                 try:
-                    frames.append(next(frame_iter))
+                    frame = next(frame_iter)
                 except StopIteration:
                     exhausted = True
                     break
-            if not frames:
+                if buf is None:
+                    buf = np.empty((chunk_frames, *frame.shape), dtype=frame.dtype)
+                buf[n_frames] = frame
+                n_frames += 1
+            if not n_frames:
                 break
+            frames = buf[:n_frames]
+            buf = None
             if not vfr_reported and (msg := video.vfr_warning()):
                 warnings.append(msg)
                 vfr_reported = True
@@ -733,8 +741,8 @@ def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_a
             chunk_start = float(Fraction(start).limit_denominator(1_000_000) + Fraction(n_done) / fps_f)
             chunk_warnings = list(warnings)
             warnings.clear()
-            yield Clip(
-                frames=np.stack(frames),
+            chunk = Clip(
+                frames=frames,
                 audio=chunk_audio.astype(np.float32, copy=False),
                 fps=float(fps_f),
                 sample_rate=int(sample_rate),
@@ -746,6 +754,9 @@ def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_a
                 start=chunk_start,
                 warnings=chunk_warnings,
             )
+            del frames, chunk_audio  # only the consumer holds the chunk while it works on it
+            yield chunk
+            del chunk
             n_done, samples_done = n_end, samples_end
     finally:
         video.close()

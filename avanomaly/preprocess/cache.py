@@ -157,6 +157,10 @@ class FeatureCache:
                 shutil.rmtree(tmp, ignore_errors=True)
         return True
 
+    def writer(self, key: str) -> "EntryWriter":
+        """An :class:`EntryWriter` for entry ``key`` (use as a context manager: an exception discards it)."""
+        return EntryWriter(self, key)
+
     def get(self, key: str) -> CachedClip:
         entry = self.path_of(key)
         if not self.has(key):
@@ -185,6 +189,89 @@ class FeatureCache:
             except FileNotFoundError:
                 continue
         return removed
+
+
+#: bytes copied per step when an entry's raw files become .npy files
+COPY_BLOCK_BYTES = 1 << 20
+
+
+class EntryWriter:
+    """Writes one cache entry run by run, so memory holds one run, not the clip.
+
+    ``append(visual, mel, found)`` adds frames to raw files in the entry's temporary folder; ``commit(meta)`` turns
+    them into ``.npy`` files (header + the raw bytes, copied in ``COPY_BLOCK_BYTES`` blocks), writes ``meta.json``
+    and renames the folder into place exactly like :meth:`FeatureCache.put` (atomic; a killed run leaves only a
+    ``.tmp-*`` folder). Leaving the ``with`` block without ``commit`` (an exception) removes the folder.
+    """
+
+    def __init__(self, cache: FeatureCache, key: str):
+        self.cache, self.key = cache, key
+        cache.root.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{key}-", dir=cache.root))
+        self._files: dict[str, list] = {}  # name -> [file handle, dtype, per-row shape, rows]
+        self.n_frames = 0
+
+    def _write(self, name: str, array: np.ndarray) -> None:
+        array = np.ascontiguousarray(array)
+        entry = self._files.get(name)
+        if entry is None:
+            entry = self._files[name] = [open(self.tmp / (name + ".raw"), "wb"), array.dtype, array.shape[1:], 0]
+        elif array.dtype != entry[1] or array.shape[1:] != entry[2]:
+            raise ValueError(f"{name}: run of {array.dtype} {array.shape[1:]} after {entry[1]} {entry[2]}")
+        entry[0].write(array.tobytes())
+        entry[3] += array.shape[0]
+
+    def append(self, visual: np.ndarray, mel: np.ndarray, found: np.ndarray) -> None:
+        Features(np.asarray(visual), np.asarray(mel), np.asarray(found, dtype=bool)).check()  # same rules as put
+        self._write(MOUTHS_FILE, visual)
+        self._write(MEL_FILE, np.asarray(mel, dtype=np.float16))
+        self._write(FACE_FOUND_FILE, np.asarray(found, dtype=bool))
+        self.n_frames += len(found)
+
+    def commit(self, meta: dict) -> bool:
+        """Finish the entry. Returns False (and discards it) if the entry already exists."""
+        if self.n_frames == 0:
+            raise ValueError(f"cache entry {self.key}: no frame was written")
+        if self.cache.has(self.key):
+            self.discard()
+            return False
+        for name, (fh, dtype, shape, rows) in self._files.items():
+            fh.close()
+            raw = self.tmp / (name + ".raw")
+            with open(raw, "rb") as src, open(self.tmp / name, "wb") as dst:
+                np.lib.format.write_array_header_1_0(dst, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                           "fortran_order": False, "shape": (rows, *shape)})
+                shutil.copyfileobj(src, dst, COPY_BLOCK_BYTES)
+                dst.flush()
+                os.fsync(dst.fileno())
+            raw.unlink()
+        self._files = {}
+        text = json.dumps(meta, indent=2, sort_keys=True, default=_json_default) + "\n"
+        with open(self.tmp / META_FILE, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.replace(self.tmp, self.cache.path_of(self.key))
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and self.cache.has(self.key):
+                self.discard()
+                return False  # another worker wrote the same entry first
+            raise
+        return True
+
+    def discard(self) -> None:
+        for fh, *_ in self._files.values():
+            fh.close()
+        self._files = {}
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "EntryWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.discard()  # after a commit the folder has been renamed: nothing left to remove
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from avanomaly.errors import ClipTooShortError, MediaError
+from avanomaly.io.scan import VIDEO_EXTENSIONS  # noqa: F401  (re-exported: folders are searched for these)
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector
-from avanomaly.preprocess.frontends import create_tracker, face_model_name, track_frames
-from avanomaly.preprocess.mel import log_mel
-from avanomaly.io.scan import VIDEO_EXTENSIONS  # noqa: F401  (re-exported: folders are searched for these)
+from avanomaly.preprocess.frontends import face_model_name
+from avanomaly.preprocess.stream import StreamState, iter_chunks, stream_features
 from avanomaly.utils import atomic_write_text, file_sha256
 
 #: multiprocessing start method for workers (fork is unsafe with torch/OpenCV threads)
@@ -37,52 +37,50 @@ def _version() -> str:
     return __version__
 
 
-def _features(mouths, found, audio, cfg: PreprocessConfig, source, info: dict) -> Features:
-    """Trim (optional), log-mel and meta for already extracted mouths (T,S,S) / found (T,) and audio (N,)."""
-    audio = np.asarray(audio, dtype=np.float32)
-    trimmed = 0.0
-    if cfg.trim_leading_silence:
-        from avanomaly.data.silence import detect_leading_silence, trim_leading
-
-        seconds = detect_leading_silence(audio, cfg.sample_rate)
-        if seconds > 0:
-            n_before = len(mouths)
-            mouths, audio, trimmed = trim_leading(mouths, audio, cfg.fps, cfg.sample_rate, seconds)
-            found = found[n_before - len(mouths):]
-    n = len(mouths)
+def _extract(source, cfg: PreprocessConfig, detector: FaceDetector | None, sink, name: str) -> dict:
+    """Stream ``source`` (a path or a decoded Clip) through the one feature extractor
+    (:func:`avanomaly.preprocess.stream.stream_features`, in runs of ``CHUNK_FRAMES``) into
+    ``sink(visual, mel, found)``; -> the entry's meta (without sha256)."""
+    state = StreamState()
+    n = n_found = 0
+    chunks = iter_chunks(source, cfg, CHUNK_FRAMES)
+    for visual, mel, found, _silent in stream_features(chunks, cfg, _pixel_detector(cfg, detector), name=name,
+                                                       state=state):
+        sink(visual, mel, found)
+        n += len(found)
+        n_found += int(np.count_nonzero(found))
     if n == 0:
-        raise ClipTooShortError(source or "<clip>", "no video frame to preprocess")
-    mel = log_mel(torch.from_numpy(np.ascontiguousarray(audio)), cfg, n_frames=n).numpy()  # (4T, M)
-    meta = {
-        "source": str(source) if source is not None else None,
+        raise ClipTooShortError(name, "no video frame to preprocess")
+    return {
+        "source": name,
         "sha256": None,
         "n_frames": n,
         "fps": float(cfg.fps),
         "duration": n / cfg.fps,
-        "face_rate": float(found.mean()),
-        "face_fallback_used": bool(not found.any()),
+        "face_rate": n_found / n,
+        "face_fallback_used": n_found == 0,
         "detector": face_model_name(cfg),
         "front_end": cfg.front_end,
-        "trimmed_seconds": float(trimmed),
+        "trimmed_seconds": state.trimmed_frames / cfg.fps,
         "config": dataclasses.asdict(cfg),
         "avanomaly_version": _version(),
-        **info,
-    }
-    return Features(mouths=mouths, mel=mel, face_found=found, meta=meta)
-
-
-def _clip_info(clip, warnings) -> dict:
-    return {
-        "source_fps": float(clip.source_fps),
-        "av_offset": float(clip.av_offset),
-        "has_audio": bool(clip.has_audio),
-        "decode_warnings": list(warnings),
+        **state.info,
+        "decode_warnings": [w for w in state.warnings if not w.startswith("trimmed ")],
     }
 
 
-def _check_rates(clip, cfg: PreprocessConfig) -> None:
-    if int(round(clip.fps)) != cfg.fps or clip.sample_rate != cfg.sample_rate:
-        raise ValueError(f"{clip.path}: clip is {clip.fps} fps / {clip.sample_rate} Hz, config wants {cfg.fps} / {cfg.sample_rate}")
+class _Collect:
+    """A sink that keeps every run in memory (for callers that want the arrays)."""
+
+    def __init__(self):
+        self.parts: list[tuple] = []
+
+    def __call__(self, visual, mel, found) -> None:
+        self.parts.append((visual, mel, found))
+
+    def features(self, meta: dict) -> Features:
+        visual, mel, found = (np.concatenate([p[i] for p in self.parts]) for i in range(3))
+        return Features(mouths=visual, mel=mel, face_found=found, meta=meta)
 
 
 def _pixel_detector(cfg: PreprocessConfig, detector: FaceDetector | None) -> FaceDetector | None:
@@ -96,39 +94,41 @@ def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDet
     """A decoded ``Clip`` -> Features(mouths (T,S,S) uint8 crops or (T,F) float32 lip features, mel float32 (4T,M),
     face_found (T,), meta).
 
-    Frames are tracked in runs of ``CHUNK_FRAMES`` exactly like ``preprocess_file`` streams them, so both give
-    the same features. With ``cfg.trim_leading_silence`` the leading silence found by
-    ``avanomaly.data.silence.detect_leading_silence`` is cut from crops and audio together (whole frames)
-    and recorded as ``meta["trimmed_seconds"]``.
+    The clip is cut into runs of ``CHUNK_FRAMES`` and read by the same streaming extractor as a file
+    (``preprocess_file``) and the ``Detector``, so all three give the same features. With
+    ``cfg.trim_leading_silence`` the leading silence found by ``avanomaly.data.silence.detect_leading_silence`` on
+    the first run is cut from video and audio together (whole frames) and recorded as ``meta["trimmed_seconds"]``.
     """
     cfg = cfg or PreprocessConfig()
-    _check_rates(clip, cfg)
-    mouths, found = track_frames(clip.frames, cfg, _pixel_detector(cfg, detector), source=clip.path,
-                                 chunk_frames=CHUNK_FRAMES)
-    return _features(mouths, found, clip.audio, cfg, clip.path, _clip_info(clip, getattr(clip, "warnings", []) or []))
+    sink = _Collect()
+    meta = _extract(clip, cfg, detector, sink, str(clip.path) if clip.path is not None else "<clip>")
+    if clip.path is None:
+        meta["source"] = None
+    return sink.features(meta)
 
 
-def preprocess_file(path, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None, sha256: str | None = None) -> Features:
-    """Stream ``path`` in chunks of ``CHUNK_FRAMES`` (frames shrunk to ``cfg.max_side`` while decoding) and
-    preprocess it; memory holds one chunk of frames plus the crops and the audio."""
-    from avanomaly.io import iter_clip_chunks
-
+def preprocess_file(path, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None,
+                    sha256: str | None = None) -> Features:
+    """Decode ``path`` in chunks of ``CHUNK_FRAMES`` (frames shrunk to ``cfg.max_side`` while decoding) and
+    preprocess it -> Features held in memory. To write a cache entry with bounded memory whatever the file's
+    length, use :func:`preprocess_to_cache`."""
     cfg = cfg or PreprocessConfig()
-    tracker = create_tracker(cfg, _pixel_detector(cfg, detector), source=str(path))
-    audio, warnings, first = [], [], None
-    for chunk in iter_clip_chunks(path, CHUNK_FRAMES, cfg.fps, cfg.sample_rate, cfg.max_side):
-        if first is None:
-            first = chunk
-            _check_rates(chunk, cfg)
-        tracker.push(chunk.frames)
-        audio.append(np.asarray(chunk.audio, dtype=np.float32))
-        warnings += list(getattr(chunk, "warnings", []) or [])
-    if first is None:
-        raise ClipTooShortError(path, "no video frame could be decoded")
-    mouths, found = tracker.finish()
-    features = _features(mouths, found, np.concatenate(audio), cfg, str(path), _clip_info(first, warnings))
-    features.meta["sha256"] = sha256 or file_sha256(path)
-    return features
+    sink = _Collect()
+    meta = _extract(path, cfg, detector, sink, str(path))
+    meta["sha256"] = sha256 or file_sha256(path)
+    return sink.features(meta)
+
+
+def preprocess_to_cache(path, cache: FeatureCache, key: str, cfg: PreprocessConfig | None = None,
+                        detector: FaceDetector | None = None, sha256: str | None = None) -> tuple[bool, dict]:
+    """Preprocess ``path`` straight into cache entry ``key``: each run of frames is appended to the entry's files
+    as it is final, so memory holds a couple of decode chunks, not the video (``FeatureCache.writer``). ->
+    (written: False when another process wrote the entry first, meta)."""
+    cfg = cfg or PreprocessConfig()
+    with cache.writer(key) as writer:
+        meta = _extract(path, cfg, detector, writer.append, str(path))
+        meta["sha256"] = sha256 or file_sha256(path)
+        return writer.commit(meta), meta
 
 
 @dataclass
@@ -182,9 +182,8 @@ def _process_one(path: str):
             return ("skipped", path, key, None)
         if _WORKER["detector"] is None:
             _WORKER["detector"] = _pixel_detector(cfg, None)
-        features = preprocess_file(path, cfg, _WORKER["detector"], sha256=sha)
-        written = cache.put(key, features)
-        return ("done" if written else "skipped", path, key, features.meta["face_rate"])
+        written, meta = preprocess_to_cache(path, cache, key, cfg, _WORKER["detector"], sha256=sha)
+        return ("done" if written else "skipped", path, key, meta["face_rate"])
     except MediaError as exc:
         return ("failed", path, key, (exc.reason, exc.message))
     except Exception as exc:  # noqa: BLE001 - a batch never stops on one file; the reason is recorded

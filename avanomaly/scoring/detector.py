@@ -24,6 +24,8 @@ import torch
 
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
 from avanomaly.preprocess.frontends import MouthActivity, face_model_name
+from avanomaly.preprocess.stream import (FPS_TOLERANCE, SILENCE_DBFS, StreamState, clip_from_arrays,  # noqa: F401
+                                         iter_chunks, stream_features)
 from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
 from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
@@ -51,12 +53,8 @@ MIN_CLIP_FRAMES = 2
 SHORT_CLIP_SECONDS = 2.0
 #: warnings: face found in fewer than this fraction of frames
 LOW_FACE_RATE = 0.9
-#: a video frame's audio is "silent" when its RMS is below this level (dBFS)
-SILENCE_DBFS = -50.0
 #: warnings: more than this fraction of frames silent
 MOSTLY_SILENT_FRACTION = 0.8
-#: a Clip's frame rate must match the model's within this (frames per second)
-FPS_TOLERANCE = 1e-6
 #: sync-model arithmetic when scoring: fp32 (default, what calibration used) or bf16 autocast (opt-in: ~2x faster
 #: sync CNNs on CPUs with AVX512-BF16/AMX and on GPUs; scores move by ~0.01 nats, see docs/scoring.md)
 PRECISIONS = ("fp32", "bf16")
@@ -177,58 +175,6 @@ class _ARStream:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-class _FrameAligner:
-    """Pairs per-frame mouth crops with per-frame audio features; the two become final at different times
-    (crops wait for the first face, log-mel for the next chunk's audio). ``drop`` leading crops are
-    discarded (frames cut with the leading silence)."""
-
-    def __init__(self):
-        self.crops: list[tuple[np.ndarray, np.ndarray]] = []  # (mouths (n,S,S), found (n,))
-        self.audio: list[tuple[np.ndarray, np.ndarray]] = []  # (mel (4n,M), silent (n,))
-        self.drop = 0
-
-    def add_crops(self, mouths: np.ndarray, found: np.ndarray) -> None:
-        k = min(self.drop, len(mouths))
-        self.drop -= k
-        if len(mouths) > k:
-            self.crops.append((mouths[k:], np.asarray(found[k:], dtype=bool)))
-
-    def add_audio(self, mel: np.ndarray, silent: np.ndarray) -> None:
-        if len(silent):
-            self.audio.append((mel, silent))
-
-    def pending(self) -> tuple[int, int]:
-        return sum(len(f) for _, f in self.crops), sum(len(s) for _, s in self.audio)
-
-    def ready(self) -> Iterator[tuple]:
-        """Yield (mouths, mel, found, silent) for every frame that has both."""
-        n = min(self.pending())
-        if n:
-            mouths, found = _take_frames(self.crops, n, 1)
-            mel, silent = _take_frames(self.audio, n, 4)
-            yield mouths, mel, found, silent
-
-
-def _take_frames(parts: list, n: int, first_per_frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pop the first ``n`` frames from a list of (a (k*first_per_frame, ...), b (k, ...)) pairs."""
-    a = np.concatenate([p[0] for p in parts])
-    b = np.concatenate([p[1] for p in parts])
-    parts.clear()
-    if len(b) > n:
-        parts.append((a[n * first_per_frame:], b[n:]))
-    return a[: n * first_per_frame], b[:n]
-
-
-def _silent_frames(audio: np.ndarray, samples_per_frame: int) -> np.ndarray:
-    """Boolean (T,) : frame audio RMS below SILENCE_DBFS."""
-    n = audio.shape[0] // samples_per_frame
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    x = audio[: n * samples_per_frame].reshape(n, samples_per_frame).astype(np.float64)
-    rms = np.sqrt((x * x).mean(axis=1))
-    return rms < 10.0 ** (SILENCE_DBFS / 20.0)
 
 
 def _model_context(ar_model) -> int:
@@ -360,106 +306,14 @@ class Detector:
             feats = sync_features(out)[0]  # (L, F)
         return feats.float().cpu(), out["logits"][0].float().cpu().numpy(), out["mask"][0].cpu().numpy()
 
-    def _chunks(self, clip_like) -> Iterator:
-        cfg = self.preprocess_cfg
-        from avanomaly.io import Clip, iter_clip_chunks
-
-        if isinstance(clip_like, (str, Path)):
-            chunks = iter_clip_chunks(clip_like, chunk_frames=self.chunk_frames, fps=cfg.fps,
-                                      sample_rate=cfg.sample_rate, max_side=cfg.max_side)
-            if self.prefetch:  # decode chunk i+1 in a thread while chunk i is scored (same chunks, same order)
-                from avanomaly.utils import prefetch
-
-                chunks = prefetch(chunks, depth=1, name="avanomaly-decode")
-            yield from chunks
-            return
-        if isinstance(clip_like, Clip):
-            clip = clip_like
-        elif isinstance(clip_like, (tuple, list)) and len(clip_like) == 2:
-            clip = clip_from_arrays(clip_like[0], clip_like[1], cfg.fps, cfg.sample_rate)
-        else:
-            raise TypeError(f"cannot score a {type(clip_like).__name__}: pass a path, a Clip or (frames, audio)")
-        if abs(float(clip.fps) - cfg.fps) > FPS_TOLERANCE or int(clip.sample_rate) != cfg.sample_rate:
-            raise ValueError(f"{clip.path or '<clip>'}: clip is {clip.fps} fps / {clip.sample_rate} Hz but the model "
-                             f"needs {cfg.fps} fps / {cfg.sample_rate} Hz (decode with load_clip(path, fps=..., "
-                             "sample_rate=...))")
-        spf = int(round(clip.sample_rate / clip.fps))
-        for s in range(0, clip.n_frames, self.chunk_frames):
-            e = min(clip.n_frames, s + self.chunk_frames)
-            yield dataclasses.replace(clip, frames=clip.frames[s:e], audio=clip.audio[s * spf:e * spf],
-                                      duration=(e - s) / clip.fps, start=clip.start + s / clip.fps,
-                                      warnings=list(clip.warnings) if s == 0 else [])
-
-    # ------------------------------------------------------------------ scoring
-    def _audio_features(self, chunk, left_audio=None, right_audio=None):
-        """Chunk -> (mel (4T,M) float32, silent (T,) bool).
-
-        ``left_audio`` / ``right_audio``: the neighbouring chunks' audio (None at the clip's ends); one video
-        frame of each is added so the log-mel frames at chunk borders see the same samples as in a
-        whole-clip pass (``preprocess_file``)."""
-        from avanomaly.preprocess.mel import log_mel
-
-        cfg = self.preprocess_cfg
-        t = int(chunk.frames.shape[0])
-        spf = cfg.samples_per_frame
-        audio = np.asarray(chunk.audio, dtype=np.float32)[: t * spf]
-        audio = np.pad(audio, (0, t * spf - audio.shape[0]))
-        n_left = 0 if left_audio is None else 1
-        n_right = 0 if right_audio is None else 1
-        parts = ([left_audio[-spf:]] if n_left else []) + [audio] + ([right_audio[:spf]] if n_right else [])
-        ext = np.concatenate(parts) if len(parts) > 1 else audio
-        mel = log_mel(torch.from_numpy(np.ascontiguousarray(ext)), cfg, n_frames=t + n_left + n_right).numpy()
-        mel = mel[4 * n_left: 4 * (n_left + t)]  # (4T, M)
-        return mel, _silent_frames(np.asarray(chunk.audio), spf)
-
-    def _clip_chunks(self, clip, name: str, state: dict) -> Iterator[tuple]:
-        """Decode + preprocess ``clip`` chunk by chunk -> (mouths, mel, face_found, silent) runs of frames.
-
-        Mouths come from one front-end tracker (``create_tracker``) fed the decoded chunks, exactly as
-        ``preprocess_file`` feeds it
-        (the face track, held geometry and the wait for the first face continue across chunks), so a file
-        scored here gets the features its cache entry has. A chunk's log-mel is computed once the next chunk
-        is decoded (its first frame of audio is the right context), so at most two chunks are held here (a third
-        is being decoded ahead), plus the frames before the first face (at most ``PENDING_MAX_FRAMES``). Centre
-        crops stand in when the clip has no face at all; ``face_fallback="error"`` is enforced over the whole clip
-        afterwards."""
-        from avanomaly.preprocess.frontends import create_tracker
-
-        cfg = self.preprocess_cfg
-        tracker = create_tracker(dataclasses.replace(cfg, face_fallback="center"), self.face_detector, source=name)
-        aligner = _FrameAligner()
-        prev = None  # the chunk waiting for its right audio context
-        prev_left = None  # audio of the chunk before `prev`
-        for i, chunk in enumerate(self._chunks(clip)):
-            state["warnings"].extend(w for w in getattr(chunk, "warnings", []) if w not in state["warnings"])
-            state["fps"] = float(chunk.fps)
-            if chunk.n_frames == 0:
-                continue
-            tracker.push(np.asarray(chunk.frames))  # untrimmed, as preprocess_file tracks before trimming
-            if i == 0 and cfg.trim_leading_silence:  # the model was trained on silence-trimmed clips
-                from avanomaly.data.silence import detect_leading_silence, trim_leading
-
-                # decided on the first chunk (preprocess_file: on the whole clip; equal for clips up to a chunk)
-                lead = detect_leading_silence(np.asarray(chunk.audio), chunk.sample_rate)
-                if lead > 0:
-                    frames, audio, secs = trim_leading(chunk.frames, chunk.audio, chunk.fps, chunk.sample_rate, lead)
-                    state["trimmed_frames"] = aligner.drop = int(round(secs * chunk.fps))
-                    chunk = dataclasses.replace(chunk, frames=frames, audio=audio)
-                    if state["trimmed_frames"]:
-                        state["warnings"].append(f"trimmed {secs:.2f} s of leading silence before scoring "
-                                                 "(model setting)")
-            aligner.add_crops(*tracker.take())
-            if prev is not None:
-                aligner.add_audio(*self._audio_features(prev, prev_left, np.asarray(chunk.audio)))
-                prev_left = np.asarray(prev.audio)
-            prev = chunk
-            yield from aligner.ready()
-        if prev is not None:
-            aligner.add_audio(*self._audio_features(prev, prev_left, None))
-        aligner.add_crops(*tracker.finish())
-        yield from aligner.ready()
-        if any(aligner.pending()):
-            raise AssertionError(f"{name}: crops and audio out of step: {aligner.pending()}")
+    def _clip_chunks(self, clip, name: str, state: StreamState) -> Iterator[tuple]:
+        """Decode + extract features of ``clip`` chunk by chunk -> (visual, mel, face_found, silent) runs of frames,
+        through the one streaming extractor ``preprocess_file`` uses (:mod:`avanomaly.preprocess.stream`), so a
+        file scored here gets its cache entry's features. Centre crops stand in when the clip has no face at all;
+        ``face_fallback="error"`` is enforced over the whole clip afterwards."""
+        chunks = iter_chunks(clip, self.preprocess_cfg, self.chunk_frames, prefetch=self.prefetch)
+        return stream_features(chunks, self.preprocess_cfg, self.face_detector, name=name, state=state,
+                               face_fallback="center")
 
     def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
                       threshold: float | None = None) -> ScoreResult:
@@ -470,7 +324,7 @@ class Detector:
         """
         path = str(clip) if isinstance(clip, (str, Path)) else getattr(clip, "path", None)
         name = path or "<array>"
-        state = {"warnings": [], "fps": float(self.preprocess_cfg.fps), "trimmed_frames": 0}
+        state = StreamState(fps=float(self.preprocess_cfg.fps))
         return self._score_chunks(self._clip_chunks(clip, name, state), path, name, state, aggregation, threshold)
 
     def score_features(self, mouths, mel, face_found=None, path: str | None = None,
@@ -483,7 +337,7 @@ class Detector:
         """
         name = path or "<features>"
         fps = float(self.preprocess_cfg.fps)
-        state = {"warnings": [], "fps": fps, "trimmed_frames": int(round(trimmed_seconds * fps))}
+        state = StreamState(fps=fps, trimmed_frames=int(round(trimmed_seconds * fps)))
         t = int(mouths.shape[0])
         if mel.shape[0] != 4 * t:
             raise ValueError(f"{name}: mel has {mel.shape[0]} frames for {t} video frames (expected {4 * t})")
@@ -504,7 +358,7 @@ class Detector:
         ar = _ARStream(self.ar_model, self.device)
         nll_parts: list[np.ndarray] = []
         logit_parts, mask_parts, face_parts, silent_parts = [], [], [], []
-        warns = state["warnings"]
+        warns = state.warnings
         n_frames = 0
         activity = MouthActivity(cfg.front_end)
 
@@ -521,8 +375,8 @@ class Detector:
                 silent_parts.append(silent)
             n_frames += int(mouths.shape[0])
             consume(sync.push(mouths, mel))
-        fps = state["fps"]
-        trimmed_frames = state["trimmed_frames"]
+        fps = state.fps
+        trimmed_frames = state.trimmed_frames
         if n_frames < MIN_CLIP_FRAMES:
             raise ClipTooShortError(name, f"{n_frames} frame(s) after decoding; need at least {MIN_CLIP_FRAMES}")
         face_found = np.concatenate(face_parts)
@@ -629,27 +483,3 @@ def _scalar(x) -> float:
     if isinstance(x, (list, tuple)):
         return _scalar(x[0])
     return float(x)
-
-
-def clip_from_arrays(frames, audio, fps: float, sample_rate: int):
-    """Clip from raw arrays: frames (T,H,W,3) uint8 RGB at ``fps``, audio (N,) float32 mono at ``sample_rate``."""
-    from avanomaly.io import Clip
-
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"frames must be (T, H, W, 3) RGB, got shape {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8, got {frames.dtype}")
-    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    t = frames.shape[0]
-    spf = sample_rate / fps
-    if spf != int(spf):
-        raise ValueError(f"sample_rate {sample_rate} is not a multiple of fps {fps}")
-    need = t * int(spf)
-    warns = []
-    if audio.shape[0] != need:
-        if abs(audio.shape[0] - need) > spf:
-            warns.append(f"audio has {audio.shape[0]} samples for {t} frames (expected {need}); padded/trimmed")
-        audio = np.pad(audio, (0, max(0, need - audio.shape[0])))[:need]
-    return Clip(frames=frames, audio=audio, fps=float(fps), sample_rate=int(sample_rate), source_fps=float(fps),
-                duration=t / fps, av_offset=0.0, path=None, has_audio=True, warnings=warns)
