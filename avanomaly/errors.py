@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+
+from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
+
 
 class AvanomalyError(Exception):
     """Base class: anything avanomaly raises on purpose."""
@@ -15,7 +19,8 @@ class MediaError(AvanomalyError):
     def __init__(self, path, message: str):
         self.path = str(path)
         self.message = message
-        super().__init__(f"{self.path}: {message}")
+        # the path may be any user data (a manifest field): quoted short; self.path keeps it whole
+        super().__init__(f"{shorten(self.path)}: {shorten(message, MAX_MESSAGE_CHARS)}")
 
 
 class MissingFileError(MediaError):
@@ -70,3 +75,25 @@ class ConfigError(AvanomalyError):
 
 class MissingDependencyError(AvanomalyError):
     """An optional dependency needed by the chosen setting is not installed (the message says how to install)."""
+
+
+class PathTooLongError(MediaError):
+    """The path cannot be looked up: a file name over NAME_MAX bytes or a path over PATH_MAX (ENAMETOOLONG)."""
+
+    reason = "path-too-long"
+
+
+class TrainingInterrupted(AvanomalyError):
+    """Training was stopped by a signal (SIGTERM) before ``model.pt`` was written; the run can be resumed.
+
+    ``run_dir`` is the run folder, ``stage`` where it stopped, ``resume_command`` the command that continues it.
+    """
+
+    def __init__(self, run_dir, stage: str, signal_name: str, detail: str = ""):
+        self.run_dir = str(run_dir)
+        self.stage = stage
+        self.signal_name = signal_name
+        self.resume_command = f"avanomaly train --real-only --out {shlex.quote(self.run_dir)} --resume"
+        super().__init__(f"training stopped by {signal_name} during {stage}; no model.pt was written. "
+                         f"{detail + ' ' if detail else ''}Run folder: {self.run_dir}. "
+                         f"Resume with: {self.resume_command}")

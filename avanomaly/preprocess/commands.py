@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from avanomaly.errors import DatasetError
+from avanomaly.errors import DatasetError, PathTooLongError
+from avanomaly.utils import MAX_MESSAGE_CHARS, path_too_long, shorten
 
 MANIFEST_PATH_COLUMN = "path"
 
@@ -18,9 +19,10 @@ def _manifest_paths(csv_path: Path) -> list[str]:
     try:
         df = pd.read_csv(csv_path)
     except Exception as exc:  # noqa: BLE001
-        raise DatasetError(f"{csv_path}: cannot read manifest CSV ({exc})") from exc
+        raise DatasetError(f"{shorten(csv_path)}: cannot read manifest CSV ({shorten(exc)})") from exc
     if MANIFEST_PATH_COLUMN not in df.columns:
-        raise DatasetError(f"{csv_path}: manifest has no '{MANIFEST_PATH_COLUMN}' column (columns: {list(df.columns)})")
+        raise DatasetError(f"{shorten(csv_path)}: manifest has no '{MANIFEST_PATH_COLUMN}' column "
+                           f"(columns: {shorten(list(df.columns))})")
     out = []
     for value in df[MANIFEST_PATH_COLUMN].astype(str):
         p = Path(value)
@@ -110,14 +112,31 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
             create_detector(cfg.detector)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--detector") from exc
-    paths = expand_inputs(inputs, manifests)
+    paths = expand_inputs_checked(inputs, manifests)
     if not paths:
         raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")
-    report = preprocess_many(paths, out, cfg, workers=workers, progress=not no_progress)
+    too_long = {p: why for p in paths if (why := path_too_long(p)) is not None}
+    report = preprocess_many([p for p in paths if p not in too_long], out, cfg, workers=workers,
+                             progress=not no_progress)
+    if too_long:  # per-file failures with their reason, in the report and failures.csv like any other
+        from avanomaly.preprocess.pipeline import write_failures
+
+        report.failed = sorted(report.failed + [(p, PathTooLongError.reason, why) for p, why in too_long.items()])
+        write_failures(report.failures_csv, report.failed)
     click.echo(report.summary())
     click.echo(f"cache: {out}")
     if report.failed:
         click.echo(f"{len(report.failed)} file(s) failed (see {report.failures_csv}):", err=True)
         for path, reason, message in report.failed:
-            click.echo(f"  {path}: [{reason}] {message}", err=True)
+            click.echo(f"  {shorten(path)}: [{shorten(reason)}] {shorten(message, MAX_MESSAGE_CHARS)}", err=True)
         sys.exit(1)
+
+
+def expand_inputs_checked(inputs, manifests=()) -> list[str]:
+    """:func:`expand_inputs`, except that an input whose path is too long to look up (a file name over
+    NAME_MAX bytes) is kept as a file, which then fails on its own with reason "path-too-long", instead of
+    aborting the whole listing with ENAMETOOLONG."""
+    paths = expand_inputs((), manifests)
+    for item in inputs:
+        paths += [str(Path(item))] if path_too_long(item) is not None else expand_inputs([item])
+    return list(dict.fromkeys(paths))
