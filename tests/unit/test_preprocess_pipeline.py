@@ -126,3 +126,25 @@ def test_cli_list_detectors_and_missing_out():
     assert res.exit_code == 0 and "centerface" in res.output.split()
     res = runner.invoke(preprocess_cmd, ["x.mp4"])
     assert res.exit_code == 2 and "--out" in res.output
+
+
+#: bytes over the file system's file-name limit used for an overlong name
+OVER_NAME_MAX = 45
+
+
+def test_cli_overlong_path_is_a_per_file_failure(clips, tmp_path):
+    import csv
+
+    from avanomaly.errors import PathTooLongError
+    from avanomaly.utils import name_max
+
+    good, _ = clips
+    long = tmp_path / ("x" * (name_max(tmp_path) + OVER_NAME_MAX) + ".mp4")
+    out = tmp_path / "cache"
+    res = CliRunner().invoke(preprocess_cmd, [str(long), str(good[0]), "--out", str(out), "--detector", "center",
+                                              "--crop-size", "32", "--no-progress"])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output  # exit 1, not a crash
+    assert "done 1" in res.output and "failed 1" in res.output  # the batch went on
+    with open(out / "failures.csv", newline="") as fh:
+        failures = list(csv.DictReader(fh))
+    assert [f["reason"] for f in failures] == [PathTooLongError.reason] and "NAME_MAX" in failures[0]["message"]
