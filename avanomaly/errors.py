@@ -93,7 +93,8 @@ class TrainingInterrupted(AvanomalyError):
         self.run_dir = str(run_dir)
         self.stage = stage
         self.signal_name = signal_name
-        self.resume_command = resume_command or f"avanomaly train --real-only --out {shlex.quote(self.run_dir)} --resume"
+        self.resume_command = (resume_command
+                               or f"avanomaly train --real-only --out {shlex.quote(self.run_dir)} --resume")
         super().__init__(f"training stopped by {signal_name} during {stage}; no model.pt was written. "
                          f"{detail + ' ' if detail else ''}Run folder: {self.run_dir}. "
                          f"Resume with: {self.resume_command}")

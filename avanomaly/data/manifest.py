@@ -81,8 +81,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     else:
         missing = [c for c in REQUIRED_COLUMNS if c not in cols]
         raise DatasetError(
-            f"{shorten(path)}: not a manifest: missing column(s) {missing}; found {shorten(list(df.columns))}; expected "
-            f"{','.join(REQUIRED_COLUMNS)} (or the real-av format {','.join(REAL_AV_COLUMNS)})"
+            f"{shorten(path)}: not a manifest: missing column(s) {missing}; found {shorten(list(df.columns))}; "
+            f"expected {','.join(REQUIRED_COLUMNS)} (or the real-av format {','.join(REAL_AV_COLUMNS)})"
         )
     df.attrs["manifest"] = str(path)
     return validate_manifest(_resolve_paths(df, path.parent), source=str(path))
@@ -112,11 +112,12 @@ def validate_manifest(df: pd.DataFrame, source: str = "manifest") -> pd.DataFram
             raise DatasetError(f"{source}: empty {col!r} in {int(empty.sum())} row(s), e.g. rows {_rows(empty)}")
     bad_label = ~df["label"].isin(LABELS)
     if bad_label.any():
-        raise DatasetError(f"{source}: label must be one of {LABELS}; got {shorten(sorted(df.loc[bad_label, 'label'].unique()))} "
-                           f"in rows {_rows(bad_label)}")
+        got = shorten(sorted(df.loc[bad_label, "label"].unique()))
+        raise DatasetError(f"{source}: label must be one of {LABELS}; got {got} in rows {_rows(bad_label)}")
     dup = df["path"].duplicated()
     if dup.any():
-        raise DatasetError(f"{source}: {int(dup.sum())} duplicate path(s), e.g. {shorten(list(df.loc[dup, 'path'][:3]))}")
+        raise DatasetError(f"{source}: {int(dup.sum())} duplicate path(s), "
+                           f"e.g. {shorten(list(df.loc[dup, 'path'][:3]))}")
     if "subcategory" not in df.columns:
         df["subcategory"] = [subcategory_of(c, m) for c, m in zip(df["category"], df["method"])]
     if "trimmed" in df.columns:
