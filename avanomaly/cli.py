@@ -13,6 +13,7 @@ import click
 
 from avanomaly import __version__
 from avanomaly.errors import AvanomalyError
+from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
 
 # command name -> (module, attribute, one-line help shown in `avanomaly --help`)
 COMMANDS = {
@@ -61,8 +62,8 @@ def cli():
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="avanomaly", standalone_mode=True)
-    except AvanomalyError as exc:  # a clear one-line error, never a deep traceback
-        click.echo(f"error: {exc}", err=True)
+    except AvanomalyError as exc:  # a clear one-line error, never a deep traceback (nor a 10 MB one)
+        click.echo(f"error: {shorten(exc, MAX_MESSAGE_CHARS)}", err=True)
         sys.exit(2)
 
 

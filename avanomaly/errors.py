@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+
+from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
+
 
 class AvanomalyError(Exception):
     """Base class: anything avanomaly raises on purpose."""
@@ -15,7 +19,8 @@ class MediaError(AvanomalyError):
     def __init__(self, path, message: str):
         self.path = str(path)
         self.message = message
-        super().__init__(f"{self.path}: {message}")
+        # the path may be any user data (a manifest field): quoted short; self.path keeps it whole
+        super().__init__(f"{shorten(self.path)}: {shorten(message, MAX_MESSAGE_CHARS)}")
 
 
 class MissingFileError(MediaError):
@@ -74,7 +79,8 @@ class MissingDependencyError(AvanomalyError):
 
 class BadPathError(MediaError):
     """The path itself cannot be used: a symbolic-link loop, a name longer than the file system allows, no
-    permission. ``reason`` says which (``symlink-loop``, ``name-too-long``, ``permission-denied``, ``bad-path``)."""
+    permission. ``reason`` says which (``symlink-loop``, ``permission-denied``, ``bad-path``); a name that is too
+    long is a :class:`PathTooLongError`."""
 
     reason = "bad-path"
 
@@ -82,3 +88,26 @@ class BadPathError(MediaError):
         super().__init__(path, message)
         if reason:
             self.reason = reason
+
+
+class PathTooLongError(MediaError):
+    """The path cannot be looked up: a file name over NAME_MAX bytes or a path over PATH_MAX (ENAMETOOLONG)."""
+
+    reason = "path-too-long"
+
+
+class TrainingInterrupted(AvanomalyError):
+    """Training was stopped by a signal (SIGTERM) before ``model.pt`` was written; the run can be resumed.
+
+    ``run_dir`` is the run folder, ``stage`` where it stopped, ``resume_command`` the command that continues it.
+    """
+
+    def __init__(self, run_dir, stage: str, signal_name: str, detail: str = "", resume_command: str | None = None):
+        self.run_dir = str(run_dir)
+        self.stage = stage
+        self.signal_name = signal_name
+        self.resume_command = (resume_command
+                               or f"avanomaly train --real-only --out {shlex.quote(self.run_dir)} --resume")
+        super().__init__(f"training stopped by {signal_name} during {stage}; no model.pt was written. "
+                         f"{detail + ' ' if detail else ''}Run folder: {self.run_dir}. "
+                         f"Resume with: {self.resume_command}")

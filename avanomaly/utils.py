@@ -1,8 +1,10 @@
-"""Small shared helpers: atomic writes, hashing, seeding, dataclass <-> dict."""
+"""Small shared helpers: atomic writes, hashing, seeding, dataclass <-> dict, quoting user data in messages,
+path-length checks."""
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -29,6 +31,67 @@ def atomic_write_bytes(path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+#: most characters of one piece of user data (a path, a manifest field, an error text) quoted in a message
+MAX_QUOTED_CHARS = 400
+#: most characters of a whole error message printed by the command line
+MAX_MESSAGE_CHARS = 4000
+#: share of a shortened text kept from its end (a path's file name is at its end)
+SHORTEN_TAIL_SHARE = 0.25
+#: longest file name (bytes) of the usual POSIX file systems, used when the system does not tell
+DEFAULT_NAME_MAX = 255
+
+
+def shorten(value, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``str(value)`` cut to about ``limit`` characters for error messages: the start and the end are kept and
+    the middle is replaced by ``...[N characters left out]...``. Texts up to ``limit`` are returned unchanged.
+
+    Use it wherever a message quotes user data (paths, manifest/CSV fields, exception texts that may quote
+    them): a 10 MB manifest field must not become a 10 MB error line."""
+    text = str(value)
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if len(text) <= limit:
+        return text
+    tail = int(limit * SHORTEN_TAIL_SHARE)
+    head = limit - tail
+    left_out = len(text) - head - tail
+    return f"{text[:head]}...[{left_out} characters left out]...{text[len(text) - tail:] if tail else ''}"
+
+
+def name_max(path) -> int:
+    """Longest file name (bytes) allowed in the folder of ``path`` (its nearest existing ancestor)."""
+    folder = Path(os.path.abspath(path)).parent
+    while True:
+        try:
+            return int(os.pathconf(folder, "PC_NAME_MAX"))
+        except (OSError, ValueError):
+            if folder.parent == folder:
+                return DEFAULT_NAME_MAX
+            folder = folder.parent
+
+
+def path_too_long(path) -> str | None:
+    """Why ``path`` cannot even be looked up (a file name over NAME_MAX bytes or a path over PATH_MAX), or None.
+
+    Asks the operating system (``os.stat`` failing with ENAMETOOLONG), so the limits are those of the file
+    system that holds the path; the message names the longest component and the limit."""
+    try:
+        os.stat(path)
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            return None
+    except ValueError:  # an embedded NUL byte: not a length problem (the open fails with its own reason)
+        return None
+    parts = [os.fsencode(p) for p in Path(path).parts]
+    longest = max(parts, key=len) if parts else b""
+    limit = name_max(path)
+    if len(longest) > limit:
+        return (f"file name too long: a path component is {len(longest)} bytes, the file system allows "
+                f"{limit} (NAME_MAX)")
+    return f"path too long: {len(os.fsencode(str(path)))} bytes, over the system limit (PATH_MAX)"
 
 
 def _umask() -> int:

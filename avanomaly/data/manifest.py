@@ -23,7 +23,7 @@ from avanomaly.data.fakeavceleb import (
 from avanomaly.data.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, UNASSIGNED, identity_split
 from avanomaly.errors import DatasetError
 from avanomaly.io.scan import VIDEO_EXTENSIONS
-from avanomaly.utils import atomic_write_text
+from avanomaly.utils import atomic_write_text, shorten
 
 REQUIRED_COLUMNS = ("path", "label", "category", "method", "identity", "split")
 OPTIONAL_COLUMNS = ("subcategory", "ethnicity", "gender", "trimmed")
@@ -69,7 +69,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DatasetError(f"{path}: cannot read manifest CSV ({exc})") from exc
+        raise DatasetError(f"{shorten(path)}: cannot read manifest CSV ({shorten(exc)})") from exc
     df.columns = [str(c).strip() for c in df.columns]
     cols = set(df.columns)
     if set(REQUIRED_COLUMNS) <= cols:
@@ -81,8 +81,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     else:
         missing = [c for c in REQUIRED_COLUMNS if c not in cols]
         raise DatasetError(
-            f"{path}: not a manifest: missing column(s) {missing}; found {list(df.columns)}; expected "
-            f"{','.join(REQUIRED_COLUMNS)} (or the real-av format {','.join(REAL_AV_COLUMNS)})"
+            f"{shorten(path)}: not a manifest: missing column(s) {missing}; found {shorten(list(df.columns))}; "
+            f"expected {','.join(REQUIRED_COLUMNS)} (or the real-av format {','.join(REAL_AV_COLUMNS)})"
         )
     df.attrs["manifest"] = str(path)
     return validate_manifest(_resolve_paths(df, path.parent), source=str(path))
@@ -102,7 +102,7 @@ def validate_manifest(df: pd.DataFrame, source: str = "manifest") -> pd.DataFram
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise DatasetError(f"{source}: missing column(s) {missing}; found {list(df.columns)}")
+        raise DatasetError(f"{shorten(source)}: missing column(s) {missing}; found {shorten(list(df.columns))}")
     df = df.copy()
     for col in REQUIRED_COLUMNS:
         df[col] = df[col].fillna("").astype(str).str.strip()
@@ -112,11 +112,12 @@ def validate_manifest(df: pd.DataFrame, source: str = "manifest") -> pd.DataFram
             raise DatasetError(f"{source}: empty {col!r} in {int(empty.sum())} row(s), e.g. rows {_rows(empty)}")
     bad_label = ~df["label"].isin(LABELS)
     if bad_label.any():
-        raise DatasetError(f"{source}: label must be one of {LABELS}; got {sorted(df.loc[bad_label, 'label'].unique())} "
-                           f"in rows {_rows(bad_label)}")
+        got = shorten(sorted(df.loc[bad_label, "label"].unique()))
+        raise DatasetError(f"{source}: label must be one of {LABELS}; got {got} in rows {_rows(bad_label)}")
     dup = df["path"].duplicated()
     if dup.any():
-        raise DatasetError(f"{source}: {int(dup.sum())} duplicate path(s), e.g. {list(df.loc[dup, 'path'][:3])}")
+        raise DatasetError(f"{source}: {int(dup.sum())} duplicate path(s), "
+                           f"e.g. {shorten(list(df.loc[dup, 'path'][:3]))}")
     if "subcategory" not in df.columns:
         df["subcategory"] = [subcategory_of(c, m) for c, m in zip(df["category"], df["method"])]
     if "trimmed" in df.columns:

@@ -7,6 +7,28 @@ from pathlib import Path
 import click
 
 DEFAULT_BOOTSTRAP = 1000
+#: exit code when a pass has no successfully scored clip of a class (the report is written, its metrics are empty)
+EXIT_NO_CLASS_LEFT = 3
+#: the two classes every comparison needs
+CLASSES = (("real", "n_real"), ("fake", "n_fake"))
+
+
+class NothingToCompare(click.ClickException):
+    """Every clip of a class failed to score in a pass: no metric can be computed (exit EXIT_NO_CLASS_LEFT)."""
+
+    exit_code = EXIT_NO_CLASS_LEFT
+
+
+def missing_classes(metrics: dict) -> list[str]:
+    """'pass: no real clip left (N failed)' for each pass of ``metrics`` without a scored clip of a class."""
+    out = []
+    for name, p in metrics["passes"].items():
+        for label, key in CLASSES:
+            if not p.get(key):
+                n_failed = sum(1 for f in p.get("failures", []) if f.get("label") == label)
+                out.append(f"{name} pass: no {label} clip left to compute metrics"
+                           + (f" ({n_failed} {label} clip(s) failed to score)" if n_failed else ""))
+    return out
 
 
 @click.command("evaluate")
@@ -42,10 +64,14 @@ def evaluate(model, data, out, split, method, bootstrap, trimmed, threshold, cac
     metrics = evaluate_model(model, data, out, split=None if split == "all" else split, method=method,
                              bootstrap=bootstrap, trimmed_pass=trimmed, cache=cache, workers=workers,
                              threshold=threshold, seed=seed, progress=not quiet)
-    click.echo(per_category_table(metrics))
     for name, p in metrics["passes"].items():
         if p["n_failed"]:
             click.echo(f"{name}: {p['n_failed']} clip(s) failed to score (listed in the report)", err=True)
+    missing = missing_classes(metrics)
+    if missing:
+        raise NothingToCompare("; ".join(missing) + f". No AUC/AP/EER can be computed; the failures are listed in "
+                               f"{Path(out) / 'report.md'} and {Path(out) / 'detailed_results.csv'}")
+    click.echo(per_category_table(metrics))
     if "trimmed" in metrics["passes"]:
         click.echo("The trimmed columns (leading silence removed) are the honest numbers.")
     click.echo(f"Report: {Path(out) / 'report.html'} (also report.md, metrics.json, detailed_results.csv, "

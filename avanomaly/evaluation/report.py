@@ -75,8 +75,9 @@ class PassResult:
     threshold: float | None
     threshold_source: str
     n_clips: int
-    n_real: int
-    failures: list = field(default_factory=list)  # [{"path", "category", "error"}]
+    n_real: int  # real clips scored successfully
+    n_fake: int = 0  # fake clips scored successfully
+    failures: list = field(default_factory=list)  # [{"path", "label", "category", "error"}]
     comparisons: list = field(default_factory=list)
     operating_points: list = field(default_factory=list)
     summary: dict = field(default_factory=dict)  # dataset -> DeepfakeBench-style line
@@ -159,10 +160,13 @@ def evaluate_pass(df: pd.DataFrame, name: str, threshold: float | None = None, b
     reals = ok[ok["label"] == "real"]
     fakes = ok[ok["label"] == "fake"]
     res = PassResult(name=name, threshold=thr, threshold_source=source, n_clips=len(df), n_real=len(reals),
-                     warnings=warnings,
-                     failures=[{"path": r.path, "category": r.category, "error": r.error} for r in failed.itertuples()])
+                     n_fake=len(fakes), warnings=warnings,
+                     failures=[{"path": r.path, "label": r.label, "category": r.category, "error": r.error}
+                               for r in failed.itertuples()])
     if reals.empty:
         res.warnings.append("no successfully scored real clips: no comparison can be made")
+    if fakes.empty:
+        res.warnings.append("no successfully scored fake clips: no comparison can be made")
     for kind, gname, mask, published in _groups(ok):
         sel = fakes[mask]
         y = np.r_[np.zeros(len(reals), int), np.ones(len(sel), int)]
@@ -599,7 +603,7 @@ def evaluate(results: pd.DataFrame, out_dir, threshold: float | None = None, boo
         "honest_pass": HONEST_PASS if HONEST_PASS in passes else None,
         "summary": {n: r.summary for n, r in passes.items()},
         "passes": {n: {"threshold": r.threshold, "threshold_source": r.threshold_source, "n_clips": r.n_clips,
-                       "n_real": r.n_real, "n_failed": len(r.failures), "failures": r.failures,
+                       "n_real": r.n_real, "n_fake": r.n_fake, "n_failed": len(r.failures), "failures": r.failures,
                        "warnings": r.warnings,
                        "comparisons": [{"kind": c.kind, "name": c.name, "published": c.published,
                                         **c.report.to_dict()} for c in r.comparisons],

@@ -30,6 +30,7 @@ from avanomaly.errors import (
     MissingFileError,
     NoAudioError,
     NotMediaError,
+    PathTooLongError,
     NoVideoError,
     UnsupportedCodecError,
 )
@@ -114,6 +115,8 @@ def _check_file(path: Path) -> None:
 
     problem = path_problem(path)
     if problem is not None:
+        if problem[0] == PathTooLongError.reason:
+            raise PathTooLongError(path, problem[1])
         raise BadPathError(path, problem[1], reason=problem[0])
     if not path.exists():
         raise MissingFileError(path, "file not found")

@@ -20,7 +20,7 @@ AUDIO_EXTENSIONS = (".m4a", ".wav", ".mp3", ".flac", ".aac", ".ogg", ".opus", ".
 #: errno -> (reason tag, message) for a path that cannot even be looked at
 PATH_ERRNOS = {
     errno.ELOOP: ("symlink-loop", "symbolic-link loop (the link points back at itself)"),
-    errno.ENAMETOOLONG: ("name-too-long", "file name longer than the file system allows"),
+    errno.ENAMETOOLONG: ("path-too-long", "file name longer than the file system allows"),
     errno.EACCES: ("permission-denied", "permission denied"),
 }
 
@@ -37,7 +37,13 @@ def path_problem(path) -> tuple[str, str] | None:
         os.stat(path)
     except FileNotFoundError:
         return None
+    except ValueError as exc:  # an embedded NUL byte
+        return "bad-path", str(exc)
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            from avanomaly.utils import path_too_long
+
+            return "path-too-long", path_too_long(path) or PATH_ERRNOS[errno.ENAMETOOLONG][1]
         tag, msg = PATH_ERRNOS.get(exc.errno, ("bad-path", os.strerror(exc.errno or 0) or str(exc)))
         return tag, msg
     return None

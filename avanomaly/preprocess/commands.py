@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from avanomaly.errors import DatasetError
+from avanomaly.errors import DatasetError, PathTooLongError
+from avanomaly.utils import MAX_MESSAGE_CHARS, path_too_long, shorten
 
 MANIFEST_PATH_COLUMN = "path"
 
@@ -18,9 +19,10 @@ def _manifest_paths(csv_path: Path) -> list[str]:
     try:
         df = pd.read_csv(csv_path)
     except Exception as exc:  # noqa: BLE001
-        raise DatasetError(f"{csv_path}: cannot read manifest CSV ({exc})") from exc
+        raise DatasetError(f"{shorten(csv_path)}: cannot read manifest CSV ({shorten(exc)})") from exc
     if MANIFEST_PATH_COLUMN not in df.columns:
-        raise DatasetError(f"{csv_path}: manifest has no '{MANIFEST_PATH_COLUMN}' column (columns: {list(df.columns)})")
+        raise DatasetError(f"{shorten(csv_path)}: manifest has no '{MANIFEST_PATH_COLUMN}' column "
+                           f"(columns: {shorten(list(df.columns))})")
     out = []
     for value in df[MANIFEST_PATH_COLUMN].astype(str):
         p = Path(value)
@@ -28,25 +30,40 @@ def _manifest_paths(csv_path: Path) -> list[str]:
     return out
 
 
-def expand_inputs(inputs, manifests=()) -> list[str]:
-    """Files as given, folders searched recursively for video extensions, ``.csv`` files read as manifests.
+def scan_for_inputs(inputs, manifests=()):
+    """Files as given, folders searched recursively for video extensions, ``.csv`` files read as manifests ->
+    :class:`avanomaly.io.scan.ScanResult` (``paths`` in order without duplicates; ``skipped``: every path a folder
+    search passed over, with its reason). Paths that do not exist or cannot be looked up (too long, a link loop)
+    are kept: they fail on their own with a reason."""
+    from avanomaly.io.scan import ScanResult, path_problem, scan_inputs
 
-    Order is kept and duplicates are dropped. Paths that do not exist are kept (they fail with a reason).
-    """
-    from avanomaly.preprocess.pipeline import VIDEO_EXTENSIONS
-
-    paths: list[str] = []
+    out = ScanResult()
     for m in manifests:
-        paths += _manifest_paths(Path(m))
+        out.paths += _manifest_paths(Path(m))
     for item in inputs:
         p = Path(item)
-        if p.is_dir():
-            paths += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
-        elif p.suffix.lower() == ".csv" and p.is_file():
-            paths += _manifest_paths(p)
-        else:
-            paths.append(str(p))
-    return list(dict.fromkeys(paths))
+        if path_problem(p) is None and p.suffix.lower() == ".csv" and p.is_file():
+            out.paths += _manifest_paths(p)
+            continue
+        found = scan_inputs([p])
+        out.paths += found.paths
+        out.skipped += found.skipped
+    out.paths = list(dict.fromkeys(out.paths))
+    return out
+
+
+def expand_inputs(inputs, manifests=()) -> list[str]:
+    """The paths of :func:`scan_for_inputs`."""
+    return scan_for_inputs(inputs, manifests).paths
+
+
+def echo_skipped(skipped) -> None:
+    """List on stderr every path a folder search passed over, with its reason."""
+    if not skipped:
+        return
+    click.echo(f"{len(skipped)} path(s) in the given folders not read:", err=True)
+    for path, reason in skipped:
+        click.echo(f"  {shorten(path)}: {reason}", err=True)
 
 
 @click.command("preprocess")
@@ -110,14 +127,24 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
             create_detector(cfg.detector)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--detector") from exc
-    paths = expand_inputs(inputs, manifests)
+    scan = scan_for_inputs(inputs, manifests)
+    echo_skipped(scan.skipped)
+    paths = scan.paths
     if not paths:
         raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")
-    report = preprocess_many(paths, out, cfg, workers=workers, progress=not no_progress)
+    too_long = {p: why for p in paths if (why := path_too_long(p)) is not None}
+    report = preprocess_many([p for p in paths if p not in too_long], out, cfg, workers=workers,
+                             progress=not no_progress)
+    if too_long:  # per-file failures with their reason, in the report and failures.csv like any other
+        from avanomaly.preprocess.pipeline import write_failures
+
+        report.failed = sorted(report.failed + [(p, PathTooLongError.reason, why) for p, why in too_long.items()])
+        write_failures(report.failures_csv, report.failed)
     click.echo(report.summary())
     click.echo(f"cache: {out}")
     if report.failed:
         click.echo(f"{len(report.failed)} file(s) failed (see {report.failures_csv}):", err=True)
         for path, reason, message in report.failed:
-            click.echo(f"  {path}: [{reason}] {message}", err=True)
+            click.echo(f"  {shorten(path)}: [{shorten(reason)}] {shorten(message, MAX_MESSAGE_CHARS)}", err=True)
         sys.exit(1)
+

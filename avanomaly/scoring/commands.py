@@ -1,6 +1,7 @@
 """``avanomaly score`` and ``avanomaly calibrate`` (docs/scoring.md).
 
-Exit codes: 0 every file scored; 3 some files failed (listed with reasons on stderr); 2 usage/model errors.
+Exit codes: 0 every file scored; 3 some files failed (listed with reasons on stderr); 2 usage/model errors;
+130 interrupted (Ctrl-C: the rows finished so far are in --csv, a re-run resumes).
 """
 
 from __future__ import annotations
@@ -16,23 +17,30 @@ import click
 
 from avanomaly.errors import ConfigError
 from avanomaly.scoring.result import SCHEMA_VERSION
+from avanomaly.utils import MAX_MESSAGE_CHARS, path_too_long, shorten
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_SOME_FAILED = 3
+#: exit code of an interrupted batch (128 + SIGINT, the shell's convention)
+EXIT_INTERRUPTED = 130
 #: environment variables consulted for the default model
 ENV_MODEL = "AVANOMALY_MODEL"
 #: columns of the CSV / table output
 CSV_COLUMNS = ("path", "status", "score", "percentile", "verdict", "abstain", "threshold", "av_offset_frames",
-               "av_offset_confidence", "face_rate", "duration", "warnings", "reason", "message")
+               "av_offset_confidence", "face_rate", "duration", "warnings", "reason", "message",
+               "file_size", "file_mtime_ns", "settings")
 
 
 class UsageFailure(click.ClickException):
-    """A usage or model problem: exit code 2."""
+    """A usage or model problem: exit code 2. The message is cut to MAX_MESSAGE_CHARS (it may quote user data)."""
 
     exit_code = EXIT_USAGE
+
+    def __init__(self, message: str):
+        super().__init__(shorten(message, MAX_MESSAGE_CHARS))
 
 
 def default_model_path():
@@ -85,15 +93,37 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _row(res) -> dict:
+    """The CSV row of a result (``file_size`` / ``file_mtime_ns`` identify the file's content for resuming)."""
+    from avanomaly.scoring.resume import file_identity
+
     d = res.to_dict()
     row = {k: d.get(k) for k in CSV_COLUMNS}
     row["warnings"] = "; ".join(d.get("warnings", []))
     row["abstain"] = " ".join(d.get("abstain", []))
+    if row["message"] is not None:
+        row["message"] = shorten(row["message"], MAX_MESSAGE_CHARS)
+    row["file_size"], row["file_mtime_ns"] = file_identity(res.path) if res.path else ("", "")
     return row
+
+
+def score_file(detector, path, **kwargs):
+    """``detector.score_one_safe`` for one path, with a path too long to look up (a name over NAME_MAX bytes)
+    reported as a ScoreFailure ("path-too-long") instead of reaching the decoder."""
+    from avanomaly.errors import PathTooLongError
+    from avanomaly.scoring.result import ScoreFailure
+
+    why = path_too_long(path)
+    if why is not None:
+        return ScoreFailure(str(path), PathTooLongError.reason, why)
+    return detector.score_one_safe(path, **kwargs)
 
 
 def _fmt(v, spec):
     return "-" if v is None else format(v, spec)
+
+
+def _name(path, missing: str) -> str:
+    return shorten(Path(path).name) if path else missing
 
 
 def render_table(results) -> str:
@@ -101,9 +131,9 @@ def render_table(results) -> str:
     rows = []
     for r in results:
         if not r.ok:
-            rows.append((Path(r.path).name if r.path else "?", "-", "-", "FAILED", "-", "-", "-", r.reason))
+            rows.append((_name(r.path, "?"), "-", "-", "FAILED", "-", "-", "-", shorten(r.reason)))
             continue
-        rows.append((Path(r.path).name if r.path else "<array>", f"{r.score:.4f}", _fmt(r.percentile, ".1f"),
+        rows.append((_name(r.path, "<array>"), f"{r.score:.4f}", _fmt(r.percentile, ".1f"),
                      r.verdict or "n/a", f"{r.av_offset_frames:+d}", f"{r.av_offset_confidence:.2f}",
                      f"{r.face_rate:.2f}", f"{len(r.warnings)} warning(s)" if r.warnings else ""))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
@@ -115,7 +145,11 @@ def render_table(results) -> str:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--model", "-m", default=None, help="model.pt or run directory (default: see docs/scoring.md).")
 @click.option("--json", "as_json", is_flag=True, help="Write JSON (schema in docs/scoring.md) to stdout.")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Write one CSV row per file to this path ('-' = stdout).")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False),
+              help="Write one CSV row per file to this path as each file finishes ('-' = stdout). A re-run with "
+                   "the same file resumes: files already scored there are skipped.")
+@click.option("--overwrite", "--no-resume", "overwrite", is_flag=True,
+              help="Start --csv afresh instead of resuming it (its old rows are dropped).")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write a per-file PNG (NLL curve + frames) here.")
 @click.option("--threshold", type=float, default=None, help="Override the calibrated threshold.")
 @click.option("--aggregation", type=click.Choice(METHODS), default=None,
@@ -129,68 +163,107 @@ def render_table(results) -> str:
 @click.option("--chunk-frames", type=int, default=None, help="Frames decoded per streaming window (default 250).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="Sync-model arithmetic; bf16 is ~2x faster on CPUs with AVX512-BF16/AMX, scores move slightly.")
-def score(files, model, as_json, csv_out, plot_dir, threshold, aggregation, topk, window, skip_seconds, device,
-          threads, chunk_frames, precision):
+def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggregation, topk, window, skip_seconds,
+          device, threads, chunk_frames, precision):
     """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate.
 
     FILES may also be folders (every video under them, recursively) and manifest CSVs (their 'path' column).
+    With --csv FILE each row is written as soon as its file is scored (failed files are rows too, with the
+    reason), so a killed batch keeps its finished rows and the same command resumes it.
     """
+    import dataclasses
+
     if as_json and csv_out == "-":
         raise click.UsageError("--json and --csv - both write to stdout; choose one")
-    from avanomaly.preprocess.commands import expand_inputs
+    if overwrite and not csv_out:
+        raise click.UsageError("--overwrite applies to --csv FILE")
+    from avanomaly.preprocess.commands import echo_skipped, scan_for_inputs
 
-    given, files = files, expand_inputs(files)
+    given, scan = files, scan_for_inputs(files)
+    files = scan.paths
+    echo_skipped(scan.skipped)
     if not files:
-        raise click.UsageError(f"no video files found in {', '.join(given)}")
+        raise click.UsageError(f"no video files found in {shorten(', '.join(given))}")
     _set_threads(threads)
     detector, model_path = _load_detector(model, device, chunk_frames=chunk_frames, precision=precision)
     agg = _aggregation(aggregation, topk, window, skip_seconds, detector.aggregation)
-    results = []
-    for i, f in enumerate(files):
-        res = detector.score_one_safe(f, aggregation=agg, threshold=threshold)
-        results.append(res)
-        if not as_json and csv_out != "-":
-            click.echo(f"[{i + 1}/{len(files)}] {f}: " + (f"{res.score:.4f}" if res.ok else f"FAILED ({res.reason})"),
-                       err=True)
-    if plot_dir:
-        from avanomaly.scoring.plot import plot_result
+    table = not as_json and csv_out != "-"
+    sink, todo, skipped = None, list(files), []
+    if csv_out == "-":
+        click.echo(",".join(CSV_COLUMNS))
+    elif csv_out:
+        from avanomaly.scoring.resume import ResumeRefused, ScoreCSV, scoring_settings
 
-        for i, res in enumerate(results):
-            if res.ok:
-                try:
-                    plot_result(res, plot_dir, index=i)
-                except Exception as exc:  # noqa: BLE001 - a plot failure must not lose the scores
-                    click.echo(f"warning: plot failed for {res.path}: {exc}", err=True)
+        settings = scoring_settings(detector.source, dataclasses.asdict(agg), threshold, precision)
+        sink = ScoreCSV(csv_out, CSV_COLUMNS, settings, resume=not overwrite)
+        try:
+            plan = sink.open(files)
+        except ResumeRefused as exc:
+            raise UsageFailure(str(exc)) from exc
+        todo, skipped = plan.todo, plan.skipped
+        if skipped or plan.retried or plan.changed or plan.dropped_partial:
+            click.echo(plan.summary(csv_out), err=True)
+    results = []
+    try:
+        for i, f in enumerate(todo):
+            res = score_file(detector, f, aggregation=agg, threshold=threshold)
+            results.append(res)
+            if sink is not None:
+                sink.append(_row(res))
+            elif csv_out == "-":
+                click.echo(_csv_record(_row(res)), nl=False)
+            if plot_dir and res.ok:
+                _plot(res, plot_dir, len(skipped) + i)
+            if table:
+                click.echo(f"[{len(skipped) + i + 1}/{len(files)}] {shorten(f)}: "
+                           + (f"{res.score:.4f}" if res.ok else f"FAILED ({shorten(res.reason)})"), err=True)
+    except KeyboardInterrupt:
+        where = f"; the {len(skipped) + len(results)} finished row(s) are in {shorten(csv_out)}: run the same " \
+                "command again to resume" if sink is not None else ""
+        click.echo(f"interrupted after {len(results)} of {len(todo)} file(s){where}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        if sink is not None:
+            sink.close()
     if as_json:
         click.echo(json.dumps({
             "schema_version": SCHEMA_VERSION,
             "model": detector.model_name or str(model_path),
             "model_file": detector.source,
             "results": [r.to_dict() for r in results],
+            "skipped": list(skipped),
+            "not_read": [{"path": p, "reason": why} for p, why in scan.skipped],
         }, indent=2))
-    if csv_out:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS))
-        w.writeheader()
-        for r in results:
-            w.writerow(_row(r))
-        if csv_out == "-":
-            click.echo(buf.getvalue(), nl=False)
-        else:
-            from avanomaly.utils import atomic_write_text
-
-            atomic_write_text(csv_out, buf.getvalue())
-    if not as_json and csv_out != "-":
+    if table:
         click.echo(render_table(results))
         for r in results:
             if r.ok and r.warnings:
                 for wmsg in r.warnings:
-                    click.echo(f"  {Path(r.path).name if r.path else '?'}: {wmsg}")
+                    click.echo(f"  {_name(r.path, '?')}: {wmsg}")
+        if skipped:
+            click.echo(f"{len(skipped)} file(s) already scored in {shorten(csv_out)} were skipped "
+                       "(--overwrite scores them again)")
     failed = [r for r in results if not r.ok]
     for r in failed:
-        click.echo(f"failed: {r.path}: [{r.reason}] {r.message}", err=True)
+        click.echo(f"failed: {shorten(r.path)}: [{shorten(r.reason)}] {shorten(r.message, MAX_MESSAGE_CHARS)}",
+                   err=True)
     if failed:
         sys.exit(EXIT_SOME_FAILED)
+
+
+def _csv_record(row: dict) -> str:
+    buf = io.StringIO()
+    csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n").writerow(row)
+    return buf.getvalue()
+
+
+def _plot(res, plot_dir, index: int) -> None:
+    from avanomaly.scoring.plot import plot_result
+
+    try:
+        plot_result(res, plot_dir, index=index)
+    except Exception as exc:  # noqa: BLE001 - a plot failure must not lose the scores
+        click.echo(f"warning: plot failed for {shorten(res.path)}: {shorten(exc)}", err=True)
 
 
 def read_real_paths(manifest, split: str | None, real_only: bool) -> tuple[list[str], int]:
@@ -212,10 +285,10 @@ def read_real_paths(manifest, split: str | None, real_only: bool) -> tuple[list[
         except ImportError:
             df = pd.read_csv(manifest)
     except (AvanomalyError, OSError, ValueError) as exc:
-        raise UsageFailure(f"cannot read manifest {manifest}: {exc}") from exc
+        raise UsageFailure(f"cannot read manifest {shorten(manifest)}: {shorten(exc)}") from exc
     for col in ("path", "label"):
         if col not in df.columns:
-            raise UsageFailure(f"manifest {manifest} has no '{col}' column (columns: {list(df.columns)})")
+            raise UsageFailure(f"manifest {manifest} has no '{col}' column (columns: {shorten(list(df.columns))})")
     if split:
         if "split" not in df.columns:
             raise UsageFailure(f"--split {split}: manifest {manifest} has no 'split' column")
@@ -297,6 +370,7 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     if cal.notes:
         click.echo(f"note: {cal.notes}")
     for r in failed:
-        click.echo(f"failed: {r.path}: [{r.reason}] {r.message}", err=True)
+        click.echo(f"failed: {shorten(r.path)}: [{shorten(r.reason)}] {shorten(r.message, MAX_MESSAGE_CHARS)}",
+                   err=True)
     if failed:
         sys.exit(EXIT_SOME_FAILED)

@@ -1,4 +1,5 @@
-"""Lightning callbacks: non-finite loss guard, per-epoch reseeding (reproducible resume), metrics.csv rows."""
+"""Lightning callbacks: non-finite loss guard, per-epoch reseeding (reproducible resume), metrics.csv rows,
+stop requests."""
 
 from __future__ import annotations
 
@@ -122,3 +123,25 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
     for r in rows:
         w.writerow(r)
     atomic_write_text(path, buf.getvalue())
+
+
+class StopRequested(L.Callback):
+    """Stop the fit at the next batch end (as Lightning does on SIGTERM) once ``requested()`` is true.
+
+    Covers a SIGTERM that Lightning's own handler missed: one arriving while ``fit`` starts, before Lightning
+    installs its handler (training.train.StopOnSignal records it)."""
+
+    def __init__(self, requested):
+        self.requested = requested
+
+    def _check(self) -> None:
+        if self.requested():
+            from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+            raise SIGTERMException
+
+    def on_train_batch_end(self, *args, **kwargs) -> None:
+        self._check()
+
+    def on_validation_batch_end(self, *args, **kwargs) -> None:
+        self._check()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
 import click
 
+#: exit status of a run stopped by SIGTERM (128 + the signal number, the shell's convention)
+EXIT_TERMINATED = 128 + signal.SIGTERM
 REAL_ONLY_MESSAGE = (
     "avanomaly trains on REAL videos only (a model of real talking people; fakes are never seen in training).\n"
     "Pass --real-only to confirm: every train/val row must be RealVideo-RealAudio (use --drop-fakes to leave "
@@ -85,9 +88,14 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
     if not cfg.data.manifest:
         raise click.UsageError("--data is required (a manifest CSV or a FakeAVCeleb root)")
 
+    from avanomaly.errors import TrainingInterrupted
     from avanomaly.training.train import train as run_training
 
-    result = run_training(cfg, resume=resume)
+    try:
+        result = run_training(cfg, resume=resume)
+    except TrainingInterrupted as exc:  # SIGTERM: never a silent exit 0 without model.pt
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_TERMINATED)
     if result.model_path is None:  # a non-zero DDP rank
         return
     s1, s2 = result.stage1, result.stage2

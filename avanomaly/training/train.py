@@ -13,6 +13,8 @@ import dataclasses
 import json
 import logging
 import os
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avanomaly.errors import ConfigError, DatasetError
+from avanomaly.errors import ConfigError, DatasetError, TrainingInterrupted
 from avanomaly.training.config import TrainConfig, config_to_dict, load_config, save_config
 from avanomaly.training.windows import ClipRef, clip_n_frames, usable_clips
 
@@ -38,6 +40,10 @@ CALIBRATION_FILE = "calibration.json"
 #: config sections that may change when resuming (hardware / loader settings, not the model or data)
 RESUMABLE_SECTIONS = ("trainer", "out")
 RESUMABLE_KEYS = ("data.cache", "data.preprocess_workers", "stage1.num_workers", "stage2.num_workers", "calibrate")
+#: signal that stops a training run gracefully (a cluster's / container's stop request); Ctrl-C is Lightning's
+STOP_SIGNAL = signal.SIGTERM
+LAST_CKPT = "last.ckpt"
+CONFIG_FILE = "config.yaml"
 
 
 @dataclass
@@ -164,14 +170,71 @@ def _resolve_paths(df, manifest: str) -> list[str]:
     return out
 
 
+# ----------------------------------------------------------------------------------------------- SIGTERM
+class StopOnSignal:
+    """SIGTERM during a training run -> :class:`TrainingInterrupted` naming the run folder and the resume command.
+
+    Without it a SIGTERM inside ``trainer.fit`` ended the process with status 0 and no message: Lightning's
+    handler stops the fit at the end of the current batch by raising ``SIGTERMException``, a ``SystemExit``
+    whose code is None. Here, outside ``fit`` (reading the manifest, preprocessing, export, calibration; their
+    writes are atomic) the handler raises at once; inside ``fit`` Lightning's handler runs first and calls this
+    one, which only records the signal (so checkpoints are never cut half-way), and ``_run_stage`` raises once
+    Lightning has stopped. The unfinished stage resumes from its ``last.ckpt`` (the last finished epoch).
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.stage = "preparation"
+        self.in_fit = False
+        self.received: str | None = None
+        self._previous = None
+        self._installed = False
+
+    def __call__(self, signum, frame) -> None:
+        self.received = signal.Signals(signum).name
+        if not self.in_fit:
+            raise self.interrupted()
+
+    def interrupted(self) -> TrainingInterrupted:
+        ckpt = self.run_dir / self.stage / LAST_CKPT
+        done = [s for s in STAGES if (self.run_dir / s / DONE_FILE).exists()]
+        detail = []
+        if done:
+            detail.append(f"Finished stage(s) kept: {', '.join(done)}.")
+        if self.stage in STAGES:
+            detail.append(f"{self.stage} continues from {ckpt} (its last finished epoch)." if ckpt.exists() else
+                          f"{self.stage} had no finished epoch and starts again.")
+        resume = None if (self.run_dir / CONFIG_FILE).exists() else "the same command again (nothing was saved yet)"
+        return TrainingInterrupted(self.run_dir, self.stage, self.received or STOP_SIGNAL.name, " ".join(detail),
+                                   resume_command=resume)
+
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
+            self._previous = signal.signal(STOP_SIGNAL, self)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(STOP_SIGNAL, self._previous)
+            self._installed = False
+
+
 # ----------------------------------------------------------------------------------------------- entry
 def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
-    """Train from ``cfg.data.manifest`` (manifest CSV or FakeAVCeleb root) into ``cfg.out``."""
+    """Train from ``cfg.data.manifest`` (manifest CSV or FakeAVCeleb root) into ``cfg.out``.
+
+    A SIGTERM stops it with :class:`TrainingInterrupted` (run folder + resume command); see StopOnSignal."""
+    if not cfg.out:
+        raise ConfigError("no output run directory (out / --out)")
+    with StopOnSignal(Path(cfg.out)) as guard:
+        return _train(cfg, resume, guard)
+
+
+def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
     from avanomaly.data import read_manifest
     from avanomaly.preprocess import FeatureCache
 
-    if not cfg.out:
-        raise ConfigError("no output run directory (out / --out)")
     if not cfg.data.manifest:
         raise ConfigError("no training data (data.manifest / --data)")
     run_dir = Path(cfg.out)
@@ -180,6 +243,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     real, n_fakes = select_real_rows(df, cfg.data.drop_fakes, source=str(cfg.data.manifest))
     cfg = _prepare_run_dir(cfg, run_dir, resume)  # only once the data is acceptable
     train_df, val_df, how = split_rows(real, cfg, run_dir)
+    guard.stage = "preprocessing"
     cache = FeatureCache(cfg.data.cache or (run_dir / "cache"))
     is_zero = _global_rank() == 0
     train_refs, f1 = prepare_clips(_resolve_paths(train_df, cfg.data.manifest), cache, cfg.preprocess,
@@ -206,7 +270,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
         "train_identities": sorted(map(str, set(train_df["identity"]))) if "identity" in train_df else [],
         "val_identities": sorted(map(str, set(val_df["identity"]))) if "identity" in val_df else [],
     }
-    result = train_on_clips(cfg, train_refs, val_refs, resume=resume, provenance=provenance, _prepared=True)
+    result = train_on_clips(cfg, train_refs, val_refs, resume=resume, provenance=provenance, _prepared=True,
+                            _guard=guard)
     result.failed = failed
     return result
 
@@ -254,10 +319,19 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> TrainConf
 
 # ----------------------------------------------------------------------------------------------- stages
 def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False, provenance: dict | None = None,
-                   callbacks=(), _prepared: bool = False) -> TrainResult:
+                   callbacks=(), _prepared: bool = False, _guard: StopOnSignal | None = None) -> TrainResult:
     """Run both stages on cached clips (``ClipRef`` lists) into ``cfg.out``; export ``model.pt``.
 
-    ``callbacks``: extra Lightning callbacks added to both stages' trainers (hooks, tests)."""
+    ``callbacks``: extra Lightning callbacks added to both stages' trainers (hooks, tests). A SIGTERM stops it
+    with :class:`TrainingInterrupted` (see StopOnSignal)."""
+    if _guard is not None:
+        return _train_on_clips(cfg, train_refs, val_refs, resume, provenance, callbacks, _prepared, _guard)
+    with StopOnSignal(Path(cfg.out)) as guard:
+        return _train_on_clips(cfg, train_refs, val_refs, resume, provenance, callbacks, _prepared, guard)
+
+
+def _train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool, provenance: dict | None, callbacks,
+                    _prepared: bool, guard: StopOnSignal) -> TrainResult:
     import torch
 
     _one_log_handler()
@@ -287,7 +361,7 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
     _seed_all(seed, 1)
     s1 = SyncStage(cfg.sync, cfg.stage1)
     result.stage1, rank = _run_stage("stage1", 1, s1, s1_train, s1_val, cfg.stage1, cfg, run_dir, resume,
-                                     callbacks)
+                                     callbacks, guard)
     # ---- stage 2
     from avanomaly.training.export import stage_state_dict
 
@@ -295,9 +369,10 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
     _seed_all(seed, 2)
     s2 = ARStage(cfg.sync, cfg.ar, cfg.stage2, sync_state=sync_state)
     result.stage2, rank = _run_stage("stage2", 2, s2, s2_train, s2_val, cfg.stage2, cfg, run_dir, resume,
-                                     callbacks)
+                                     callbacks, guard)
     if rank != 0:
         return result
+    guard.stage = "export"
     # ---- outputs (rank 0)
     from avanomaly.training.export import export_model
     from avanomaly.training.plots import plot_curves
@@ -368,12 +443,13 @@ def _precision(cfg: TrainConfig) -> str:
 
 
 def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, run_dir: Path, resume: bool,
-               extra_callbacks=()):
+               extra_callbacks=(), guard: StopOnSignal | None = None):
     """Fit one stage; returns (summary dict, global rank). A finished stage (done.json) is skipped."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from avanomaly.training.callbacks import EpochReseed, MetricsCSV, NonFiniteLossGuard
+    from avanomaly.training.callbacks import EpochReseed, MetricsCSV, NonFiniteLossGuard, StopRequested
     from avanomaly.training.datamodule import WindowDataModule
 
     stage_dir = run_dir / name
@@ -382,14 +458,16 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
         log.info("%s already finished (%s): skipped", name, done)
         return json.loads(done.read_text()), _global_rank()
     ckpt_path = None
-    if resume and (stage_dir / "last.ckpt").exists():
-        ckpt_path = str(stage_dir / "last.ckpt")
+    if resume and (stage_dir / LAST_CKPT).exists():
+        ckpt_path = str(stage_dir / LAST_CKPT)
         log.info("%s: resuming from %s", name, ckpt_path)
     stage_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = ModelCheckpoint(dirpath=stage_dir, filename="best", monitor=module.monitor, mode=module.mode,
                                  save_top_k=1, save_last=True, enable_version_counter=False)
+    guard = guard or StopOnSignal(run_dir)
     callbacks = [NonFiniteLossGuard(name, stage_dir), EpochReseed(cfg.trainer.seed, index), checkpoint,
-                 MetricsCSV(run_dir / METRICS_FILE, name), *extra_callbacks]
+                 MetricsCSV(run_dir / METRICS_FILE, name), StopRequested(lambda: guard.received is not None),
+                 *extra_callbacks]
     if st.early_stopping_patience > 0:
         callbacks.append(EarlyStopping(monitor=module.monitor, mode=module.mode, patience=st.early_stopping_patience))
     tr = cfg.trainer
@@ -409,7 +487,16 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
         # stage 2 keeps the frozen stage-1 sync model in eval mode on purpose (no dropout/BN updates in features)
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
-        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+        guard.stage = name
+        guard.in_fit = True  # Lightning stops the fit at the end of a batch; nothing is raised mid-checkpoint
+        try:
+            trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+        except SIGTERMException:  # a SystemExit(None): left alone, the process would end with status 0
+            guard.received = guard.received or STOP_SIGNAL.name
+        finally:
+            guard.in_fit = False
+    if guard.received:
+        raise guard.interrupted()
     if trainer.interrupted:
         raise KeyboardInterrupt(f"{name} interrupted; rerun with --resume to continue from {stage_dir / 'last.ckpt'}")
     best = checkpoint.best_model_score
@@ -425,6 +512,7 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
 
         atomic_write_json(done, summary)
     trainer.strategy.barrier()
+    guard.stage = f"after {name}"
     return summary, trainer.global_rank
 
 

@@ -411,7 +411,7 @@ def test_still_image_named_mp4_is_not_media(tmp_path):
 
 
 def test_symlink_loop_and_overlong_name_have_their_own_reasons(tmp_path):
-    from avanomaly.errors import BadPathError
+    from avanomaly.errors import BadPathError, PathTooLongError
 
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
     a.symlink_to(b)
@@ -420,9 +420,9 @@ def test_symlink_loop_and_overlong_name_have_their_own_reasons(tmp_path):
         load_clip(a)
     assert err.value.reason == "symlink-loop" and str(a) in str(err.value)
     long = tmp_path / ("x" * 300 + ".mp4")
-    with pytest.raises(BadPathError) as err:
+    with pytest.raises(PathTooLongError) as err:
         load_clip(long)
-    assert err.value.reason == "name-too-long"
+    assert err.value.reason == "path-too-long" and "NAME_MAX" in str(err.value)
 
 
 def test_folder_scan_lists_every_skipped_path(tmp_path):

@@ -181,3 +181,25 @@ def test_preprocessing_memory_does_not_grow_with_video_length(tmp_path):
             tracemalloc.stop()
         assert written and meta["n_frames"] == n and cache.get("k").n_frames == n
     assert peaks[1] <= 1.2 * peaks[0], peaks
+
+
+#: bytes over the file system's file-name limit used for an overlong name
+OVER_NAME_MAX = 45
+
+
+def test_cli_overlong_path_is_a_per_file_failure(clips, tmp_path):
+    import csv
+
+    from avanomaly.errors import PathTooLongError
+    from avanomaly.utils import name_max
+
+    good, _ = clips
+    long = tmp_path / ("x" * (name_max(tmp_path) + OVER_NAME_MAX) + ".mp4")
+    out = tmp_path / "cache"
+    res = CliRunner().invoke(preprocess_cmd, [str(long), str(good[0]), "--out", str(out), "--detector", "center",
+                                              "--crop-size", "32", "--no-progress"])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output  # exit 1, not a crash
+    assert "done 1" in res.output and "failed 1" in res.output  # the batch went on
+    with open(out / "failures.csv", newline="") as fh:
+        failures = list(csv.DictReader(fh))
+    assert [f["reason"] for f in failures] == [PathTooLongError.reason] and "NAME_MAX" in failures[0]["message"]

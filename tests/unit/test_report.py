@@ -233,3 +233,46 @@ def test_custom_scorer_plugs_in_and_must_return_every_row(tmp_path):
             evaluate_model(None, manifest, tmp_path / "out2", method="test-index", bootstrap=0)
     finally:
         _REGISTRY.pop("test-index", None)
+
+
+@pytest.mark.parametrize("lost", ["real", "fake"])
+def test_cli_exits_non_zero_when_every_clip_of_a_class_failed(tmp_path, lost):
+    from click.testing import CliRunner
+
+    from avanomaly.cli import cli
+    from avanomaly.evaluation.commands import EXIT_NO_CLASS_LEFT
+    from avanomaly.evaluation.scorers import _REGISTRY, Scorer, register_scorer
+
+    n_per_class = 3
+    labels = ["real"] * n_per_class + ["fake"] * n_per_class
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame(dict(path=[f"/x/{i}.mp4" for i in range(len(labels))], label=labels,
+                      category=["RealVideo-RealAudio"] * n_per_class + ["FakeVideo-RealAudio"] * n_per_class,
+                      method=["real"] * n_per_class + ["wav2lip"] * n_per_class, identity=list("abcdef"),
+                      split="test")).to_csv(manifest, index=False)
+    label_of = dict(zip(pd.read_csv(manifest)["path"], labels))
+    name = f"test-lose-{lost}"
+
+    @register_scorer(name)
+    class LoseOneClass(Scorer):
+        def __init__(self, **kwargs):
+            self.name = name
+
+        def score_many(self, paths, trim_leading_silence=False):
+            rows = []
+            for i, p in enumerate(paths):
+                failed = label_of.get(p, label_of.get(str(p))) == lost
+                rows.append(dict(path=p, score=float("nan") if failed else float(i),
+                                 status="failed" if failed else "ok", error="corrupt: simulated" if failed else ""))
+            return pd.DataFrame(rows)
+
+    try:
+        out = tmp_path / "out"
+        res = CliRunner().invoke(cli, ["evaluate", "--data", str(manifest), "--out", str(out), "--method", name,
+                                       "--bootstrap", "0", "--no-trimmed", "--quiet"])
+    finally:
+        _REGISTRY.pop(name, None)
+    assert res.exit_code == EXIT_NO_CLASS_LEFT, res.output + repr(res.exception)
+    assert f"no {lost} clip left to compute metrics ({n_per_class} {lost} clip(s) failed" in res.output
+    metrics = json.loads((out / "metrics.json").read_text())  # the report (with the failures) is still written
+    assert metrics["passes"]["raw"]["n_failed"] == n_per_class

@@ -141,3 +141,156 @@ def test_folders_are_expanded_and_an_empty_one_is_a_usage_error(files, tmp_path)
     empty.mkdir()
     res = run(["score", str(empty), "--model", str(files["model"])])
     assert res.exit_code == 2 and "no video files" in res.output
+
+
+# ------------------------------------------------------------------------ resumable --csv, long paths, long text
+#: files of the resumable batch and the file after which the first run is interrupted
+N_BATCH = 4
+N_BEFORE_INTERRUPT = 2
+#: bytes over the file system's file-name limit used for an overlong name
+OVER_NAME_MAX = 45
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    from avanomaly.io.testing import moving_mouth_frame_fn, write_test_video
+
+    root = tmp_path_factory.mktemp("batch")
+    return [str(write_test_video(root / f"b{i}.mp4", n_frames=30 + 5 * i, size=(48, 48), frame_fn=moving_mouth_frame_fn))
+            for i in range(N_BATCH)]
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _interrupt_after(monkeypatch, n):
+    """The seam: the CLI scores through commands.score_file; the (n+1)-th call raises KeyboardInterrupt."""
+    import avanomaly.scoring.commands as commands
+
+    real, calls = commands.score_file, {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "score_file", flaky)
+
+
+def test_interrupted_csv_keeps_finished_rows_and_a_rerun_resumes(files, batch, tmp_path, monkeypatch):
+    from avanomaly.scoring.commands import EXIT_INTERRUPTED
+
+    out = tmp_path / "s.csv"
+    args = ["score", *batch, "--model", str(files["model"]), "--csv", str(out)]
+    with monkeypatch.context() as m:
+        _interrupt_after(m, N_BEFORE_INTERRUPT)
+        res = run(args)
+    assert res.exit_code == EXIT_INTERRUPTED and "run the same command again to resume" in res.stderr
+    rows = _rows(out)  # the finished rows are on disk, complete
+    assert [r["path"] for r in rows] == batch[:N_BEFORE_INTERRUPT] and all(r["status"] == "ok" for r in rows)
+
+    res = run(args)
+    assert res.exit_code == 0, res.output
+    assert f"{N_BEFORE_INTERRUPT} file(s) already scored there are skipped" in res.stderr
+    assert f"[{N_BEFORE_INTERRUPT + 1}/{N_BATCH}]" in res.stderr and f"[1/{N_BATCH}]" not in res.stderr
+    rows = _rows(out)
+    assert [r["path"] for r in rows] == batch  # every file exactly once
+
+    fresh = tmp_path / "fresh.csv"
+    assert run(["score", *batch, "--model", str(files["model"]), "--csv", str(fresh)]).exit_code == 0
+    assert [r["score"] for r in _rows(fresh)] == [r["score"] for r in rows]  # resumed = uninterrupted
+
+    res = run(args)  # nothing left to do
+    assert res.exit_code == 0 and f"{N_BATCH} file(s) already scored there are skipped" in res.stderr
+    assert len(_rows(out)) == N_BATCH
+
+
+def test_resume_drops_a_half_written_row_rescores_changed_and_failed_files(files, batch, tmp_path):
+    import os
+
+    out = tmp_path / "s.csv"
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    args = ["score", batch[0], str(bad), batch[1], "--model", str(files["model"]), "--csv", str(out)]
+    assert run(args).exit_code == EXIT_SOME_FAILED
+    rows = _rows(out)
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"] and rows[1]["reason"]  # failures are rows too
+    text = out.read_text()
+    out.write_text(text[:text.rindex(batch[1])] + batch[1] + ",o")  # killed while writing the last row
+    st = os.stat(batch[0])
+    os.utime(batch[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # the 1st file changed since its row
+    res = run(args)
+    assert res.exit_code == EXIT_SOME_FAILED
+    assert "1 failed file(s) are tried again" in res.stderr and "1 changed file(s) are scored again" in res.stderr
+    assert "incomplete last row" in res.stderr
+    rows = _rows(out)
+    assert sorted(r["path"] for r in rows) == sorted([*batch[:2], str(bad)])  # one row per file, none half
+    assert {r["path"]: r["status"] for r in rows}[str(bad)] == "failed"
+
+
+def test_resume_refuses_other_settings_and_overwrite_starts_again(files, batch, tmp_path):
+    out = tmp_path / "s.csv"
+    base = ["score", batch[0], "--model", str(files["model"]), "--csv", str(out)]
+    assert run(base).exit_code == 0
+    before = out.read_bytes()
+    res = run(base + ["--threshold", "1e9"])
+    assert res.exit_code == EXIT_USAGE and "other scoring settings" in res.output
+    assert out.read_bytes() == before  # refused: nothing lost
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    res = run(["score", batch[0], "--model", str(files["model"]), "--csv", str(other)])
+    assert res.exit_code == EXIT_USAGE and "--overwrite" in res.output and other.read_text() == "a,b\n1,2\n"
+    res = run(base + ["--threshold", "1e9", "--overwrite"])
+    assert res.exit_code == 0 and "skipped" not in res.stderr
+    assert [r["verdict"] for r in _rows(out)] == ["real"]
+
+
+def test_csv_to_stdout_streams_rows(files, batch):
+    res = run(["score", *batch[:2], "--model", str(files["model"]), "--csv", "-"])
+    assert res.exit_code == 0
+    rows = list(csv.DictReader(res.stdout.splitlines()))
+    assert tuple(rows[0]) == CSV_COLUMNS and [r["path"] for r in rows] == batch[:2]
+
+
+def test_overlong_path_is_a_per_file_failure(files, batch, tmp_path):
+    from avanomaly.errors import PathTooLongError
+    from avanomaly.utils import name_max
+
+    long = tmp_path / ("x" * (name_max(tmp_path) + OVER_NAME_MAX) + ".mp4")
+    out = tmp_path / "s.csv"
+    res = run(["score", str(long), batch[0], "--model", str(files["model"]), "--csv", str(out)])
+    assert res.exit_code == EXIT_SOME_FAILED
+    rows = _rows(out)
+    assert [r["status"] for r in rows] == ["failed", "ok"]  # the batch went on
+    assert rows[0]["reason"] == PathTooLongError.reason and "NAME_MAX" in rows[0]["message"]
+    assert "Traceback" not in res.output
+
+
+def test_a_huge_manifest_field_is_quoted_short_on_stderr(files, tmp_path):
+    from avanomaly.utils import MAX_MESSAGE_CHARS
+
+    huge = "y" * (100 * MAX_MESSAGE_CHARS)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,label\n{huge},real\n{files['vids'][0]},real\n")
+    res = run(["score", str(manifest), "--model", str(files["model"]), "--csv", str(tmp_path / "s.csv")])
+    assert res.exit_code == EXIT_SOME_FAILED and "characters left out" in res.stderr
+    assert len(res.stderr) < 4 * MAX_MESSAGE_CHARS and len(res.stdout) < 4 * MAX_MESSAGE_CHARS
+
+
+def test_folder_scan_lists_what_it_does_not_read(files, tmp_path):
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(files["vids"][0], folder / "clip.mp4")
+    (folder / "voice.m4a").write_bytes(b"x")
+    res = run(["score", str(folder), "--model", str(files["model"]), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [r["path"] for r in doc["results"]] == [str(folder / "clip.mp4")]
+    assert doc["not_read"] == [{"path": str(folder / "voice.m4a"),
+                                "reason": "audio-only file (.m4a): audio-visual scoring needs a video track"}]
+    assert "voice.m4a" in res.stderr and "audio-only" in res.stderr

@@ -364,3 +364,95 @@ def test_lightning_lines_are_logged_once_when_the_root_logger_is_configured():
         assert records.count("avanomaly-log-probe") == 1
     finally:
         root.handlers[:] = saved
+
+
+# ------------------------------------------------------------------------------------------------ SIGTERM
+#: seconds the SIGTERM subprocess test may take in all (start, preprocessing, one epoch, the stop)
+SIGTERM_TEST_TIMEOUT_S = 120
+#: seconds between polls for the run's first checkpoint
+POLL_S = 0.05
+#: stage-1 epochs of the SIGTERM subprocess run: more than it can finish before it is stopped
+ENDLESS_EPOCHS = 100_000
+#: frames of the test videos of the subprocess run (> the 12-frame training window)
+SUBPROCESS_FRAMES = 30
+
+
+class _SigtermAt(L.Callback):
+    """Send this process a SIGTERM at (stage, epoch, batch), as a cluster's stop request would."""
+
+    def __init__(self, stage_index: int, epoch: int, batch: int = 0):
+        self.stage_index, self.epoch, self.batch = stage_index, epoch, batch
+        self.seen_stage = 0
+
+    def on_fit_start(self, trainer, pl_module):
+        self.seen_stage += 1
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if (self.seen_stage, trainer.current_epoch, batch_idx) == (self.stage_index, self.epoch, self.batch):
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_stops_with_the_resume_command_and_resume_finishes(tmp_path, clips):
+    import signal
+
+    from avanomaly.errors import TrainingInterrupted
+
+    run = tmp_path / "run"
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted) as exc:
+        train_on_clips(tiny_cfg(run), *clips, callbacks=[_SigtermAt(1, 1)])
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    e = exc.value
+    assert e.stage == "stage1" and e.signal_name == "SIGTERM" and str(run) in str(e)
+    assert e.resume_command.endswith("--resume") and str(run / "stage1" / "last.ckpt") in str(e)
+    assert not (run / "model.pt").exists() and not (run / "stage1" / "done.json").exists()
+    assert torch.load(run / "stage1" / "last.ckpt", map_location="cpu", weights_only=False)["epoch"] == 0
+    res = train_on_clips(tiny_cfg(run), *clips, resume=True)
+    assert res.model_path is not None and res.model_path.exists()
+    keys, _ = _final(run)
+    assert keys == [("stage1", "0"), ("stage1", "1"), ("stage2", "0"), ("stage2", "1")]
+
+
+def test_cli_sigterm_exits_non_zero_and_says_where_to_resume(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from avanomaly.io.testing import write_test_video
+    from avanomaly.training.commands import EXIT_TERMINATED
+
+    rows = []
+    for i, split in enumerate(["train", "train", "val"]):
+        write_test_video(tmp_path / f"c{i}.mp4", n_frames=SUBPROCESS_FRAMES, size=(48, 48))
+        rows.append((f"c{i}.mp4", "real", "RealVideo-RealAudio", "real", f"id{i}", split))
+    _manifest(rows).to_csv(tmp_path / "m.csv", index=False)
+    run = tmp_path / "run"
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", OMP_NUM_THREADS="1")
+    args = [sys.executable, "-m", "avanomaly", "train", "--real-only", "--data", str(tmp_path / "m.csv"),
+            "--out", str(run), "--no-progress", "--threads", "1", *TINY, "preprocess.face_fallback=center",
+            f"stage1.max_epochs={ENDLESS_EPOCHS}"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + SIGTERM_TEST_TIMEOUT_S
+        first_ckpt = run / "stage1" / "last.ckpt"
+        while not first_ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(POLL_S)  # poll: the run is in stage 1 (inside Lightning's fit) once it has a checkpoint
+        assert proc.poll() is None, f"training ended before it was stopped: {proc.communicate()}"
+        assert first_ckpt.exists(), "no stage-1 checkpoint within the time limit"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == EXIT_TERMINATED, err
+    assert "stopped by SIGTERM during stage1" in err and f"Run folder: {run}" in err
+    assert f"avanomaly train --real-only --out {run} --resume" in err
+    assert not (run / "model.pt").exists()
