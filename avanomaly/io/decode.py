@@ -30,6 +30,7 @@ from avanomaly.errors import (
     NoAudioError,
     NotMediaError,
     NoVideoError,
+    TooLongError,
     UnsupportedCodecError,
 )
 
@@ -620,12 +621,15 @@ def iter_clip_chunks(
     start: float = 0.0,
     duration: float | None = None,
     allow_partial: bool = False,
+    max_seconds: float | None = None,
 ) -> Iterator[Clip]:
     """Decode ``path`` as consecutive Clips of ``chunk_frames`` frames (the last may be shorter).
 
     Memory is bounded by one chunk plus one source frame, so hour-long files are fine. Concatenating
     the chunks' ``frames`` and ``audio`` gives exactly ``load_clip(path, ...)``. Each chunk's ``start``
     is its time from the video start; its ``warnings`` are those noticed while decoding it.
+    ``max_seconds``: raise ``TooLongError`` the moment the decoded video (from ``start``) passes this many
+    seconds, whatever the container declares (a piped stream declares no duration); nothing later is decoded.
     """
     if chunk_frames <= 0:
         raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
@@ -637,22 +641,25 @@ def iter_clip_chunks(
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     if max_side is not None and max_side < 2:
         raise ValueError(f"max_side must be >= 2 pixels, got {max_side}")
+    if max_seconds is not None and max_seconds <= 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
     import av
 
     path = Path(path)
     _check_file(path)
     try:
         yield from _iter_chunks(path, chunk_frames, fps, sample_rate, max_side, require_audio, start, duration,
-                                allow_partial)
+                                allow_partial, max_seconds)
     except av.error.FFmpegError as exc:  # last resort: never let a raw PyAV error escape
         raise CorruptMediaError(path, f"decoding failed ({type(exc).__name__}: {exc})") from exc
 
 
 def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_audio, start, duration,
-                 allow_partial) -> Iterator[Clip]:
+                 allow_partial, max_seconds=None) -> Iterator[Clip]:
     fps_f = _as_fraction(fps)
     warnings: list[str] = []
     max_frames = int(math.floor(Fraction(duration).limit_denominator(1_000_000) * fps_f + Fraction(1, 2))) if duration else None
+    limit_frames = int(math.floor(Fraction(max_seconds).limit_denominator(1_000_000) * fps_f)) if max_seconds else None
     video = _VideoReader(path, fps_f, start, max_frames, max_side, allow_partial, warnings)
     audio = None
     try:
@@ -686,6 +693,9 @@ def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_a
                 except StopIteration:
                     exhausted = True
                     break
+                if limit_frames is not None and n_done + len(frames) > limit_frames:  # checked on every frame
+                    raise TooLongError(path, f"longer than the limit of {max_seconds:g} s (decoding stopped at "
+                                             f"{(n_done + len(frames)) / float(fps_f):.2f} s)")
             if not frames:
                 break
             if not vfr_reported and (msg := video.vfr_warning()):

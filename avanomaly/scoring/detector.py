@@ -22,7 +22,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
+from avanomaly.errors import (AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError,
+                              ScoringCancelled, TooLongError)
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
@@ -358,13 +359,13 @@ class Detector:
             feats = sync_features(out)[0]  # (L, F)
         return feats.float().cpu(), out["logits"][0].float().cpu().numpy(), out["mask"][0].cpu().numpy()
 
-    def _chunks(self, clip_like) -> Iterator:
+    def _chunks(self, clip_like, max_seconds: float | None = None) -> Iterator:
         cfg = self.preprocess_cfg
         from avanomaly.io import Clip, iter_clip_chunks
 
         if isinstance(clip_like, (str, Path)):
             chunks = iter_clip_chunks(clip_like, chunk_frames=self.chunk_frames, fps=cfg.fps,
-                                      sample_rate=cfg.sample_rate, max_side=cfg.max_side)
+                                      sample_rate=cfg.sample_rate, max_side=cfg.max_side, max_seconds=max_seconds)
             if self.prefetch:  # decode chunk i+1 in a thread while chunk i is scored (same chunks, same order)
                 from avanomaly.utils import prefetch
 
@@ -381,6 +382,9 @@ class Detector:
             raise ValueError(f"{clip.path or '<clip>'}: clip is {clip.fps} fps / {clip.sample_rate} Hz but the model "
                              f"needs {cfg.fps} fps / {cfg.sample_rate} Hz (decode with load_clip(path, fps=..., "
                              "sample_rate=...))")
+        if max_seconds and clip.n_frames / clip.fps > max_seconds:
+            raise TooLongError(clip.path or "<clip>", f"{clip.n_frames / clip.fps:.2f} s is longer than the limit "
+                                                      f"of {max_seconds:g} s")
         spf = int(round(clip.sample_rate / clip.fps))
         for s in range(0, clip.n_frames, self.chunk_frames):
             e = min(clip.n_frames, s + self.chunk_frames)
@@ -428,7 +432,8 @@ class Detector:
         aligner = _FrameAligner()
         prev = None  # the chunk waiting for its right audio context
         prev_left = None  # audio of the chunk before `prev`
-        for i, chunk in enumerate(self._chunks(clip)):
+        for i, chunk in enumerate(self._chunks(clip, state.get("max_seconds"))):
+            _check_stop(state, name)
             state["warnings"].extend(w for w in getattr(chunk, "warnings", []) if w not in state["warnings"])
             state["fps"] = float(chunk.fps)
             if chunk.n_frames == 0:
@@ -460,15 +465,21 @@ class Detector:
             raise AssertionError(f"{name}: crops and audio out of step: {aligner.pending()}")
 
     def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
-                      threshold: float | None = None) -> ScoreResult:
+                      threshold: float | None = None, max_seconds: float | None = None,
+                      should_stop=None) -> ScoreResult:
         """Score a path, an ``avanomaly.io.Clip`` or ``(frames (T,H,W,3) uint8, audio (N,) float32)``.
 
         ``aggregation`` / ``threshold`` override the detector's for this call. Raises MediaError subclasses
         (naming the file) for unusable input; see score_many for a batch that never stops.
+        ``max_seconds``: ``TooLongError`` as soon as the decoded video passes this length (checked on every
+        decoded frame, so it holds for files that declare no duration). ``should_stop``: a callable checked
+        before each chunk (``chunk_frames``) is preprocessed and scored; when it returns True scoring stops
+        with ``ScoringCancelled`` (the service passes "has the client disconnected").
         """
         path = str(clip) if isinstance(clip, (str, Path)) else getattr(clip, "path", None)
         name = path or "<array>"
-        state = {"warnings": [], "fps": float(self.preprocess_cfg.fps), "trimmed_frames": 0}
+        state = {"warnings": [], "fps": float(self.preprocess_cfg.fps), "trimmed_frames": 0,
+                 "max_seconds": max_seconds, "should_stop": should_stop}
         return self._score_chunks(self._clip_chunks(clip, name, state), path, name, state, aggregation, threshold)
 
     def score_features(self, mouths, mel, face_found=None, path: str | None = None,
@@ -512,6 +523,7 @@ class Detector:
                 mask_parts.append(mask)
 
         for mouths, mel, found, silent in items:
+            _check_stop(state, name)
             face_parts.append(found)
             if silent is not None:
                 silent_parts.append(silent)
@@ -609,6 +621,13 @@ class Detector:
         except Exception as exc:  # noqa: BLE001 - a bad file must not stop the batch; the reason is reported
             log.exception("unexpected error scoring %s", name)
             return ScoreFailure(name, "error", f"{type(exc).__name__}: {exc}")
+
+
+def _check_stop(state: dict, name: str) -> None:
+    """Raise ScoringCancelled when the caller's ``should_stop()`` (in ``state``) says so."""
+    should_stop = state.get("should_stop")
+    if should_stop is not None and should_stop():
+        raise ScoringCancelled(f"{name}: scoring cancelled by the caller")
 
 
 def _scalar(x) -> float:
