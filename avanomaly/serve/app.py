@@ -182,18 +182,22 @@ async def run_while_connected(request: Request, fn, *args, limiter: anyio.Capaci
         tg.start_soon(watch, tg.cancel_scope)
         outcome.append(await anyio.to_thread.run_sync(_capture, fn, *args, gone.is_set, limiter=limiter))
         tg.cancel_scope.cancel()  # the job is done: stop watching
-    if gone.is_set() and (not outcome or isinstance(outcome[0][1], ScoringCancelled)):
-        raise ClientDisconnect()
+    if not outcome or (gone.is_set() and isinstance(outcome[0][1], ScoringCancelled)):
+        raise ClientDisconnect()  # (no outcome: the watcher cancelled the wait for a worker)
     ok, value = outcome[0]
     if not ok:
         raise value
     return value
 
 
-def _probe(path: str) -> dict:
-    from avanomaly.io import probe
+def _probe(path: str, max_seconds: float) -> dict:
+    """``probe`` + (with a length limit) ``scan_duration``: the video's length from its packets, read up to just
+    past the limit, so a stream that declares no duration (or a wrong one) is refused before scoring."""
+    from avanomaly.io.decode import probe, scan_duration
 
-    return probe(path)
+    info = probe(path)
+    info["scanned_duration"] = scan_duration(path, stop_after=max_seconds) if max_seconds else None
+    return info
 
 
 def _scrub(text: str, tmp_path: str, name: str) -> str:
@@ -211,8 +215,9 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     max_upload_mb: uploads larger than this get 413 (reading stops at the limit).
     max_concurrency: clips scored at the same time (worker threads; the event loop never scores).
     max_queue: further requests that may wait for a slot; beyond concurrency + queue -> 503 + Retry-After.
-    max_seconds: videos longer than this get 413: before decoding when the container declares its duration,
-        else (and whatever the container claims) the moment decoding passes the limit; 0 = no limit.
+    max_seconds: videos longer than this get 413: before decoding, from the declared duration and from the
+        video packets' timestamps (``scan_duration``, read up to the limit); and while decoding, the moment the
+        decoded video passes the limit (the authority, whatever the file claims); 0 = no limit.
     tmp_dir: where uploads are written (default the system temp dir); each request's folder is removed after.
     check_media: probe the upload (magic bytes, streams, codecs) before scoring.
     """
@@ -304,11 +309,14 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
             path = received.path.rename(received.path.with_suffix(safe_suffix(name)))
             tmp_path = str(path)
             if state.check_media:
-                info = await anyio.to_thread.run_sync(_probe, tmp_path)
-                duration = info.get("duration") or 0.0
-                if state.max_seconds and duration > state.max_seconds:
-                    return error_response(413, "too-long", f"{name}: {duration:.1f} s is longer than the limit "
+                info = await anyio.to_thread.run_sync(_probe, tmp_path, state.max_seconds)
+                declared, scanned = info.get("duration") or 0.0, info.get("scanned_duration") or 0.0
+                if state.max_seconds and declared > state.max_seconds:
+                    return error_response(413, "too-long", f"{name}: {declared:.1f} s is longer than the limit "
                                                            f"of {state.max_seconds:g} s")
+                if state.max_seconds and scanned > state.max_seconds:  # reading stopped just past the limit
+                    return error_response(413, "too-long", f"{name}: the video runs past {scanned:.1f} s, longer "
+                                                           f"than the limit of {state.max_seconds:g} s")
             result = await run_while_connected(request, _score_with_pool, state, tmp_path, limiter=state.limiter)
             if getattr(result, "ok", True) is False:  # a ScoreFailure-like object
                 return error_response(422, getattr(result, "reason", "error"),

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from avanomaly.errors import ScoringCancelled, TooLongError  # noqa: E402
 from avanomaly.io import iter_clip_chunks, probe  # noqa: E402
+from avanomaly.io.decode import scan_duration  # noqa: E402
 from avanomaly.io.testing import write_test_video  # noqa: E402
 from avanomaly.scoring.result import ScoreResult  # noqa: E402
 from avanomaly.serve import create_app  # noqa: E402
@@ -38,6 +39,8 @@ LIMIT_S = 2
 #: decode / score in chunks of this many frames, so stopping early is visible in whole chunks
 CHUNK_FRAMES = 25
 SHORT_FRAMES = 25
+#: one frame (a packet's end may lie up to one frame past the first timestamp over the limit)
+FRAME_S = 1 / FPS
 #: generous bounds on waits that normally take milliseconds (shared 2-core machines), never the thing measured
 EVENT_TIMEOUT_S = 30.0
 #: a disconnected client's worker must be free within this many seconds (it is freed in ~ 0.1 s)
@@ -135,12 +138,31 @@ def test_detector_max_seconds_for_files_and_arrays(clips, tiny_det):
         assert tiny_det.anomaly_score((frames, audio), max_seconds=LIMIT_S + 1).n_frames == (LIMIT_S + 1) * FPS
 
 
-def test_piped_upload_over_the_limit_is_413_while_decoding(clips, tiny_det, tmp_path, decoded_frames):
-    """The probe cannot see the length (no declared duration): the decoder refuses the upload at the limit."""
+def test_scan_duration_reads_packets_only_up_to_the_limit(clips):
+    assert scan_duration(clips["piped"]) == pytest.approx(LONG_S, abs=FRAME_S)  # no declared duration needed
+    early = scan_duration(clips["piped"], stop_after=LIMIT_S)
+    assert LIMIT_S < early <= LIMIT_S + 2 * FRAME_S  # the latest packet read is just past the limit
+    assert scan_duration(clips["piped"], stop_after=LONG_S + 1) == pytest.approx(LONG_S, abs=FRAME_S)
+    assert scan_duration(write_test_video(clips["long"].with_name("mute.mp4"), n_frames=2, video_codec=None,
+                                          audio_rate=16000)) is None  # no video stream
+
+
+def test_piped_upload_over_the_limit_is_refused_before_decoding(clips, tiny_det, tmp_path, decoded_frames):
+    """The container declares no duration; the packet scan finds the length, nothing is decoded or scored."""
     client = TestClient(create_app(tiny_det, tmp_dir=tmp_path / "up", max_seconds=LIMIT_S))
     resp = client.post("/score", files={"file": ("stream.mkv", clips["piped"].read_bytes(), "video/x-matroska")})
     body = _assert_error(resp, 413, "too-long")
     assert body["detail"].startswith("stream.mkv:") and f"{LIMIT_S:g} s" in body["detail"]
+    assert decoded_frames == []
+    assert list((tmp_path / "up").iterdir()) == []
+
+
+def test_decoding_enforces_the_limit_without_the_probe(clips, tiny_det, tmp_path, decoded_frames):
+    """The decoder is the authority (packet timestamps may lie): with no probe at all it stops at the limit."""
+    client = TestClient(create_app(tiny_det, tmp_dir=tmp_path / "up", max_seconds=LIMIT_S, check_media=False))
+    resp = client.post("/score", files={"file": ("stream.mkv", clips["piped"].read_bytes(), "video/x-matroska")})
+    body = _assert_error(resp, 413, "too-long")
+    assert body["detail"].startswith("stream.mkv:") and "decoding stopped" in body["detail"]
     assert str(tmp_path) not in body["detail"]
     assert 0 < sum(decoded_frames) <= LIMIT_S * FPS < LONG_S * FPS  # stopped at the limit, not after scoring
     assert list((tmp_path / "up").iterdir()) == []
