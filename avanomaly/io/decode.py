@@ -816,4 +816,5 @@ def load_clip(
     )
 
 
-__all__ = ["Clip", "load_clip", "iter_clip_chunks", "probe", "scan_duration", "DEFAULT_FPS", "DEFAULT_SAMPLE_RATE", "DEFAULT_CHUNK_FRAMES"]
+__all__ = ["Clip", "load_clip", "iter_clip_chunks", "probe", "scan_duration", "DEFAULT_FPS", "DEFAULT_SAMPLE_RATE",
+           "DEFAULT_CHUNK_FRAMES"]
