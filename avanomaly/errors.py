@@ -61,6 +61,17 @@ class ClipTooShortError(MediaError):
     reason = "too-short"
 
 
+class TooLongError(MediaError):
+    """The video is longer than the caller's limit (``max_seconds``); found while decoding, so also for files
+    whose container declares no duration (a stream written to a pipe). Nothing past the limit is decoded."""
+
+    reason = "too-long"
+
+
+class ScoringCancelled(AvanomalyError):
+    """Scoring stopped early because the caller's ``should_stop()`` returned True (e.g. the client left)."""
+
+
 class DatasetError(AvanomalyError):
     """A dataset root, manifest or meta_data.csv is missing or malformed."""
 

@@ -65,16 +65,18 @@ def clip_from_arrays(frames, audio, fps: float, sample_rate: int):
                 duration=t / fps, av_offset=0.0, path=None, has_audio=True, warnings=warns)
 
 
-def iter_chunks(source, cfg, chunk_frames: int, prefetch: bool = False) -> Iterator:
+def iter_chunks(source, cfg, chunk_frames: int, prefetch: bool = False, max_seconds: float | None = None) -> Iterator:
     """A path, an ``avanomaly.io.Clip`` or ``(frames, audio)`` -> decoded ``Clip`` chunks of ``chunk_frames``.
 
     A path is decoded lazily (``prefetch``: the next chunk is decoded in a thread meanwhile); an in-memory clip
-    must already be at the settings' frame rate and sample rate."""
+    must already be at the settings' frame rate and sample rate. ``max_seconds``: ``TooLongError`` as soon as the
+    video passes this length (for a file: checked on every decoded frame)."""
+    from avanomaly.errors import TooLongError
     from avanomaly.io import Clip, iter_clip_chunks
 
     if isinstance(source, (str, Path)):
         chunks = iter_clip_chunks(source, chunk_frames=chunk_frames, fps=cfg.fps, sample_rate=cfg.sample_rate,
-                                  max_side=cfg.max_side)
+                                  max_side=cfg.max_side, max_seconds=max_seconds)
         if prefetch:
             from avanomaly.utils import prefetch as _prefetch
 
@@ -92,6 +94,9 @@ def iter_chunks(source, cfg, chunk_frames: int, prefetch: bool = False) -> Itera
         raise ValueError(f"{clip.path or '<clip>'}: clip is {clip.fps} fps / {clip.sample_rate} Hz but the model "
                          f"needs {cfg.fps} fps / {cfg.sample_rate} Hz (decode with load_clip(path, fps=..., "
                          "sample_rate=...))")
+    if max_seconds and clip.n_frames / clip.fps > max_seconds:
+        raise TooLongError(clip.path or "<clip>", f"{clip.n_frames / clip.fps:.2f} s is longer than the limit "
+                                                  f"of {max_seconds:g} s")
     spf = int(round(clip.sample_rate / clip.fps))
     for s in range(0, clip.n_frames, chunk_frames):
         e = min(clip.n_frames, s + chunk_frames)
@@ -180,8 +185,8 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
     ``detector``: the pixel front end's face detector (default ``cfg.detector``); ``face_fallback`` overrides the
     setting for the tracker (the Detector uses ``"center"`` and enforces ``"error"`` over the whole clip itself).
     ``state`` (a :class:`StreamState`) is filled with warnings, fps, trimmed frames and the first chunk's facts.
-    ``should_stop``: a callable polled between chunks; when it returns True the stream stops early (a client went
-    away).
+    ``should_stop``: a callable polled before each decoded chunk is processed; it stops the stream by raising
+    (the Detector raises ``ScoringCancelled`` when a client went away); a True return also ends the stream.
     """
     from avanomaly.preprocess.frontends import create_tracker
 

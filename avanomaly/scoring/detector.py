@@ -22,7 +22,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
+from avanomaly.errors import (AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError,
+                              ScoringCancelled, TooLongError)  # noqa: F401  (TooLongError: raised by decoding)
 from avanomaly.preprocess.frontends import MouthActivity, face_model_name
 from avanomaly.preprocess.stream import (FPS_TOLERANCE, SILENCE_DBFS, StreamState, clip_from_arrays,  # noqa: F401
                                          iter_chunks, stream_features)
@@ -306,26 +307,36 @@ class Detector:
             feats = sync_features(out)[0]  # (L, F)
         return feats.float().cpu(), out["logits"][0].float().cpu().numpy(), out["mask"][0].cpu().numpy()
 
-    def _clip_chunks(self, clip, name: str, state: StreamState) -> Iterator[tuple]:
+    def _clip_chunks(self, clip, name: str, state: StreamState, max_seconds: float | None = None,
+                     should_stop=None) -> Iterator[tuple]:
         """Decode + extract features of ``clip`` chunk by chunk -> (visual, mel, face_found, silent) runs of frames,
         through the one streaming extractor ``preprocess_file`` uses (:mod:`avanomaly.preprocess.stream`), so a
         file scored here gets its cache entry's features. Centre crops stand in when the clip has no face at all;
-        ``face_fallback="error"`` is enforced over the whole clip afterwards."""
-        chunks = iter_chunks(clip, self.preprocess_cfg, self.chunk_frames, prefetch=self.prefetch)
+        ``face_fallback="error"`` is enforced over the whole clip afterwards. ``should_stop`` is polled before
+        every decoded chunk (ScoringCancelled)."""
+        chunks = iter_chunks(clip, self.preprocess_cfg, self.chunk_frames, prefetch=self.prefetch,
+                             max_seconds=max_seconds)
+        stop = None if should_stop is None else (lambda: _check_stop(should_stop, name))
         return stream_features(chunks, self.preprocess_cfg, self.face_detector, name=name, state=state,
-                               face_fallback="center")
+                               face_fallback="center", should_stop=stop)
 
     def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
-                      threshold: float | None = None) -> ScoreResult:
+                      threshold: float | None = None, max_seconds: float | None = None,
+                      should_stop=None) -> ScoreResult:
         """Score a path, an ``avanomaly.io.Clip`` or ``(frames (T,H,W,3) uint8, audio (N,) float32)``.
 
         ``aggregation`` / ``threshold`` override the detector's for this call. Raises MediaError subclasses
         (naming the file) for unusable input; see score_many for a batch that never stops.
+        ``max_seconds``: ``TooLongError`` as soon as the decoded video passes this length (checked on every
+        decoded frame, so it holds for files that declare no duration). ``should_stop``: a callable checked
+        before each chunk (``chunk_frames``) is preprocessed and scored; when it returns True scoring stops
+        with ``ScoringCancelled`` (the service passes "has the client disconnected").
         """
         path = str(clip) if isinstance(clip, (str, Path)) else getattr(clip, "path", None)
         name = path or "<array>"
         state = StreamState(fps=float(self.preprocess_cfg.fps))
-        return self._score_chunks(self._clip_chunks(clip, name, state), path, name, state, aggregation, threshold)
+        items = self._clip_chunks(clip, name, state, max_seconds=max_seconds, should_stop=should_stop)
+        return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop)
 
     def score_features(self, mouths, mel, face_found=None, path: str | None = None,
                        aggregation: AggregationConfig | dict | None = None, threshold: float | None = None,
@@ -350,7 +361,7 @@ class Detector:
 
         return self._score_chunks(items(), path, name, state, aggregation, threshold)
 
-    def _score_chunks(self, items, path, name, state, aggregation, threshold) -> ScoreResult:
+    def _score_chunks(self, items, path, name, state, aggregation, threshold, should_stop=None) -> ScoreResult:
         agg = self.aggregation if aggregation is None else (
             AggregationConfig(**aggregation) if isinstance(aggregation, dict) else aggregation)
         cfg = self.preprocess_cfg
@@ -369,6 +380,7 @@ class Detector:
                 mask_parts.append(mask)
 
         for mouths, mel, found, silent in items:
+            _check_stop(should_stop, name)
             face_parts.append(found)
             activity.push(mouths, found)
             if silent is not None:
@@ -473,6 +485,13 @@ class Detector:
         except Exception as exc:  # noqa: BLE001 - a bad file must not stop the batch; the reason is reported
             log.exception("unexpected error scoring %s", name)
             return ScoreFailure(name, "error", f"{type(exc).__name__}: {exc}")
+
+
+def _check_stop(should_stop, name: str) -> bool:
+    """Raise ScoringCancelled when the caller's ``should_stop()`` says so (else False)."""
+    if should_stop is not None and should_stop():
+        raise ScoringCancelled(f"{name}: scoring cancelled by the caller")
+    return False
 
 
 def _scalar(x) -> float:

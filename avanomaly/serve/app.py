@@ -8,10 +8,12 @@ with small stand-ins. Requires the ``serve`` extra (fastapi, uvicorn, python-mul
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import queue
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from avanomaly import __version__
-from avanomaly.errors import AvanomalyError, EmptyFileError, MediaError, NotMediaError
+from avanomaly.errors import AvanomalyError, EmptyFileError, MediaError, NotMediaError, ScoringCancelled, TooLongError
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.serve import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB
 from avanomaly.serve.uploads import BYTES_PER_MB, UploadError, UploadReceiver, check_content_length, safe_suffix
@@ -37,6 +39,9 @@ TMP_PREFIX = "avanomaly-upload-"
 #: server-side name of the uploaded file inside its temporary folder (the client's name is never used)
 UPLOAD_STEM = "upload"
 STATIC_DIR = Path(__file__).with_name("static")
+#: keyword arguments of ``anomaly_score`` through which the service enforces --max-seconds while decoding and
+#: stops the work of a client that disconnected (``Detector.anomaly_score`` has both)
+SCORING_HOOKS = ("max_seconds", "should_stop")
 #: files served under /static/ (nothing else is reachable)
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 #: the page loads nothing from outside this server
@@ -56,12 +61,26 @@ def error_response(status: int, reason: str, detail: str, headers: dict | None =
 
 
 def media_error_status(exc: MediaError) -> int:
-    """415 not a media file, 400 empty upload, 422 a media file that cannot be scored (no audio/face, corrupt...)."""
+    """415 not a media file, 400 empty upload, 413 longer than --max-seconds, 422 a media file that cannot be
+    scored (no audio/face, corrupt...)."""
     if isinstance(exc, NotMediaError):
         return 415
     if isinstance(exc, EmptyFileError):
         return 400
+    if isinstance(exc, TooLongError):
+        return 413
     return 422
+
+
+def accepts_hooks(detector) -> bool:
+    """Whether ``detector.anomaly_score`` takes the SCORING_HOOKS keywords (or ``**kwargs``). Without them the
+    duration limit is checked on the container's declared duration only and an abandoned request is scored
+    to the end."""
+    try:
+        params = inspect.signature(detector.anomaly_score).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no introspection, call with the path only
+        return False
+    return all(h in params for h in SCORING_HOOKS) or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def make_pool(detector, n: int) -> list:
@@ -117,6 +136,7 @@ class ServeState:
     tmp_dir: str | None
     model_info: dict
     check_media: bool
+    hooks: bool  # the detectors take max_seconds / should_stop (accepts_hooks)
     pending: int = 0  # requests being received, waiting or scoring (changed on the event loop only)
 
     @property
@@ -124,18 +144,60 @@ class ServeState:
         return self.max_concurrency + self.max_queue
 
 
-def _score_with_pool(state: ServeState, path: str):
+def _score_with_pool(state: ServeState, path: str, should_stop):
     det = state.pool.get_nowait()  # the limiter admits at most pool-size jobs, so one is always free
     try:
+        if state.hooks:  # the length limit holds while decoding; a departed client stops the work
+            return det.anomaly_score(path, max_seconds=state.max_seconds or None, should_stop=should_stop)
         return det.anomaly_score(path)  # ("uncalibrated" etc. are in the result's warnings too)
     finally:
         state.pool.put(det)
 
 
-def _probe(path: str) -> dict:
-    from avanomaly.io import probe
+def _capture(fn, *args) -> tuple[bool, object]:
+    """``(True, fn(*args))`` or ``(False, the exception)``: a worker's outcome, handed back without raising."""
+    try:
+        return True, fn(*args)
+    except Exception as exc:  # noqa: BLE001 - re-raised by the caller, on the event loop
+        return False, exc
 
-    return probe(path)
+
+async def run_while_connected(request: Request, fn, *args, limiter: anyio.CapacityLimiter):
+    """``fn(*args, should_stop)`` in a worker thread, watching the client meanwhile.
+
+    When the client disconnects, ``should_stop()`` turns True (the job stops at its next check and frees its
+    worker) and a request still waiting for a worker stops waiting; either way ``ClientDisconnect`` is raised.
+    Otherwise returns ``fn``'s value or raises its exception. The request body must have been read already.
+    """
+    gone = threading.Event()
+    outcome: list[tuple[bool, object]] = []
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass  # after the body only a disconnect (or the end of the response) arrives
+        gone.set()
+        scope.cancel()  # a running job is waited for (it stops at its next check); a queued one is dropped
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, tg.cancel_scope)
+        outcome.append(await anyio.to_thread.run_sync(_capture, fn, *args, gone.is_set, limiter=limiter))
+        tg.cancel_scope.cancel()  # the job is done: stop watching
+    if not outcome or (gone.is_set() and isinstance(outcome[0][1], ScoringCancelled)):
+        raise ClientDisconnect()  # (no outcome: the watcher cancelled the wait for a worker)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _probe(path: str, max_seconds: float) -> dict:
+    """``probe`` + (with a length limit) ``scan_duration``: the video's length from its packets, read up to just
+    past the limit, so a stream that declares no duration (or a wrong one) is refused before scoring."""
+    from avanomaly.io.decode import probe, scan_duration
+
+    info = probe(path)
+    info["scanned_duration"] = scan_duration(path, stop_after=max_seconds) if max_seconds else None
+    return info
 
 
 def _scrub(text: str, tmp_path: str, name: str) -> str:
@@ -153,7 +215,9 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     max_upload_mb: uploads larger than this get 413 (reading stops at the limit).
     max_concurrency: clips scored at the same time (worker threads; the event loop never scores).
     max_queue: further requests that may wait for a slot; beyond concurrency + queue -> 503 + Retry-After.
-    max_seconds: videos longer than this (container duration) get 413 before decoding; 0 = no limit.
+    max_seconds: videos longer than this get 413: before decoding, from the declared duration and from the
+        video packets' timestamps (``scan_duration``, read up to the limit); and while decoding, the moment the
+        decoded video passes the limit (the authority, whatever the file claims); 0 = no limit.
     tmp_dir: where uploads are written (default the system temp dir); each request's folder is removed after.
     check_media: probe the upload (magic bytes, streams, codecs) before scoring.
     """
@@ -179,7 +243,11 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
                        max_queue=max_queue, max_seconds=float(max_seconds),
                        tmp_dir=None if tmp_dir is None else str(tmp_dir),
                        model_info=model_info if model_info is not None else describe_detector(detectors[0]),
-                       check_media=check_media)
+                       check_media=check_media, hooks=all(accepts_hooks(d) for d in detectors))
+    if not state.hooks:
+        log.warning("%s.anomaly_score takes no %s: the length limit uses the container's declared duration only "
+                    "and abandoned requests are scored to the end", type(detectors[0]).__name__,
+                    "/".join(SCORING_HOOKS))
 
     app = FastAPI(title="avanomaly", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.serve = state
@@ -194,6 +262,11 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request, exc):
         return error_response(422, "invalid-request", str(exc.errors()))
+
+    @app.exception_handler(Exception)
+    async def _unexpected_error(request, exc):  # any route: JSON, never Starlette's plain-text 500
+        log.error("unexpected error on %s: %s: %s", request.url.path, type(exc).__name__, exc)
+        return error_response(500, "internal-error", f"{type(exc).__name__} (see the server log)")
 
     @app.get("/", response_class=HTMLResponse)
     async def index():
@@ -236,12 +309,15 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
             path = received.path.rename(received.path.with_suffix(safe_suffix(name)))
             tmp_path = str(path)
             if state.check_media:
-                info = await anyio.to_thread.run_sync(_probe, tmp_path)
-                duration = info.get("duration") or 0.0
-                if state.max_seconds and duration > state.max_seconds:
-                    return error_response(413, "too-long", f"{name}: {duration:.1f} s is longer than the limit "
+                info = await anyio.to_thread.run_sync(_probe, tmp_path, state.max_seconds)
+                declared, scanned = info.get("duration") or 0.0, info.get("scanned_duration") or 0.0
+                if state.max_seconds and declared > state.max_seconds:
+                    return error_response(413, "too-long", f"{name}: {declared:.1f} s is longer than the limit "
                                                            f"of {state.max_seconds:g} s")
-            result = await anyio.to_thread.run_sync(_score_with_pool, state, tmp_path, limiter=state.limiter)
+                if state.max_seconds and scanned > state.max_seconds:  # reading stopped just past the limit
+                    return error_response(413, "too-long", f"{name}: the video runs past {scanned:.1f} s, longer "
+                                                           f"than the limit of {state.max_seconds:g} s")
+            result = await run_while_connected(request, _score_with_pool, state, tmp_path, limiter=state.limiter)
             if getattr(result, "ok", True) is False:  # a ScoreFailure-like object
                 return error_response(422, getattr(result, "reason", "error"),
                                       _scrub(getattr(result, "message", ""), tmp_path, name))
@@ -253,9 +329,9 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
             return error_response(exc.status, exc.reason, exc.message)
         except MediaError as exc:
             return error_response(media_error_status(exc), exc.reason, f"{name}: {_scrub(exc.message, tmp_path, name)}")
-        except ClientDisconnect:
-            log.info("client disconnected during upload")
-            return error_response(400, "client-disconnected", "the upload was interrupted")
+        except ClientDisconnect:  # while uploading, waiting for a worker or being scored: the work was dropped
+            log.info("client disconnected; request for %s abandoned", name)
+            return error_response(400, "client-disconnected", "the client disconnected; the request was abandoned")
         except AvanomalyError as exc:
             log.error("scoring %s failed: %s", name, exc)
             return error_response(500, "scoring-error", _scrub(str(exc), tmp_path, name))

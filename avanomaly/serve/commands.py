@@ -60,6 +60,7 @@ def serve(model, host, port, max_upload_mb, max_concurrency, max_queue, max_seco
     from avanomaly.scoring.commands import UsageFailure, default_model_path
     from avanomaly.scoring.detector import Detector
     from avanomaly.serve.app import create_app
+    from avanomaly.serve.protocol import JSONErrorProtocol
 
     if threads:
         import torch
@@ -81,4 +82,4 @@ def serve(model, host, port, max_upload_mb, max_concurrency, max_queue, max_seco
     app = create_app(detector, max_upload_mb=max_upload_mb, max_concurrency=max_concurrency, max_queue=max_queue,
                      max_seconds=max_seconds, tmp_dir=tmp_dir)
     click.echo(f"avanomaly serve: model {path} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, http=JSONErrorProtocol)
