@@ -19,3 +19,6 @@ SYNC_WINDOW_FRAMES = 5
 SYNC_WINDOW_CONTEXT = SYNC_WINDOW_FRAMES // 2
 #: default audio offsets compared each side (+-K frames; 2K + 1 = 31 offsets)
 DEFAULT_MAX_OFFSET = 15
+#: precision the log-mel is stored with (the feature cache); the streaming extractor rounds to it too, so scoring
+#: a file sees exactly the values a cache entry holds (calibration on cached clips == scoring files)
+MEL_STORAGE_DTYPE = "float16"

@@ -108,20 +108,11 @@ class ARModel(nn.Module):
         later chunks only their last ``stride`` predictions, so every step sees between context - stride + 1
         and context steps (itself included), and memory stays O(context^2).
         """
+        from avanomaly.models.composite import ARStream
+
         context = context or self.config.context
-        stride = stride or min(self.stride, context)
-        B, T, _ = features.shape
-        n = T - 1  # number of predictions
-        if n <= context:
+        if features.shape[1] - 1 <= context:
             return self.step_terms(features, targets)
-        parts: list[dict] = []
-        s = 0
-        done = 0  # predictions emitted so far
-        while done < n:
-            e = min(s + context, n)  # predictions [s, e) from inputs [s, e]
-            chunk = self.step_terms(features[:, s:e + 1], None if targets is None else targets[:, s:e + 1])
-            keep_from = done - s  # chunk-relative index of the first new prediction
-            parts.append({k: v[:, keep_from:] for k, v in chunk.items()})
-            done = e
-            s = done + stride - context  # the next chunk ends `stride` predictions past what we have
+        stream = ARStream(self, context, stride, targets=targets)  # the one sliding-context implementation
+        parts = stream.push(features) + stream.flush()
         return {k: torch.cat([p[k] for p in parts], dim=1) for k in parts[0]}

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from avanomaly.conventions import MEL_PER_FRAME
+from avanomaly.conventions import MEL_PER_FRAME, MEL_STORAGE_DTYPE
 
 #: a video frame's audio is "silent" when its RMS is below this level (dBFS)
 SILENCE_DBFS = -50.0
@@ -132,6 +132,7 @@ def chunk_audio_features(n_frames: int, audio: np.ndarray, cfg, left_audio=None,
     ext = np.concatenate(parts) if len(parts) > 1 else audio
     mel = log_mel(torch.from_numpy(np.ascontiguousarray(ext)), cfg, n_frames=t + n_left + n_right).numpy()
     mel = mel[MEL_PER_FRAME * n_left: MEL_PER_FRAME * (n_left + t)]  # (4T, M)
+    mel = mel.astype(MEL_STORAGE_DTYPE).astype(np.float32)  # the cache's precision, for every consumer
     return mel, silent_frames(audio, spf)
 
 

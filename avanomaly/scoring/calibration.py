@@ -16,7 +16,6 @@ The calibration lives inside the model file (key ``"calibration"``) and as ``cal
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -149,22 +148,9 @@ def load_calibration_json(path) -> Calibration:
 
 def write_calibration(model_path, calibration: Calibration) -> tuple[Path, Path]:
     """Store ``calibration`` inside the model file (atomic rewrite) and as calibration.json beside it."""
-    import torch
+    from avanomaly.scoring.modelfile import resolve_model_path, update_model_file
 
-    from avanomaly.utils import atomic_write_bytes
-
-    model_path = Path(model_path)
-    if model_path.is_dir():
-        model_path = model_path / "model.pt"
-    try:
-        obj = torch.load(model_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any load failure is a checkpoint problem
-        raise CheckpointError(f"{model_path}: cannot load model file to store the calibration ({exc})") from exc
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{model_path}: not an avanomaly model file (top level is {type(obj).__name__})")
-    obj[CALIBRATION_KEY] = calibration.to_dict()
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(model_path, buf.getvalue())
+    model_path = resolve_model_path(model_path)
+    update_model_file(model_path, **{CALIBRATION_KEY: calibration.to_dict()})
     json_path = save_calibration_json(model_path.parent / CALIBRATION_JSON, calibration)
     return model_path, json_path

@@ -2,9 +2,10 @@
 
 Pipeline (docs/scoring.md):
 
-    iter_clip_chunks (chunk_frames)  ->  front-end tracker across chunks + log_mel per chunk (as preprocess_file)
-      -> _SyncStream: sync features over fixed windows with `margin` frames of real context on each side
-      -> _ARStream: per-frame NLL exactly as ARModel.score_sequence, the last `context` features carried over
+    iter_clip_chunks (chunk_frames) -> preprocess.stream.stream_features (the extractor preprocess_file uses)
+      -> AnomalyModel.scorer (models/composite.py, the one path from frames to NLL): sync features over fixed
+         windows with `margin` frames of real context on each side, then per-frame NLL with the AR model's
+         bounded context (the same ARStream as ARModel.score_sequence)
       -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile
 
 Memory is bounded by three decoded chunks (one decoded ahead by the prefetch thread) plus a few per-frame
@@ -27,6 +28,8 @@ from avanomaly.errors import (AvanomalyError, CheckpointError, ClipTooShortError
 from avanomaly.preprocess.frontends import MouthActivity, face_model_name
 from avanomaly.preprocess.stream import (FPS_TOLERANCE, SILENCE_DBFS, StreamState, clip_from_arrays,  # noqa: F401
                                          iter_chunks, stream_features)
+from avanomaly.models.composite import (DEFAULT_SYNC_WINDOW, PRECISIONS, SYNC_EXTRA_CONTEXT,  # noqa: F401
+                                        SYNC_WINDOW_CONTEXT, AnomalyModel, default_margin)
 from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
 from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
@@ -39,15 +42,6 @@ log = logging.getLogger(__name__)
 
 #: frames per decoded/preprocessed chunk (10 s at 25 fps)
 DEFAULT_CHUNK_FRAMES = 250
-#: frames emitted per sync-model forward pass (each pass also sees `margin` frames either side); 500 (20 s):
-#: clips up to 20 s take one pass, longer ones recompute 2 * margin / 500 = 17 % of frames (250: 34 %)
-DEFAULT_SYNC_WINDOW = 500
-#: sync passes carry this many frames of real context beyond the +-K offsets and the 5-frame window
-SYNC_EXTRA_CONTEXT = 25
-#: frames of context each side of a frame's 5-frame sync window
-SYNC_WINDOW_CONTEXT = 2
-#: fallback AR context (frames) when the AR model does not say
-DEFAULT_AR_CONTEXT = 256
 #: fewest frames a clip may have (the AR model predicts frame 1 from frame 0)
 MIN_CLIP_FRAMES = 2
 #: warnings: clips shorter than this are scored but flagged
@@ -56,9 +50,6 @@ SHORT_CLIP_SECONDS = 2.0
 LOW_FACE_RATE = 0.9
 #: warnings: more than this fraction of frames silent
 MOSTLY_SILENT_FRACTION = 0.8
-#: sync-model arithmetic when scoring: fp32 (default, what calibration used) or bf16 autocast (opt-in: ~2x faster
-#: sync CNNs on CPUs with AVX512-BF16/AMX and on GPUs; scores move by ~0.01 nats, see docs/scoring.md)
-PRECISIONS = ("fp32", "bf16")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -70,117 +61,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 # ------------------------------------------------------------------------------------------ streams
 
 
-class _SyncStream:
-    """Sync features for consecutive frames, computed on fixed windows with real context on each side.
-
-    Frames ``[e, e + window)`` come from one forward pass over ``[e - margin, e + window + margin)`` (clipped to
-    the clip). Window positions depend only on the frame index, never on how the input was chunked, so a
-    streamed clip gets exactly the features of a whole-clip pass. ``margin >= K + 2`` gives every emitted
-    frame all its offsets and its 5-frame window from real neighbours.
-    """
-
-    def __init__(self, featurize, window: int, margin: int):
-        self.featurize = featurize  # (mouths (L+4,S,S) uint8, mel (4(L+4),M)) -> feats, logits, mask (L, .)
-        self.window = int(window)
-        self.margin = int(margin)
-        self.mouths: np.ndarray | None = None  # (N, S, S) uint8: global frames base .. base+N
-        self.mel: np.ndarray | None = None  # (4N, M) float32
-        self.base = 0
-        self.emitted = 0
-
-    @property
-    def total(self) -> int:
-        return self.base + (0 if self.mouths is None else self.mouths.shape[0])
-
-    def push(self, mouths: np.ndarray, mel: np.ndarray) -> Iterator[tuple]:
-        mel = np.asarray(mel, dtype=np.float32)
-        self.mouths = mouths if self.mouths is None else np.concatenate([self.mouths, mouths])
-        self.mel = mel if self.mel is None else np.concatenate([self.mel, mel])
-        # a pass needs `margin` frames after the window plus the 5-frame context of its last frame
-        while self.total - self.emitted >= self.window + self.margin + SYNC_WINDOW_CONTEXT:
-            yield self._emit(self.emitted + self.window)
-
-    def flush(self) -> Iterator[tuple]:
-        while self.emitted < self.total:
-            yield self._emit(min(self.total, self.emitted + self.window))
-
-    def _emit(self, end: int) -> tuple:
-        lo = max(0, self.emitted - self.margin)
-        hi = min(self.total, end + self.margin)
-        # frames lo-2 .. hi+1: real neighbours inside the clip, replicated at the clip's own edges only
-        # (as CachedClip.window does for training)
-        idx = np.clip(np.arange(lo - SYNC_WINDOW_CONTEXT, hi + SYNC_WINDOW_CONTEXT), 0, self.total - 1) - self.base
-        assert idx.min() >= 0, "left context was dropped too early"
-        mel_idx = (4 * idx[:, None] + np.arange(4)[None, :]).ravel()
-        feats, logits, mask = self.featurize(self.mouths[idx], self.mel[mel_idx])
-        k0, k1 = self.emitted - lo, end - lo
-        out = (feats[k0:k1], logits[k0:k1], mask[k0:k1])
-        self.emitted = end
-        drop = max(0, self.emitted - self.margin - SYNC_WINDOW_CONTEXT - self.base)  # keep the left context
-        if drop:
-            self.mouths = self.mouths[drop:]
-            self.mel = self.mel[4 * drop:]
-            self.base += drop
-        return out
-
-
-class _ARStream:
-    """Per-frame NLL of consecutive feature frames, exactly as ``ARModel.score_sequence`` on the whole clip.
-
-    Prediction ``i`` (of frame ``i + 1``) comes from the chunk of inputs ``[s, s + context]``; chunks start every
-    ``stride`` predictions, as in ``score_sequence``, so memory is bounded by ``context`` feature frames and
-    the NLL does not depend on how the clip was streamed.
-    """
-
-    def __init__(self, ar_model, device: torch.device):
-        self.ar = ar_model
-        self.context = _model_context(ar_model)
-        self.stride = min(int(getattr(ar_model, "stride", self.context // 4) or 1), self.context)
-        self.device = device
-        self.buf: torch.Tensor | None = None  # (L, F): global frames base .. base+L
-        self.base = 0
-        self.s = 0  # first input of the next chunk
-        self.done = 0  # predictions emitted so far
-
-    @property
-    def total(self) -> int:
-        return self.base + (0 if self.buf is None else self.buf.shape[0])
-
-    def push(self, feats: torch.Tensor) -> list[np.ndarray]:
-        self.buf = feats if self.buf is None else torch.cat([self.buf, feats])
-        out = []
-        while self.s + self.context + 1 <= self.total:  # a full chunk of inputs [s, s + context] is here
-            out.append(self._chunk(self.s + self.context))
-        return out
-
-    def flush(self) -> list[np.ndarray]:
-        n = self.total - 1  # number of predictions of the whole clip
-        out = []
-        while self.done < n:
-            out.append(self._chunk(min(self.s + self.context, n)))
-        return out
-
-    @torch.inference_mode()
-    def _chunk(self, e: int) -> np.ndarray:
-        """Predictions [done, e) from inputs [s, e]."""
-        x = self.buf[self.s - self.base:e + 1 - self.base]  # (e - s + 1, F)
-        nll = self.ar.step_terms(x[None].to(self.device))["nll"][0]  # (e - s,)
-        out = nll[self.done - self.s:].float().cpu().numpy()
-        self.done = e
-        self.s = self.done + self.stride - self.context
-        drop = max(0, self.s - self.base)
-        if drop:
-            self.buf = self.buf[drop:]
-            self.base += drop
-        return out
-
-
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def _model_context(ar_model) -> int:
-    cfg = getattr(ar_model, "config", None)
-    return int(getattr(cfg, "context", DEFAULT_AR_CONTEXT) or DEFAULT_AR_CONTEXT)
 
 
 def _max_offset(sync_model) -> int:
@@ -251,13 +132,11 @@ class Detector:
         if chunk_frames < 1:
             raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
         self.chunk_frames = int(chunk_frames)
-        min_margin = _max_offset(sync_model) + SYNC_WINDOW_CONTEXT
-        self.sync_margin = int(sync_margin if sync_margin is not None else min_margin + SYNC_EXTRA_CONTEXT)
-        if self.sync_margin < min_margin:
-            raise ValueError(f"sync_margin must be >= K + {SYNC_WINDOW_CONTEXT} = {min_margin}, got {self.sync_margin}")
-        if sync_window < 1:
-            raise ValueError(f"sync_window must be >= 1, got {sync_window}")
+        #: the one path from frames to per-frame NLL (models/composite.py)
+        self.model = AnomalyModel(self.sync_model, self.ar_model)
+        self.sync_margin = default_margin(self.model.max_offset) if sync_margin is None else int(sync_margin)
         self.sync_window = int(sync_window)
+        self.model.scorer(self.sync_window, self.sync_margin, self.precision, self.device)  # checks the settings
         self._face_detector = face_detector
         self.source = source
         #: the shipped model's name ("starter"), else None (``source`` is the model file)
@@ -294,19 +173,6 @@ class Detector:
         return None if self.calibration is None else float(self.calibration.threshold)
 
     # ------------------------------------------------------------------ features
-    @torch.inference_mode()
-    def _featurize(self, mouths: np.ndarray, mel: np.ndarray):
-        """(L+4,S,S) uint8 crops or (L+4,F) lip features, (4(L+4),M) with 2 context frames each side -> sync features (L,F) tensor,
-        logits (L,O) ndarray, valid mask (L,O) ndarray."""
-        from avanomaly.models import sync_features, visual_tensor
-
-        m = visual_tensor(mouths, self.device)[None]  # (1, L+4, S, S) or (1, L+4, F)
-        a = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)).to(self.device)[None]  # (1, 4(L+4), M)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            out = self.sync_model(m, a)
-            feats = sync_features(out)[0]  # (L, F)
-        return feats.float().cpu(), out["logits"][0].float().cpu().numpy(), out["mask"][0].cpu().numpy()
-
     def _clip_chunks(self, clip, name: str, state: StreamState, max_seconds: float | None = None,
                      should_stop=None) -> Iterator[tuple]:
         """Decode + extract features of ``clip`` chunk by chunk -> (visual, mel, face_found, silent) runs of frames,
@@ -365,20 +231,11 @@ class Detector:
         agg = self.aggregation if aggregation is None else (
             AggregationConfig(**aggregation) if isinstance(aggregation, dict) else aggregation)
         cfg = self.preprocess_cfg
-        sync = _SyncStream(self._featurize, window=self.sync_window, margin=self.sync_margin)
-        ar = _ARStream(self.ar_model, self.device)
-        nll_parts: list[np.ndarray] = []
-        logit_parts, mask_parts, face_parts, silent_parts = [], [], [], []
+        scorer = self.model.scorer(self.sync_window, self.sync_margin, self.precision, self.device)
+        face_parts, silent_parts = [], []
         warns = state.warnings
         n_frames = 0
         activity = MouthActivity(cfg.front_end)
-
-        def consume(out):
-            for feats, logits, mask in out:
-                nll_parts.extend(ar.push(feats))
-                logit_parts.append(logits)
-                mask_parts.append(mask)
-
         for mouths, mel, found, silent in items:
             _check_stop(should_stop, name)
             face_parts.append(found)
@@ -386,7 +243,7 @@ class Detector:
             if silent is not None:
                 silent_parts.append(silent)
             n_frames += int(mouths.shape[0])
-            consume(sync.push(mouths, mel))
+            scorer.push(mouths, mel)
         fps = state.fps
         trimmed_frames = state.trimmed_frames
         if n_frames < MIN_CLIP_FRAMES:
@@ -395,15 +252,13 @@ class Detector:
         if not face_found.any() and cfg.face_fallback == "error":
             raise NoFaceError(name, f"no face found in any frame checked ({face_model_name(cfg)}); the model "
                                     "was set up with face_fallback='error'")
-        consume(sync.flush())
-        nll_parts.extend(ar.flush())
-
-        nll = np.concatenate(nll_parts).astype(np.float64)  # (T-1,): NLL of frames 1..T-1
+        frames = scorer.finish()
+        nll = frames.nll  # (T-1,): NLL of frames 1..T-1
         times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start
         assert nll.shape == times.shape, (nll.shape, times.shape)
         nll_score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg)
-        logits = torch.from_numpy(np.concatenate(logit_parts))[None]  # (1, T, O)
-        mask = torch.from_numpy(np.concatenate(mask_parts))[None]  # (1, T, O)
+        logits = torch.from_numpy(frames.logits)[None]  # (1, T, O)
+        mask = torch.from_numpy(frames.mask)[None]  # (1, T, O)
         with torch.no_grad():
             logits, mask = logits.to(self.device), mask.to(self.device)
             offset, confidence = self.sync_model.offset_confidence(logits, mask)

@@ -101,10 +101,9 @@ def load_model_file(path):
 
 def save_model_file(path, sync_model, ar_model, preprocess_cfg, calibration=None, provenance=None,
                     training_config=None) -> Path:
-    """Write a model file in training's layout (used by tests and tools; training uses its own export)."""
+    """Write a model file (the one writer: training's ``export_model``, calibration tools and tests use it)."""
     from avanomaly import __version__
     from avanomaly.models import checkpoint_dict
-    from avanomaly.utils import atomic_write_bytes
 
     obj = {
         "format": MODEL_FORMAT,
@@ -117,6 +116,20 @@ def save_model_file(path, sync_model, ar_model, preprocess_cfg, calibration=None
         "provenance": dict(provenance or {}),
         "training_config": dict(training_config or {}),
     }
+    return _write_model_file(path, obj)
+
+
+def update_model_file(path, **fields) -> Path:
+    """Rewrite a model file with some top-level fields replaced (e.g. ``calibration``), atomically."""
+    obj = read_model_file(path)
+    obj.update(fields)
+    return _write_model_file(path, obj)
+
+
+def _write_model_file(path, obj: dict) -> Path:
+    """The one place a model file is written: ``torch.save`` to memory, then an atomic replace."""
+    from avanomaly.utils import atomic_write_bytes
+
     buf = io.BytesIO()
     torch.save(obj, buf)
     path = Path(path)

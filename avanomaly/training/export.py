@@ -15,15 +15,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-import io
 from pathlib import Path
 
 import torch
 
 from avanomaly.errors import CheckpointError
+from avanomaly.scoring.modelfile import MODEL_FILENAME
 
-from avanomaly.scoring.modelfile import MODEL_FILENAME, MODEL_FORMAT, MODEL_FORMAT_VERSION
 SYNC_MODEL_NAME = "sync"
 AR_MODEL_NAME = "ar"
 #: prefix of the trained model's weights inside a Lightning stage checkpoint
@@ -89,27 +87,13 @@ def load_trained_models(run_dir, cfg=None):
 
 
 def export_model(run_dir, provenance: dict | None = None, calibration: dict | None = None, cfg=None) -> Path:
-    """Write ``run_dir/model.pt`` from the best checkpoints of both stages; returns its path."""
-    from avanomaly import __version__
+    """Write ``run_dir/model.pt`` from the best checkpoints of both stages (through the one model-file writer,
+    :func:`avanomaly.scoring.modelfile.save_model_file`); returns its path."""
+    from avanomaly.scoring.modelfile import save_model_file
     from avanomaly.training.config import config_to_dict, load_config
-    from avanomaly.utils import atomic_write_bytes
 
     run_dir = Path(run_dir)
     cfg = cfg or load_config(run_dir / "config.yaml")
     sync, ar = load_trained_models(run_dir, cfg)
-    obj = {
-        "format": MODEL_FORMAT,
-        "format_version": MODEL_FORMAT_VERSION,
-        "avanomaly_version": __version__,
-        "sync": checkpoint_dict(sync),
-        "ar": checkpoint_dict(ar),
-        "preprocess": dataclasses.asdict(cfg.preprocess),
-        "calibration": calibration,
-        "provenance": provenance or {},
-        "training_config": config_to_dict(cfg),
-    }
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    path = run_dir / MODEL_FILENAME
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return save_model_file(run_dir / MODEL_FILENAME, sync, ar, cfg.preprocess, calibration=calibration,
+                           provenance=provenance, training_config=config_to_dict(cfg))

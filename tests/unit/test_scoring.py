@@ -13,9 +13,11 @@ from avanomaly.errors import CheckpointError, ClipTooShortError
 from avanomaly.scoring import aggregate as agg_mod
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate, most_anomalous_span
 from avanomaly.scoring.calibration import calibrate
-from avanomaly.scoring.detector import Detector, _ARStream, _SyncStream
+from avanomaly.models.composite import ARStream, SyncStream
+from avanomaly.scoring.detector import Detector
 from avanomaly.scoring.modelfile import save_model_file
 from avanomaly.scoring.result import FAILURE_KEYS, RESULT_KEYS, SCHEMA_VERSION, ScoreFailure, ScoreResult
+from avanomaly.io.testing import write_test_video
 from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector, tiny_models
 
 
@@ -205,12 +207,13 @@ def test_ar_stream_equals_whole_sequence_sliding_context():
     with torch.no_grad():
         whole = ar(feats[None])[0].numpy()  # (69,)
     for piece in (1, 7, 16, 33):
-        s = _ARStream(ar, torch.device("cpu"))
+        s = ARStream(ar)
         parts = []
-        for i in range(0, 70, piece):
-            parts += s.push(feats[i:i + piece])
-        parts += s.flush()
-        np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-5)
+        with torch.no_grad():
+            for i in range(0, 70, piece):
+                parts += s.push(feats[None, i:i + piece])
+            parts += s.flush()
+        np.testing.assert_allclose(torch.cat([p["nll"] for p in parts], 1)[0].numpy(), whole, atol=1e-5)
 
 
 def test_sync_stream_does_not_depend_on_chunking():
@@ -218,9 +221,10 @@ def test_sync_stream_does_not_depend_on_chunking():
     frames, audio = synthetic_clip(n_frames=64, seed=4)
     feats = _cached_features(det, frames, audio)
     mouths, mel = feats.mouths, feats.mel
+    featurize = det.model.scorer(det.sync_window, det.sync_margin)._featurize
 
     def run(piece):
-        s = _SyncStream(det._featurize, window=det.sync_window, margin=det.sync_margin)
+        s = SyncStream(featurize, window=det.sync_window, margin=det.sync_margin)
         out = []
         for i in range(0, 64, piece):
             out += list(s.push(mouths[i:i + piece], mel[4 * i:4 * (i + piece)]))
@@ -233,7 +237,7 @@ def test_sync_stream_does_not_depend_on_chunking():
     m = det.sync_margin
     lo, hi = 20 - m - 2, 40 + m + 2
     assert lo >= 0 and hi <= 64
-    direct = det._featurize(mouths[lo:hi], mel[4 * lo:4 * hi])[0].numpy()
+    direct = featurize(mouths[lo:hi], mel[4 * lo:4 * hi])[0].numpy()
     np.testing.assert_allclose(ref[20:40], direct[m:m + 20], atol=1e-5)
     for piece in (5, 21):
         np.testing.assert_allclose(run(piece), ref, atol=1e-5)
@@ -250,17 +254,17 @@ def test_stream_buffers_stay_bounded_on_a_long_clip():
         L = m.shape[0] - 4
         return torch.zeros(L, 7), np.zeros((L, 7), np.float32), np.ones((L, 7), bool)
 
-    sync = _SyncStream(featurize, window=det.sync_window, margin=det.sync_margin)
-    ar = _ARStream(det.ar_model, torch.device("cpu"))
+    sync = SyncStream(featurize, window=det.sync_window, margin=det.sync_margin)
+    ar = ARStream(det.ar_model)
     mouths = np.zeros((piece, s_max, s_max), np.uint8)
     mel = np.zeros((4 * piece, 80), np.float32)
     peak_sync = peak_ar = emitted = 0
     for _ in range(n // piece):
         for feats, _, _ in sync.push(mouths, mel):
             emitted += feats.shape[0]
-            ar.push(feats)
-        peak_sync = max(peak_sync, sync.mouths.shape[0])
-        peak_ar = max(peak_ar, ar.buf.shape[0] if ar.buf is not None else 0)
+            ar.push(feats[None])
+        peak_sync = max(peak_sync, sync.visual.shape[0])
+        peak_ar = max(peak_ar, ar.buf.shape[1] if ar.buf is not None else 0)
     for feats, _, _ in sync.flush():
         emitted += feats.shape[0]
     assert emitted == n
@@ -511,3 +515,30 @@ def test_prefetched_decoding_reports_a_truncated_file(tmp_path):
     assert "cut.mp4" in str(exc.value)
     failure = det.score_one_safe(cut)
     assert not failure.ok and failure.reason == exc.value.reason
+
+
+def test_calibration_scores_equal_file_scores_on_a_40s_clip(tmp_path):
+    """Training calibrates on cached features (Detector.score_features on a cache entry); users score files
+    (Detector.anomaly_score). On a 40 s clip (4 decode chunks, 2 sync windows, several AR contexts) both give the
+    same per-frame NLL, terms and score to 1e-5: one extractor, one model path, the cache's mel precision."""
+    from avanomaly.io.testing import INDEX_MAX_FRAMES, moving_mouth_frame_fn
+    from avanomaly.preprocess import FeatureCache
+    from avanomaly.preprocess.pipeline import preprocess_to_cache
+
+    n = 40 * FPS
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.2, n * 640 + 16_000)
+    path = write_test_video(tmp_path / "long.mp4", n_frames=n, size=(64, 48), video_codec="mpeg4",
+                            frame_fn=lambda i, s: moving_mouth_frame_fn(i % INDEX_MAX_FRAMES, s),
+                            audio_fn=lambda t: noise[np.minimum((t * 16_000).astype(int), noise.size - 1)])
+    det = tiny_detector(seed=0, calibration=calibrate(np.linspace(-5, 5, 21), target_fpr=0.1))
+    cache = FeatureCache(tmp_path / "cache")
+    preprocess_to_cache(path, cache, "k", det.preprocess_cfg, det.face_detector)
+    entry = cache.get("k")
+    cached = det.score_features(entry.mouths, entry.mel, entry.face_found, path=str(path))
+    filed = _score(det, str(path))
+    assert filed.n_frames == cached.n_frames == n
+    np.testing.assert_allclose(filed.frame_nll, cached.frame_nll, atol=1e-5, rtol=0)
+    assert filed.score == pytest.approx(cached.score, abs=1e-5)
+    assert filed.score_terms == pytest.approx(cached.score_terms, abs=1e-5)
+    assert filed.av_offset_frames == cached.av_offset_frames

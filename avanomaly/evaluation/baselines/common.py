@@ -24,10 +24,6 @@ from avanomaly.evaluation.scorers import SCORE_COLUMNS, Scorer, failure_row
 
 log = logging.getLogger(__name__)
 
-#: frames scored per sync-model call (whole clips are split so memory stays bounded)
-SYNC_CHUNK_FRAMES = 250
-#: extra frames of context on each side of a chunk beyond the K + 2 needed (as the Detector does)
-SYNC_EXTRA_CONTEXT = 25
 #: folder under a cache root (``--cache``) holding the baselines' feature cache
 FEATURE_CACHE_DIR = "features"
 #: folder beside the model file holding fitted baseline models
@@ -157,32 +153,12 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ sync model
 def clip_sync_logits(sync_model, clip, device="cpu"):
-    """Whole-clip sync logits of a cached clip, computed in chunks with context -> (logits (T,O), mask (T,O)).
+    """Whole-clip sync logits of a cached clip -> (logits (T,O), mask (T,O)), computed by the scorer's own sync
+    windows (:func:`avanomaly.models.composite.sync_logits`), so a baseline sees exactly the logits the
+    Detector's offset estimate uses."""
+    from avanomaly.models.composite import sync_logits
 
-    Chunk ``[s, e)`` is computed on frames ``[s - margin, e + margin)`` (clipped to the clip), margin =
-    K + 2 + SYNC_EXTRA_CONTEXT, and rows ``s..e`` are kept, so every kept frame sees all its valid offsets.
-    """
-    import torch
-
-    from avanomaly.models import visual_tensor
-
-    t = clip.n_frames
-    k = int(sync_model.config.max_offset)
-    margin = k + 2 + SYNC_EXTRA_CONTEXT
-    logits_parts, mask_parts = [], []
-    with torch.no_grad():
-        for s in range(0, t, SYNC_CHUNK_FRAMES):
-            e = min(t, s + SYNC_CHUNK_FRAMES)
-            ws, we = max(0, s - margin), min(t, e + margin)
-            mouths, mel = clip.window(ws, we - ws)  # (L+4,S,S) uint8, (4(L+4),M)
-            m = visual_tensor(mouths, device)[None]
-            a = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)).to(device)[None]
-            out = sync_model(m, a)
-            logits, mask = out["logits"][0], out["mask"][0]  # (L, O)
-            # mask positions valid in the window but outside the clip cannot happen: the window is inside it
-            logits_parts.append(logits[s - ws:e - ws].float().cpu())
-            mask_parts.append(mask[s - ws:e - ws].cpu())
-    return torch.cat(logits_parts), torch.cat(mask_parts)  # (T, O), (T, O)
+    return sync_logits(sync_model, clip.mouths, clip.mel, device=device)
 
 
 #: names of the pooled per-clip sync features (after the O mean delay probabilities)

@@ -59,7 +59,8 @@
   function showResult(r) {
     const v = $("verdict");
     v.className = "verdict " + (r.verdict === "fake" || r.verdict === "real" ? r.verdict : "none");
-    v.textContent = r.verdict ? r.verdict.toUpperCase() : "uncalibrated";
+    const why = (r.abstain && r.abstain.length) ? " (" + r.abstain.join(", ") + ")" : "";
+    v.textContent = (r.verdict ? r.verdict.toUpperCase() : "uncalibrated") + why;
     $("name").textContent = r.path || "";
     $("score").textContent = fmt(r.score, 3);
     $("threshold").textContent = fmt(r.threshold, 3);
