@@ -307,20 +307,15 @@ def read_real_paths(manifest, split: str | None, real_only: bool) -> tuple[list[
 
 
 def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progress: bool = False, terms=None):
-    """Score real ``paths`` with ``detector`` and calibrate (score fusion of ``terms`` + threshold);
-    returns (Calibration, failures)."""
-    import dataclasses
+    """``Detector.calibrate`` with its errors as CLI failures -> (Calibration, failures)."""
+    from avanomaly.errors import AvanomalyError
 
-    from avanomaly.scoring.calibration import calibrate_terms
-
-    results = detector.score_many(paths, progress=progress, threshold=float("inf"))
-    ok = [r for r in results if r.ok]
-    failed = [r for r in results if not r.ok]
-    if not ok:
-        raise UsageFailure(f"none of the {len(paths)} real clip(s) could be scored; nothing to calibrate on")
-    cal = calibrate_terms([r.score_terms for r in ok], target_fpr, terms=terms,
-                          aggregation=dataclasses.asdict(detector.aggregation), notes=notes)
-    return cal, failed
+    try:
+        return detector.calibrate(paths, target_fpr, terms=terms, notes=notes, progress=progress)
+    except ConfigError:
+        raise
+    except AvanomalyError as exc:
+        raise UsageFailure(str(exc)) from exc
 
 
 @click.command("calibrate")

@@ -313,6 +313,25 @@ class Detector:
             score_definition=definition or NLL_DEFINITION,
         )
 
+    def calibrate(self, paths: Sequence, target_fpr: float = 0.05, terms=None, notes: str = "",
+                  progress: bool = False):
+        """Calibrate on REAL clips of the target domain: score ``paths``, fit the score fusion of ``terms``
+        (default: every term) on them and set the threshold at ``target_fpr``; the detector uses the new calibration
+        from then on. -> (Calibration, failures: ScoreFailure of the clips that could not be scored). Raises
+        AvanomalyError when no clip could be scored, ConfigError for unknown terms. Store it with
+        ``scoring.calibration.write_calibration(model_file, calibration)``."""
+        from avanomaly.scoring.calibration import calibrate_terms
+
+        results = self.score_many(paths, progress=progress, threshold=float("inf"))
+        ok = [r for r in results if r.ok]
+        failed = [r for r in results if not r.ok]
+        if not ok:
+            raise AvanomalyError(f"none of the {len(results)} real clip(s) could be scored; nothing to calibrate on")
+        cal = calibrate_terms([r.score_terms for r in ok], target_fpr, terms=terms,
+                              aggregation=dataclasses.asdict(self.aggregation), notes=notes)
+        self.calibration = cal
+        return cal, failed
+
     def score_many(self, paths: Sequence, progress: bool = False, **kwargs) -> list[ScoreResult | ScoreFailure]:
         """Score every item; a file that cannot be scored gives a ScoreFailure, never stops the batch."""
         out: list[ScoreResult | ScoreFailure] = []

@@ -542,3 +542,24 @@ def test_calibration_scores_equal_file_scores_on_a_40s_clip(tmp_path):
     assert filed.score == pytest.approx(cached.score, abs=1e-5)
     assert filed.score_terms == pytest.approx(cached.score_terms, abs=1e-5)
     assert filed.av_offset_frames == cached.av_offset_frames
+
+
+def test_detector_calibrate_is_a_library_function(tmp_path):
+    """Detector.calibrate(paths) scores real clips, fits the fusion + threshold and uses them from then on; the
+    CLI only translates its errors."""
+    from avanomaly.errors import AvanomalyError
+    from avanomaly.io.testing import moving_mouth_frame_fn
+
+    paths = [str(write_test_video(tmp_path / f"r{i}.mp4", n_frames=40 + 10 * i, size=(48, 48),
+                                  frame_fn=moving_mouth_frame_fn)) for i in range(4)]
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 64)
+    det = tiny_detector(seed=0)
+    assert det.calibration is None
+    cal, failed = det.calibrate([*paths, str(bad)], target_fpr=0.25)
+    assert [f.path for f in failed] == [str(bad)] and cal.n == 4 and det.calibration is cal
+    scores = sorted(_score(det, p).score for p in paths)
+    assert sum(s > cal.threshold for s in scores) <= 1  # at most 25 % of the calibration reals called fake
+    assert _score(det, paths[0]).verdict in ("real", "fake")
+    with pytest.raises(AvanomalyError, match="none of the 1"):
+        tiny_detector(seed=0).calibrate([str(bad)])
