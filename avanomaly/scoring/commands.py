@@ -10,7 +10,9 @@ import csv
 import io
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -26,6 +28,16 @@ EXIT_USAGE = 2
 EXIT_SOME_FAILED = 3
 #: exit code of an interrupted batch (128 + SIGINT, the shell's convention)
 EXIT_INTERRUPTED = 130
+#: exit status after SIGTERM (128 + 15, as a shell reports a process killed by it)
+EXIT_TERMINATED = 143
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during a batch: handled like Ctrl-C (finished rows kept, resume hint), exit EXIT_TERMINATED."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated(signal.Signals(signum).name)
 #: environment variables consulted for the default model
 ENV_MODEL = "AVANOMALY_MODEL"
 #: columns of the CSV / table output
@@ -204,6 +216,8 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
         if skipped or plan.retried or plan.changed or plan.dropped_partial:
             click.echo(plan.summary(csv_out), err=True)
     results = []
+    main_thread = threading.current_thread() is threading.main_thread()  # handlers live in the main thread only
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         for i, f in enumerate(todo):
             res = score_file(detector, f, aggregation=agg, threshold=threshold)
@@ -217,12 +231,15 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
             if table:
                 click.echo(f"[{len(skipped) + i + 1}/{len(files)}] {shorten(f)}: "
                            + (f"{res.score:.4f}" if res.ok else f"FAILED ({shorten(res.reason)})"), err=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         where = f"; the {len(skipped) + len(results)} finished row(s) are in {shorten(csv_out)}: run the same " \
                 "command again to resume" if sink is not None else ""
-        click.echo(f"interrupted after {len(results)} of {len(todo)} file(s){where}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        by = f" by {exc.args[0]}" if isinstance(exc, _Terminated) and exc.args else ""
+        click.echo(f"interrupted{by} after {len(results)} of {len(todo)} file(s){where}", err=True)
+        sys.exit(EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED)
     finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         if sink is not None:
             sink.close()
     if as_json:

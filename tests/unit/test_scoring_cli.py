@@ -294,3 +294,32 @@ def test_folder_scan_lists_what_it_does_not_read(files, tmp_path):
     assert doc["not_read"] == [{"path": str(folder / "voice.m4a"),
                                 "reason": "audio-only file (.m4a): audio-visual scoring needs a video track"}]
     assert "voice.m4a" in res.stderr and "audio-only" in res.stderr
+
+
+def test_sigterm_keeps_finished_rows_and_says_how_to_resume(files, batch, tmp_path, monkeypatch):
+    """A real SIGTERM to this process during the 3rd file: exit 143, the 2 finished rows are on disk, the message
+    names the CSV; a re-run resumes."""
+    import os
+    import signal
+
+    import avanomaly.scoring.commands as commands
+
+    real, calls = commands.score_file, {"n": 0}
+
+    def terminated_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by the command's handler (this is the main thread)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "score_file", terminated_on_third)
+    before = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "s.csv"
+    res = run(["score", *batch, "--model", str(files["model"]), "--csv", str(out)])
+    assert res.exit_code == commands.EXIT_TERMINATED
+    assert "interrupted by SIGTERM" in res.stderr and str(out) in res.stderr and "resume" in res.stderr
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is restored
+    assert len(_rows(out)) == 2
+    monkeypatch.setattr(commands, "score_file", real)
+    res = run(["score", *batch, "--model", str(files["model"]), "--csv", str(out)])
+    assert res.exit_code == 0 and len(_rows(out)) == len(batch)
