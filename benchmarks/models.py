@@ -24,7 +24,7 @@ CONFIGS = {  # name -> (model, kwargs)
     "sync (syncnet_small + audio_small, mamba x2)": ("sync", {"temporal": "mamba"}),
     "sync (efficientnet_b0 + audio_efficientnet_b0)": ("sync", {"visual_backbone": "efficientnet_b0",
                                                                 "audio_backbone": "audio_efficientnet_b0"}),
-    "ar (6 layers, d_model 128)": ("ar", {}),
+    "ar (6 layers, d_model 128)": ("ar", {"in_features": 31, "n_offsets": 31}),  # O = 2K + 1 for the default K = 15
 }
 
 

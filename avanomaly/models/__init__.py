@@ -6,6 +6,7 @@
 """
 
 from avanomaly.models.ar import ARModel, ARModelConfig
+from avanomaly.models.composite import AnomalyModel, ar_config_for
 from avanomaly.models.checkpoint import checkpoint_dict, load_checkpoint, model_from_dict, save_checkpoint
 from avanomaly.models.losses import sync_accuracy, sync_contrastive_loss
 from avanomaly.models.mamba import Mamba, mamba_ssm_available
@@ -19,5 +20,5 @@ __all__ = [
     "backbone_input",
     "create_temporal", "list_temporal", "register_temporal", "sync_contrastive_loss", "sync_accuracy",
     "save_checkpoint", "load_checkpoint", "checkpoint_dict", "model_from_dict", "valid_offsets_mask", "sync_features",
-    "visual_tensor",
+    "visual_tensor", "AnomalyModel", "ar_config_for",
 ]

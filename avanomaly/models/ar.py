@@ -29,8 +29,10 @@ PROB_EPS = 1e-12  # in p log p of the entropy
 
 @dataclass
 class ARModelConfig:
-    in_features: int = 31  # F
-    n_offsets: int = 31  # O: the first O features are the delay distribution
+    # F and O come from the sync model: ``ar_config_for(sync_config, ar_config)`` (models/composite.py) fills them
+    # (O = 2K + 1 delays, F = O + the sync model's feature_embed_dim); None = not derived yet
+    in_features: int | None = None  # F
+    n_offsets: int | None = None  # O: the first O features are the delay distribution
     d_model: int = 128
     n_layers: int = 6
     n_heads: int = 4
@@ -46,6 +48,9 @@ class ARModel(nn.Module):
     def __init__(self, config: ARModelConfig):
         super().__init__()
         c = self.config = config
+        if c.in_features is None or c.n_offsets is None:
+            raise ConfigError("ARModelConfig.in_features / n_offsets are derived from the sync model: build the "
+                              "config with avanomaly.models.ar_config_for(sync_config, ar_config) or set both")
         if c.family != "categorical":
             raise ConfigError(f"ARModelConfig.family: only 'categorical' is implemented, got {c.family!r}")
         if not 0 < c.n_offsets <= c.in_features:

@@ -235,6 +235,23 @@ class AnomalyModel(nn.Module):
         return sc.finish()
 
 
+def ar_config_for(sync_config, ar_config):
+    """The AR config with its input size taken from the sync config: O = 2 max_offset + 1 delay probabilities,
+    F = O + feature_embed_dim. Fields left None are filled; set fields that disagree raise ConfigError (a
+    mismatch is never rewritten silently)."""
+    import dataclasses
+
+    from avanomaly.errors import ConfigError
+
+    n_offsets = 2 * int(sync_config.max_offset) + 1
+    need = {"n_offsets": n_offsets, "in_features": n_offsets + int(getattr(sync_config, "feature_embed_dim", 0))}
+    wrong = {k: getattr(ar_config, k) for k, v in need.items() if getattr(ar_config, k) not in (None, v)}
+    if wrong:
+        raise ConfigError(f"ar.{', ar.'.join(wrong)} = {list(wrong.values())} disagree with the sync model "
+                          f"({need}: O = 2 * sync.max_offset + 1, F = O + sync.feature_embed_dim); leave them unset")
+    return dataclasses.replace(ar_config, **need)
+
+
 @torch.inference_mode()
 def sync_logits(sync_model, visual, mel, window: int = DEFAULT_SYNC_WINDOW, margin: int | None = None,
                 device=None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -412,13 +412,10 @@ def _one_log_handler() -> None:
 
 
 def _align_ar_config(cfg: TrainConfig) -> None:
-    """The AR model's input size must be the sync feature size (O delays + optional embedding)."""
-    n_offsets = 2 * cfg.sync.max_offset + 1
-    need = n_offsets + getattr(cfg.sync, "feature_embed_dim", 0)
-    if (cfg.ar.in_features, cfg.ar.n_offsets) != (need, n_offsets):
-        log.info("ar.in_features/n_offsets set to %d/%d (sync features: O=2*max_offset+1 delays + embedding)",
-                 need, n_offsets)
-        cfg.ar = dataclasses.replace(cfg.ar, in_features=need, n_offsets=n_offsets)
+    """The AR model's input size is the sync feature size (O delays + optional embedding): derived, never guessed."""
+    from avanomaly.models import ar_config_for
+
+    cfg.ar = ar_config_for(cfg.sync, cfg.ar)
 
 
 def _seed_all(seed: int, stage: int) -> None:

@@ -324,8 +324,10 @@ def test_ar_gradients_reach_every_parameter():
 
 
 def test_ar_config_errors():
+    with pytest.raises(ConfigError, match="derived from the sync model"):
+        create_model("ar")  # F and O come from the sync model
     with pytest.raises(ConfigError, match="family"):
-        create_model("ar", family="gaussian")
+        create_model("ar", in_features=5, n_offsets=5, family="gaussian")
     with pytest.raises(ConfigError, match="n_offsets"):
         create_model("ar", in_features=3, n_offsets=5)
     with pytest.raises(ValueError, match="features"):
@@ -333,12 +335,25 @@ def test_ar_config_errors():
 
 
 def test_default_parameter_counts_are_bounded(capsys):
-    sync, ar = create_model("sync"), create_model("ar")
-    assert isinstance(ar, ARModel)
+    from avanomaly.models import ARModelConfig, ar_config_for
+
+    sync = create_model("sync")
+    ar = create_model("ar", config=ar_config_for(sync.config, ARModelConfig()))
+    assert isinstance(ar, ARModel) and ar.config.in_features == sync.feature_dim
     ns, na = _n_params(sync), _n_params(ar)
     print(f"default SyncModel params: {ns:,}; default ARModel params: {na:,}")
     assert 100_000 < ns < DEFAULT_SYNC_MAX_PARAMS
     assert 100_000 < na < DEFAULT_AR_MAX_PARAMS
+
+
+def test_ar_config_is_derived_from_the_sync_config():
+    from avanomaly.models import ARModelConfig, SyncModelConfig, ar_config_for
+
+    derived = ar_config_for(SyncModelConfig(max_offset=4, feature_embed_dim=3), ARModelConfig(d_model=8))
+    assert (derived.n_offsets, derived.in_features, derived.d_model) == (9, 12, 8)
+    assert ar_config_for(SyncModelConfig(max_offset=4, feature_embed_dim=3), derived) == derived  # consistent: kept
+    with pytest.raises(ConfigError, match="disagree with the sync model"):
+        ar_config_for(SyncModelConfig(max_offset=15), derived)  # never rewritten silently
 
 
 def test_sync_features_feed_the_ar_model_end_to_end():
