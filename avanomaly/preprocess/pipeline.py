@@ -32,7 +32,7 @@ CHUNK_FRAMES = 250
 
 
 def _version() -> str:
-    from avanomaly import __version__
+    from avanomaly._version import __version__
 
     return __version__
 

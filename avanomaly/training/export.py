@@ -90,7 +90,7 @@ def load_trained_models(run_dir, cfg=None):
 
 def export_model(run_dir, provenance: dict | None = None, calibration: dict | None = None, cfg=None) -> Path:
     """Write ``run_dir/model.pt`` from the best checkpoints of both stages; returns its path."""
-    from avanomaly import __version__
+    from avanomaly._version import __version__
     from avanomaly.training.config import config_to_dict, load_config
     from avanomaly.utils import atomic_write_bytes
 
