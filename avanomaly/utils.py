@@ -14,7 +14,7 @@ from typing import Any
 
 # the quoting of user data in messages lives with the errors (the lowest module); still importable from here
 from avanomaly.errors import (MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, SHORTEN_TAIL_SHARE, ConfigError,  # noqa: F401
-                              shorten)
+                              MissingDependencyError, shorten)
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
@@ -124,6 +124,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def require_module(name: str, extra: str, needed_for: str):
+    """``importlib.import_module(name)`` for an optional dependency; when it is not installed, a
+    MissingDependencyError that names what needs it and the pip line of the avanomaly extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise MissingDependencyError(f"{needed_for} needs the {name.split('.')[0]!r} package: pip install "
+                                     f"'avanomaly[{extra}]' ({type(exc).__name__}: {exc})") from exc
 
 
 def dataclass_from_dict(cls, data: dict):

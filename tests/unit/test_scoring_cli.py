@@ -294,3 +294,25 @@ def test_folder_scan_lists_what_it_does_not_read(files, tmp_path):
     assert doc["not_read"] == [{"path": str(folder / "voice.m4a"),
                                 "reason": "audio-only file (.m4a): audio-visual scoring needs a video track"}]
     assert "voice.m4a" in res.stderr and "audio-only" in res.stderr
+
+
+#: what the core never needs: each is an extra (or was a dependency nothing imported)
+OPTIONAL_PACKAGES = ("lightning", "pytorch_lightning", "efficientnet_pytorch", "mambapy", "mamba_ssm", "fastapi",
+                     "uvicorn", "safetensors", "torchvision", "torchaudio")
+
+
+def test_import_and_score_need_no_optional_package(files):
+    """`import avanomaly` and `avanomaly score` run with every optional package made unimportable."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            f"for name in {OPTIONAL_PACKAGES!r}:\n"
+            "    sys.modules[name] = None  # any import of it now fails\n"
+            "import avanomaly\n"
+            "from avanomaly.cli import main\n"
+            "main(sys.argv[1:])\n")
+    proc = subprocess.run([sys.executable, "-c", code, "score", files["vids"][0], "--model", str(files["model"]),
+                           "--json", "--threads", "1"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["results"][0]["verdict"] in ("real", "fake")

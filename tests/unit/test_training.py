@@ -218,6 +218,21 @@ def test_every_cli_temporal_choice_validates_and_none_trains_without_temporal_bl
     assert sync.state_dict().keys() == no_layers.state_dict().keys()
 
 
+def test_training_without_lightning_names_the_train_extra_before_anything_runs(tmp_path, clips, monkeypatch):
+    import sys
+
+    from avanomaly.errors import MissingDependencyError
+    from avanomaly.training.train import TRAIN_EXTRA, train
+
+    monkeypatch.setitem(sys.modules, "lightning", None)
+    run = tmp_path / "run"
+    with pytest.raises(MissingDependencyError, match=rf"pip install 'avanomaly\[{TRAIN_EXTRA}\]'"):
+        train_on_clips(tiny_cfg(run), *clips)
+    with pytest.raises(MissingDependencyError, match=rf"avanomaly\[{TRAIN_EXTRA}\]"):
+        train(tiny_cfg(run, "data.manifest=does-not-matter.csv"))
+    assert not run.exists()
+
+
 class _Interrupt(L.Callback):
     """Raise in the middle of (stage, epoch) to simulate a crash."""
 
