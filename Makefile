@@ -13,7 +13,7 @@ $(BIN)/avanomaly: setup.cfg pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: an unpinned requirement would pull a multi-GB CUDA build
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev,landmarks]"
+	$(BIN)/pip install -q -e ".[dev,train,landmarks]"
 	# MediaPipe without its dependencies (jax, a second OpenCV): see setup.cfg [landmarks]
 	$(BIN)/pip install -q --no-deps "$(MEDIAPIPE)"
 	@touch $@

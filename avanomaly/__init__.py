@@ -11,7 +11,7 @@ Data flow (one sub-package per step):
     serve       HTTP service
 """
 
-__version__ = "0.1.0"
+from avanomaly._version import __version__
 
 __all__ = ["__version__", "Detector", "load_clip"]
 

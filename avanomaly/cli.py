@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from avanomaly import __version__
+from avanomaly._version import __version__
 from avanomaly.errors import AvanomalyError
 from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
 

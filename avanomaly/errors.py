@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import shlex
 
-from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
+#: most characters of one piece of user data (a path, a manifest field, an error text) quoted in a message
+MAX_QUOTED_CHARS = 400
+#: most characters of a whole error message printed by the command line
+MAX_MESSAGE_CHARS = 4000
+#: share of a shortened text kept from its end (a path's file name is at its end)
+SHORTEN_TAIL_SHARE = 0.25
+
+
+def shorten(value, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``str(value)`` cut to about ``limit`` characters for error messages: the start and the end are kept and
+    the middle is replaced by ``...[N characters left out]...``. Texts up to ``limit`` are returned unchanged.
+
+    Use it wherever a message quotes user data (paths, manifest/CSV fields, exception texts that may quote
+    them): a 10 MB manifest field must not become a 10 MB error line."""
+    text = str(value)
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if len(text) <= limit:
+        return text
+    tail = int(limit * SHORTEN_TAIL_SHARE)
+    head = limit - tail
+    left_out = len(text) - head - tail
+    return f"{text[:head]}...[{left_out} characters left out]...{text[len(text) - tail:] if tail else ''}"
 
 
 class AvanomalyError(Exception):

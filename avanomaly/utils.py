@@ -12,6 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+# the quoting of user data in messages lives with the errors (the lowest module); still importable from here
+from avanomaly.errors import (MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, SHORTEN_TAIL_SHARE, ConfigError,  # noqa: F401
+                              MissingDependencyError, shorten)
+
 
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder + fsync + rename)."""
@@ -33,31 +37,8 @@ def atomic_write_bytes(path, data: bytes) -> None:
         raise
 
 
-#: most characters of one piece of user data (a path, a manifest field, an error text) quoted in a message
-MAX_QUOTED_CHARS = 400
-#: most characters of a whole error message printed by the command line
-MAX_MESSAGE_CHARS = 4000
-#: share of a shortened text kept from its end (a path's file name is at its end)
-SHORTEN_TAIL_SHARE = 0.25
 #: longest file name (bytes) of the usual POSIX file systems, used when the system does not tell
 DEFAULT_NAME_MAX = 255
-
-
-def shorten(value, limit: int = MAX_QUOTED_CHARS) -> str:
-    """``str(value)`` cut to about ``limit`` characters for error messages: the start and the end are kept and
-    the middle is replaced by ``...[N characters left out]...``. Texts up to ``limit`` are returned unchanged.
-
-    Use it wherever a message quotes user data (paths, manifest/CSV fields, exception texts that may quote
-    them): a 10 MB manifest field must not become a 10 MB error line."""
-    text = str(value)
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
-    if len(text) <= limit:
-        return text
-    tail = int(limit * SHORTEN_TAIL_SHARE)
-    head = limit - tail
-    left_out = len(text) - head - tail
-    return f"{text[:head]}...[{left_out} characters left out]...{text[len(text) - tail:] if tail else ''}"
 
 
 def name_max(path) -> int:
@@ -145,10 +126,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def require_module(name: str, extra: str, needed_for: str):
+    """``importlib.import_module(name)`` for an optional dependency; when it is not installed, a
+    MissingDependencyError that names what needs it and the pip line of the avanomaly extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise MissingDependencyError(f"{needed_for} needs the {name.split('.')[0]!r} package: pip install "
+                                     f"'avanomaly[{extra}]' ({type(exc).__name__}: {exc})") from exc
+
+
 def dataclass_from_dict(cls, data: dict):
     """Build dataclass ``cls`` from ``data``, recursing into nested dataclass fields; unknown keys are an error."""
-    from avanomaly.errors import ConfigError
-
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(names)
     if unknown:

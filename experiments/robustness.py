@@ -233,7 +233,7 @@ def main(argv=None) -> int:
         try:
             clip = load_clip(row.path, fps=cfg.fps, sample_rate=cfg.sample_rate, max_side=cfg.max_side)
             if args.trim:
-                from avanomaly.data.silence import detect_leading_silence, trim_leading
+                from avanomaly.preprocess.silence import detect_leading_silence, trim_leading
 
                 lead = detect_leading_silence(clip.audio, clip.sample_rate)
                 if lead > 0:

@@ -1,5 +1,5 @@
 """Datasets and manifests: FakeAVCeleb indexing, identity-disjoint splits, generic manifest CSVs, leading-silence
-detection. See docs/data.md and the data section of docs/architecture.md."""
+detection (re-exported from avanomaly.preprocess.silence). See docs/data.md and the data section of docs/architecture.md."""
 
 from avanomaly.data.fakeavceleb import (
     CATEGORIES,
@@ -17,7 +17,6 @@ from avanomaly.data.manifest import (
     validate_manifest,
     write_manifest,
 )
-from avanomaly.data.silence import detect_leading_silence, trim_leading
 from avanomaly.data.splits import DEFAULT_FRACTIONS, check_identity_disjoint, identity_split
 
 
@@ -27,6 +26,12 @@ def __getattr__(name):
         from avanomaly.data.synth import generate_synthetic
 
         return generate_synthetic
+    # leading-silence detection works on decoded audio and lives in avanomaly.preprocess.silence (preprocessing
+    # trims with it); re-exported here lazily, as importing avanomaly.preprocess imports torch and OpenCV
+    if name in ("detect_leading_silence", "trim_leading"):
+        from avanomaly.preprocess import silence
+
+        return getattr(silence, name)
     raise AttributeError(f"module 'avanomaly.data' has no attribute {name!r}")
 
 

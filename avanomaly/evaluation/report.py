@@ -591,7 +591,7 @@ def evaluate(results: pd.DataFrame, out_dir, threshold: float | None = None, boo
     atomic_write_text(out / "detailed_results.csv", detailed.to_csv(index=False))
     atomic_write_text(out / "threshold_sweep.csv", pd.concat(sweeps, ignore_index=True).to_csv(index=False))
 
-    from avanomaly import __version__
+    from avanomaly._version import __version__
 
     fpr_keys = [f"{p:g}" for p in fpr_points]
     payload = {

@@ -5,6 +5,8 @@
     sync_features(out) ; sync_contrastive_loss ; save_checkpoint / load_checkpoint / checkpoint_dict / model_from_dict
 """
 
+# importing ar, backbones, sync and temporal runs their @register_* decorators (the registry imports none of them)
+from avanomaly.models import backbones, temporal  # noqa: F401
 from avanomaly.models.ar import ARModel, ARModelConfig
 from avanomaly.models.composite import AnomalyModel, ar_config_for
 from avanomaly.models.checkpoint import checkpoint_dict, load_checkpoint, model_from_dict, save_checkpoint

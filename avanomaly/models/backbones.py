@@ -106,7 +106,9 @@ def audio_small(dim: int = 128, width: int = 32, **_):
 
 
 def _efficientnet(dim: int, in_channels: int, image_size):
-    from efficientnet_pytorch import EfficientNet
+    from avanomaly.utils import require_module
+
+    EfficientNet = require_module("efficientnet_pytorch", "efficientnet", "the efficientnet_b0 backbones").EfficientNet
 
     # from_name builds the architecture with random weights; nothing is downloaded. image_size sets the static
     # "same" padding of every conv for this input size (the default assumes 224x224).

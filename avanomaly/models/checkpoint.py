@@ -29,7 +29,7 @@ MAX_LISTED = 8  # names listed in an error message before "..."
 
 
 def _current_version() -> str:
-    from avanomaly import __version__
+    from avanomaly._version import __version__
 
     return __version__
 

@@ -25,6 +25,8 @@ DT_MIN = 1e-3  # range of the initial step sizes (log-uniform), as in mamba_ssm
 DT_MAX = 1e-1
 DT_INIT_FLOOR = 1e-4
 MIN_PARALLEL_LEN = 4  # the parallel scan needs >= 2 up-sweep levels; shorter sequences use the loop
+#: the avanomaly extra that installs mambapy (the pure-torch parallel scan)
+MAMBAPY_EXTRA = "mambapy"
 
 try:  # optional CUDA kernels: mamba_inner_fn also needs causal_conv1d's kernel
     import causal_conv1d  # noqa: F401
@@ -35,6 +37,13 @@ except Exception:  # noqa: BLE001 - any import failure means "not available"
 
 def mamba_ssm_available() -> bool:
     return _mamba_inner_fn is not None
+
+
+def _pscan():
+    """mambapy's parallel scan (optional: the ``mambapy`` extra); MissingDependencyError with the pip line."""
+    from avanomaly.utils import require_module
+
+    return require_module("mambapy.pscan", MAMBAPY_EXTRA, "the Mamba block's parallel scan (no CUDA kernels)").pscan
 
 
 class Mamba(nn.Module):
@@ -48,6 +57,8 @@ class Mamba(nn.Module):
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
         self.scan = scan
         self.use_cuda_kernels = use_cuda_kernels
+        if scan == "parallel" and not (use_cuda_kernels and mamba_ssm_available()):
+            _pscan()  # fail when the model is built, not at its first long-enough input
 
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=bias)
         self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1,
@@ -108,9 +119,7 @@ def selective_scan(u, dt, A, Bm, Cm, D, parallel: bool = True):
     dA = torch.exp(dt.unsqueeze(-1) * A)  # (B, L, Di, N)
     dBu = dt.unsqueeze(-1) * Bm.unsqueeze(2) * u.unsqueeze(-1)  # (B, L, Di, N)
     if parallel and u.shape[1] >= MIN_PARALLEL_LEN:
-        from mambapy.pscan import pscan
-
-        h = pscan(dA, dBu)  # (B, L, Di, N)
+        h = _pscan()(dA, dBu)  # (B, L, Di, N)
     else:
         h = _sequential_scan(dA, dBu)
     y = (h @ Cm.unsqueeze(-1)).squeeze(-1)  # (B, L, Di)

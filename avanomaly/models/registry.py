@@ -7,6 +7,10 @@ A model class is registered with its dataclass config::
 
     model = create_model("sync", dim=64)        # unknown keys -> ConfigError naming them
     model.model_name, model.config               # set by create_model; used by save_checkpoint
+
+This module imports none of the modules that register: ``avanomaly/models/__init__.py`` imports them, and Python
+runs a package's ``__init__`` before any of its modules, so every lookup sees the built-in entries whatever was
+imported first.
 """
 
 from __future__ import annotations
@@ -37,13 +41,11 @@ def register_model(name: str, config_cls: type):
 
 
 def list_models() -> list[str]:
-    _ensure_builtin()
     return sorted(_MODELS)
 
 
 def model_entry(name: str) -> tuple[type, type]:
     """(model class, config class) for ``name``; ConfigError listing the known names otherwise."""
-    _ensure_builtin()
     if name not in _MODELS:
         raise ConfigError(f"unknown model {name!r}; known: {sorted(_MODELS)}")
     return _MODELS[name]
@@ -87,21 +89,18 @@ def register_backbone(kind: str, name: str, input: str = "pixels"):
 
 def backbone_input(kind: str, name: str) -> str:
     """"pixels" or "features" (see register_backbone)."""
-    _ensure_builtin()
     if name not in _BACKBONES.get(kind, {}):
         raise ConfigError(f"unknown {kind} backbone {name!r}; available here: {list_backbones(kind)}")
     return getattr(_BACKBONES[kind][name], "backbone_input", "pixels")
 
 
 def list_backbones(kind: str) -> list[str]:
-    _ensure_builtin()
     if kind not in _BACKBONES:
         raise ConfigError(f"backbone kind must be one of {sorted(_BACKBONES)}, got {kind!r}")
     return sorted(_BACKBONES[kind])
 
 
 def create_backbone(kind: str, name: str, **kwargs):
-    _ensure_builtin()
     known = list_backbones(kind)
     if name not in known:
         raise ConfigError(f"unknown {kind} backbone {name!r}; available here: {known}")
@@ -119,17 +118,10 @@ def register_temporal(name: str):
 
 
 def list_temporal() -> list[str]:
-    _ensure_builtin()
     return sorted(_TEMPORAL)
 
 
 def create_temporal(name: str, **kwargs):
-    _ensure_builtin()
     if name not in _TEMPORAL:
         raise ConfigError(f"unknown temporal block {name!r}; known: {sorted(_TEMPORAL)}")
     return _TEMPORAL[name](**kwargs)
-
-
-def _ensure_builtin() -> None:
-    # importing these modules runs their @register_* decorators
-    from avanomaly.models import ar, backbones, sync, temporal  # noqa: F401

@@ -32,7 +32,7 @@ CHUNK_FRAMES = 250
 
 
 def _version() -> str:
-    from avanomaly import __version__
+    from avanomaly._version import __version__
 
     return __version__
 
@@ -96,7 +96,7 @@ def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDet
 
     The clip is cut into runs of ``CHUNK_FRAMES`` and read by the same streaming extractor as a file
     (``preprocess_file``) and the ``Detector``, so all three give the same features. With
-    ``cfg.trim_leading_silence`` the leading silence found by ``avanomaly.data.silence.detect_leading_silence`` on
+    ``cfg.trim_leading_silence`` the leading silence found by ``avanomaly.preprocess.silence.detect_leading_silence`` on
     the first run is cut from video and audio together (whole frames) and recorded as ``meta["trimmed_seconds"]``.
     """
     cfg = cfg or PreprocessConfig()

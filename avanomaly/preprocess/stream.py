@@ -214,7 +214,7 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
             continue
         tracker.push(np.asarray(chunk.frames))  # untrimmed: the face track is the same with or without trimming
         if i == 0 and cfg.trim_leading_silence:
-            from avanomaly.data.silence import detect_leading_silence, trim_leading
+            from avanomaly.preprocess.silence import detect_leading_silence, trim_leading
 
             lead = detect_leading_silence(np.asarray(chunk.audio), chunk.sample_rate)
             if lead > 0:

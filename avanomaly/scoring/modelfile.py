@@ -102,7 +102,7 @@ def load_model_file(path):
 def save_model_file(path, sync_model, ar_model, preprocess_cfg, calibration=None, provenance=None,
                     training_config=None) -> Path:
     """Write a model file (the one writer: training's ``export_model``, calibration tools and tests use it)."""
-    from avanomaly import __version__
+    from avanomaly._version import __version__
     from avanomaly.models import checkpoint_dict
 
     obj = {

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from avanomaly import __version__
+from avanomaly._version import __version__
 from avanomaly.errors import AvanomalyError, EmptyFileError, MediaError, NotMediaError, ScoringCancelled, TooLongError
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.serve import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB

@@ -27,7 +27,8 @@ REAL_ONLY_MESSAGE = (
               help="A run.yaml (TrainConfig) to start from.")
 @click.option("--backbone", default=None, help="Visual backbone (sync.visual_backbone), e.g. syncnet_small.")
 @click.option("--temporal", type=click.Choice(["transformer", "mamba", "none"]), default=None,
-              help="Temporal block of the sync encoders (sync.temporal).")
+              help="Temporal block of the sync encoders (sync.temporal); none: each 5-frame window on its own, "
+                   "as sync.temporal_layers=0.")
 @click.option("--resume", is_flag=True, help="Continue RUN_DIR: finished stages are skipped, the unfinished one "
                                              "continues from its last.ckpt.")
 @click.option("--seed", type=int, default=None, help="trainer.seed")

@@ -20,7 +20,6 @@ from avanomaly.preprocess.config import PreprocessConfig
 DEFAULT_SPLIT_FRACTIONS = (0.628, 0.07, 0.302)
 #: accepted trainer precisions ("auto": bf16-mixed / 16-mixed on CUDA, 32 on CPU)
 PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed")
-TEMPORALS = ("transformer", "mamba")
 #: metrics a stage may monitor (best checkpoint, early stopping) -> whether higher is better ("max") or lower
 MONITORS = {"stage1": {"val_loss": "min", "val_sync_acc": "max", "val_sync_acc_window": "max"},
             "stage2": {"val_nll": "min", "val_loss": "min"}}
@@ -118,8 +117,11 @@ class TrainConfig:
         if str(self.trainer.precision) not in PRECISIONS:
             raise ConfigError(f"trainer.precision must be one of {PRECISIONS}, got {self.trainer.precision!r}")
         temporal = getattr(self.sync, "temporal", None)
-        if temporal is not None and temporal not in TEMPORALS:
-            raise ConfigError(f"sync.temporal must be one of {TEMPORALS}, got {temporal!r}")
+        if temporal is not None:
+            from avanomaly.models import list_temporal  # the registered blocks ("none": no temporal block)
+
+            if temporal not in list_temporal():
+                raise ConfigError(f"sync.temporal must be one of {list_temporal()}, got {temporal!r}")
         fr = self.data.split_fractions
         if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
             raise ConfigError(f"data.split_fractions must be 3 non-negative numbers summing to 1, got {fr}")

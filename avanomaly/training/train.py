@@ -25,6 +25,7 @@ import numpy as np
 from avanomaly.errors import ConfigError, DatasetError, TrainingInterrupted
 from avanomaly.training.config import TrainConfig, config_to_dict, load_config, save_config
 from avanomaly.training.windows import ClipRef, clip_n_frames, usable_clips
+from avanomaly.utils import require_module
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ RESUMABLE_KEYS = ("data.cache", "data.preprocess_workers", "stage1.num_workers",
 STOP_SIGNAL = signal.SIGTERM
 LAST_CKPT = "last.ckpt"
 CONFIG_FILE = "config.yaml"
+#: the avanomaly extra that installs what training needs beyond the core (Lightning)
+TRAIN_EXTRA = "train"
 
 
 @dataclass
@@ -221,10 +224,17 @@ class StopOnSignal:
 
 
 # ----------------------------------------------------------------------------------------------- entry
+def require_training_dependencies() -> None:
+    """MissingDependencyError with the pip line unless Lightning is installed (it is the ``train`` extra): checked
+    first, before any preprocessing."""
+    require_module("lightning", TRAIN_EXTRA, "training")
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     """Train from ``cfg.data.manifest`` (manifest CSV or FakeAVCeleb root) into ``cfg.out``.
 
     A SIGTERM stops it with :class:`TrainingInterrupted` (run folder + resume command); see StopOnSignal."""
+    require_training_dependencies()
     if not cfg.out:
         raise ConfigError("no output run directory (out / --out)")
     with StopOnSignal(Path(cfg.out)) as guard:
@@ -324,6 +334,7 @@ def train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool = False,
 
     ``callbacks``: extra Lightning callbacks added to both stages' trainers (hooks, tests). A SIGTERM stops it
     with :class:`TrainingInterrupted` (see StopOnSignal)."""
+    require_training_dependencies()
     if _guard is not None:
         return _train_on_clips(cfg, train_refs, val_refs, resume, provenance, callbacks, _prepared, _guard)
     with StopOnSignal(Path(cfg.out)) as guard:

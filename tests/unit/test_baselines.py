@@ -246,3 +246,29 @@ def test_supervised_uses_both_labels_and_holdout(tmp_path, dataset):
                          fit={"holdout_methods": ["wav2lip"]})
     held.score_many(list(test["path"]))
     assert held.fit_info[False]["n_fake"] == 4 and held.fit_info[False]["holdout_methods"] == ["wav2lip"]
+
+
+def test_train_rows_come_from_the_runs_config_yaml(tmp_path, dataset):
+    """Without train_data the fitted baselines read the run's config.yaml (as training saves it) for the manifest
+    and its split settings: plain YAML, no trainer needed."""
+    from avanomaly.errors import ConfigError
+    from avanomaly.evaluation.baselines.common import RUN_CONFIG, run_data_split, train_rows_of_run
+    from avanomaly.training.config import DataConfig, TrainConfig, save_config
+
+    run, _cfg, df = dataset
+    manifest = tmp_path / "manifest.csv"
+    df.assign(category="RealVideo-RealAudio", identity=[f"id{i}" for i in range(len(df))]).to_csv(manifest,
+                                                                                                   index=False)
+    seed, fractions = 7, (0.5, 0.25, 0.25)
+    save_config(TrainConfig(data=DataConfig(manifest=str(manifest), split_seed=seed, split_fractions=list(fractions))),
+                run / RUN_CONFIG)
+    assert run_data_split(run / RUN_CONFIG) == (str(manifest), {"seed": seed, "fractions": fractions})
+    rows = train_rows_of_run(run)
+    assert sorted(rows["path"]) == sorted(df.loc[df["split"] == "train", "path"])
+
+    (run / RUN_CONFIG).write_text(f"data:\n  manifest: {manifest}\n")  # split settings left out: the defaults
+    assert run_data_split(run / RUN_CONFIG) == (str(manifest), {})
+    for text in ("data:\n  manifest: ''\n", "stage1: {}\n", "data: [unclosed\n"):
+        (run / RUN_CONFIG).write_text(text)
+        with pytest.raises(ConfigError, match=RUN_CONFIG):
+            train_rows_of_run(run)

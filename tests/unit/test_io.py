@@ -351,14 +351,35 @@ def test_missing_path_and_directory_are_not_found_errors(tmp_path):
         assert isinstance(exc.value, MediaError) and exc.value.reason == "not-found" and str(p) in str(exc.value)
 
 
-def test_every_public_name_of_the_package_imports():
+def _packages() -> list[str]:
+    """avanomaly and every package under it (each folder with an ``__init__.py``)."""
+    from pathlib import Path
+
     import avanomaly
 
-    for name in avanomaly.__all__:
-        assert getattr(avanomaly, name) is not None, name
+    root = Path(avanomaly.__file__).resolve().parent
+    return sorted(".".join(("avanomaly", *p.parent.relative_to(root).parts)) for p in root.rglob("__init__.py"))
+
+
+@pytest.mark.parametrize("package", _packages())
+def test_every_public_name_of_every_package_imports(package):
+    """Each package declares its public names in ``__all__``, and each of them imports (lazy ones included)."""
+    import importlib
+
+    mod = importlib.import_module(package)
+    assert mod.__all__, f"{package} declares no public names"
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, f"{package}.{name}"
     ns: dict = {}
-    exec("from avanomaly import *", ns)
-    assert {"Detector", "load_clip"} <= set(ns)
+    exec(f"from {package} import *", ns)
+    assert set(mod.__all__) <= set(ns)
+
+
+def test_the_facade_exports_the_entry_points():
+    import avanomaly
+
+    assert {"__version__", "Detector", "load_clip"} <= set(avanomaly.__all__)
+    assert {"avanomaly.data", "avanomaly.models", "avanomaly.evaluation.baselines"} <= set(_packages())
 
 
 # ------------------------------------------------------------------- odd real-world files (issue 16)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from avanomaly.models.mamba import Mamba, mamba_ssm_available
+from avanomaly.models.mamba import MIN_PARALLEL_LEN, Mamba, mamba_ssm_available
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -114,3 +114,19 @@ def test_cuda_kernels_match_pure_torch():
         fast = m(x)
         ref = m._forward_torch(x)
     assert torch.allclose(fast, ref, atol=1e-3)
+
+
+def test_without_mambapy_the_parallel_scan_names_its_extra_and_the_loop_still_works(monkeypatch):
+    """mambapy is optional (the ``mambapy`` extra): building a parallel-scan block without it is a
+    MissingDependencyError with the pip line; the sequential scan needs nothing."""
+    import sys
+
+    from avanomaly.errors import MissingDependencyError
+    from avanomaly.models.mamba import MAMBAPY_EXTRA
+
+    monkeypatch.setitem(sys.modules, "mambapy", None)
+    monkeypatch.setitem(sys.modules, "mambapy.pscan", None)
+    with pytest.raises(MissingDependencyError, match=rf"avanomaly\[{MAMBAPY_EXTRA}\]"):
+        Mamba(8, use_cuda_kernels=False)
+    x = torch.randn(1, 2 * MIN_PARALLEL_LEN, 8)
+    assert Mamba(8, scan="sequential", use_cuda_kernels=False)(x).shape == x.shape

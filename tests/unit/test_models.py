@@ -58,6 +58,21 @@ def test_registry_lists_and_errors():
     assert isinstance(m, SyncModel) and m.model_name == "sync" and m.config.dim == 16
 
 
+def test_efficientnet_backbones_without_their_package_name_the_extra(monkeypatch):
+    """efficientnet-pytorch is optional (the ``efficientnet`` extra): still listed, building one without it is a
+    MissingDependencyError with the pip line, and the default backbones need nothing."""
+    import sys
+
+    from avanomaly.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "efficientnet_pytorch", None)
+    assert "efficientnet_b0" in list_backbones("visual")
+    for key, name in (("visual_backbone", "efficientnet_b0"), ("audio_backbone", "audio_efficientnet_b0")):
+        with pytest.raises(MissingDependencyError, match=r"avanomaly\[efficientnet\]"):
+            create_model("sync", **{**TINY_SYNC, key: name})
+    assert isinstance(create_model("sync", **TINY_SYNC), SyncModel)
+
+
 def test_mobilenet_only_with_torchvision():
     try:
         import torchvision.models  # noqa: F401

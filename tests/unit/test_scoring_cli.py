@@ -323,3 +323,25 @@ def test_sigterm_keeps_finished_rows_and_says_how_to_resume(files, batch, tmp_pa
     monkeypatch.setattr(commands, "score_file", real)
     res = run(["score", *batch, "--model", str(files["model"]), "--csv", str(out)])
     assert res.exit_code == 0 and len(_rows(out)) == len(batch)
+
+
+#: what the core never needs: each is an extra (or was a dependency nothing imported)
+OPTIONAL_PACKAGES = ("lightning", "pytorch_lightning", "efficientnet_pytorch", "mambapy", "mamba_ssm", "fastapi",
+                     "uvicorn", "safetensors", "torchvision", "torchaudio")
+
+
+def test_import_and_score_need_no_optional_package(files):
+    """`import avanomaly` and `avanomaly score` run with every optional package made unimportable."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            f"for name in {OPTIONAL_PACKAGES!r}:\n"
+            "    sys.modules[name] = None  # any import of it now fails\n"
+            "import avanomaly\n"
+            "from avanomaly.cli import main\n"
+            "main(sys.argv[1:])\n")
+    proc = subprocess.run([sys.executable, "-c", code, "score", files["vids"][0], "--model", str(files["model"]),
+                           "--json", "--threads", "1"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["results"][0]["verdict"] in ("real", "fake")

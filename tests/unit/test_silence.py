@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avanomaly.data.silence import MAX_SECONDS, detect_leading_silence, frame_levels_db, trim_leading
+from avanomaly.preprocess.silence import MAX_SECONDS, detect_leading_silence, frame_levels_db, trim_leading
 
 SR = 16000
 TOL = 0.025  # seconds: one analysis frame + a hop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import lightning as L
 import numpy as np
@@ -193,6 +194,43 @@ def test_tiny_run_writes_the_run_directory(tmp_path, clips):
     # a second run into the same directory without --resume is refused
     with pytest.raises(ConfigError, match="--resume"):
         train_on_clips(tiny_cfg(run), *clips)
+
+
+def test_every_cli_temporal_choice_validates_and_none_trains_without_temporal_blocks(tmp_path, clips):
+    """`--temporal none` (offered by the CLI and the registry) passes validation and trains end to end; its sync
+    encoders have no temporal block: the same model as sync.temporal_layers=0 (the starter preset's choice)."""
+    from avanomaly.models import create_model, list_temporal, model_from_dict
+    from avanomaly.training.commands import train
+
+    choices = next(p for p in train.params if p.name == "temporal").type.choices
+    assert sorted(choices) == list_temporal()
+    for name in choices:
+        apply_overrides(TrainConfig(), [f"sync.temporal={name}"]).validate()
+    with pytest.raises(ConfigError, match="sync.temporal"):
+        apply_overrides(TrainConfig(), ["sync.temporal=lstm"]).validate()
+
+    run = tmp_path / "run"
+    train_on_clips(tiny_cfg(run, "sync.temporal=none"), *clips)
+    sync = model_from_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=True)["sync"])
+    assert sync.config.temporal == "none"
+    assert isinstance(sync.visual_temporal, torch.nn.Identity) and isinstance(sync.audio_temporal, torch.nn.Identity)
+    no_layers = create_model("sync", dataclasses.replace(sync.config, temporal="transformer", temporal_layers=0))
+    assert sync.state_dict().keys() == no_layers.state_dict().keys()
+
+
+def test_training_without_lightning_names_the_train_extra_before_anything_runs(tmp_path, clips, monkeypatch):
+    import sys
+
+    from avanomaly.errors import MissingDependencyError
+    from avanomaly.training.train import TRAIN_EXTRA, train
+
+    monkeypatch.setitem(sys.modules, "lightning", None)
+    run = tmp_path / "run"
+    with pytest.raises(MissingDependencyError, match=rf"pip install 'avanomaly\[{TRAIN_EXTRA}\]'"):
+        train_on_clips(tiny_cfg(run), *clips)
+    with pytest.raises(MissingDependencyError, match=rf"avanomaly\[{TRAIN_EXTRA}\]"):
+        train(tiny_cfg(run, "data.manifest=does-not-matter.csv"))
+    assert not run.exists()
 
 
 class _Interrupt(L.Callback):

@@ -41,3 +41,14 @@ def test_path_too_long_names_the_limit(tmp_path):
     why = path_too_long(tmp_path / ("n" * (limit + 1)))
     assert why is not None and f"{limit + 1} bytes" in why and "NAME_MAX" in why
     assert path_too_long(str(tmp_path) + "/x\0y") is None  # a NUL byte is another problem
+
+
+def test_require_module_imports_or_names_the_extra(monkeypatch):
+    from avanomaly.errors import MissingDependencyError
+    from avanomaly.utils import require_module
+
+    assert require_module("json", "x", "a test").dumps([]) == "[]"
+    monkeypatch.setitem(__import__("sys").modules, "json", None)  # an import of it now fails
+    with pytest.raises(MissingDependencyError, match=r"the option needs the 'json' package: pip install "
+                                                     r"'avanomaly\[someextra\]'"):
+        require_module("json", "someextra", "the option")

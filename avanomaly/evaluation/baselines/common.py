@@ -71,12 +71,8 @@ def train_rows_of_run(model, train_data=None):
         if not cfg_file.is_file():
             raise ConfigError(f"{cfg_file}: not found; the fitted baselines need the training run's config.yaml "
                               "(its data.manifest and split) or an explicit train_data")
-        from avanomaly.training.config import load_config
-
-        cfg = load_config(cfg_file)
-        if not cfg.data.manifest:
-            raise ConfigError(f"{cfg_file}: data.manifest is empty; pass train_data")
-        df = read_manifest(cfg.data.manifest, seed=cfg.data.split_seed, fractions=tuple(cfg.data.split_fractions))
+        manifest, split = run_data_split(cfg_file)
+        df = read_manifest(manifest, **split)
     if "split" not in df.columns:
         raise ConfigError("the training manifest has no 'split' column")
     rows = df[df["split"].astype(str) == "train"]
@@ -84,6 +80,28 @@ def train_rows_of_run(model, train_data=None):
     if rows.empty:
         raise ConfigError("no train-split clips in the training manifest")
     return rows.reset_index(drop=True)
+
+
+def run_data_split(cfg_file: Path) -> tuple[str, dict]:
+    """A training run's ``config.yaml`` -> (its ``data.manifest``, ``read_manifest`` keywords of its identity split).
+
+    Read as plain YAML: a report needs no trainer. Split settings the file leaves out keep read_manifest's
+    defaults (those of the data layer, which training's defaults are)."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(cfg_file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{cfg_file}: not valid YAML: {exc}") from exc
+    data = cfg.get("data") if isinstance(cfg, dict) else None
+    if not isinstance(data, dict) or not data.get("manifest"):
+        raise ConfigError(f"{cfg_file}: data.manifest is empty; pass train_data")
+    split = {}
+    if data.get("split_seed") is not None:
+        split["seed"] = int(data["split_seed"])
+    if data.get("split_fractions") is not None:
+        split["fractions"] = tuple(data["split_fractions"])
+    return str(data["manifest"]), split
 
 
 # ------------------------------------------------------------------------------------------ features
