@@ -7,7 +7,7 @@ each side), compared with audio at ``-K..+K`` frame offsets (``DEFAULT_MAX_OFFSE
 """
 
 #: video frames per second after decoding
-FPS = 25.0
+FPS = 25
 #: audio samples per second after decoding (mono)
 SAMPLE_RATE = 16000
 #: log-mel frames per video frame (hop 160 samples = 10 ms at 16 kHz; 640 samples per video frame)

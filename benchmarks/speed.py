@@ -85,9 +85,9 @@ def main(argv=None) -> int:
     from avanomaly.scoring.detector import Detector
 
     if args.model:
-        from avanomaly.scoring.modelfile import load_model_file
+        from avanomaly.scoring.modelfile import load_model_file, resolve_model_path
 
-        f = Path(args.model) / "model.pt" if Path(args.model).is_dir() else Path(args.model)
+        f = resolve_model_path(args.model)
         sync, ar, pcfg, _cal, _ = load_model_file(f)
         sync, ar = sync.eval(), ar.eval()
     else:

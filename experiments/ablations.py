@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from avanomaly.scoring.modelfile import MODEL_FILENAME  # noqa: E402
 
 SMALL = [
     "preprocess.crop_size=32", "sync.crop_size=32", "sync.dim=32", "sync.width=8", "sync.temporal_layers=1",
@@ -73,7 +74,7 @@ def train_variant(data, run_dir: Path, cache: Path, overrides: list[str], seed: 
     from avanomaly.training.config import TrainConfig, apply_overrides
     from avanomaly.training.train import train
 
-    if (run_dir / "model.pt").is_file():
+    if (run_dir / MODEL_FILENAME).is_file():
         return float("nan")
     sets = [f"out={run_dir}", f"data.manifest={data}", f"data.cache={cache}", "data.drop_fakes=true",
             f"trainer.seed={seed}", f"trainer.threads={threads}", *SMALL, *BASE_K, *overrides]
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
     for name, (ov, agg, gs) in variants.items():
         for s in seeds:
             run = out / "runs" / f"{'base' if agg else name}-s{s}"
-            pcfg = load_model_file(run / "model.pt")[2]
+            pcfg = load_model_file(run / MODEL_FILENAME)[2]
             key = (dataclasses.astuple(pcfg), args.trim)
             if key not in feats:
                 feats[key] = test_features(args.data, args.split, pcfg, cache, args.trim)

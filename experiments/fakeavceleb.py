@@ -21,6 +21,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from avanomaly.scoring.modelfile import MODEL_FILENAME  # noqa: E402
 
 BASELINES = ("sync-heuristic", "sync-only", "iforest")
 
@@ -36,7 +37,7 @@ def plan(args) -> list[tuple[str, list[str], Path]]:
     train = ["train", "--real-only", "--config", "fakeavceleb", "--out", str(run), "--cache", str(cache / "train"),
              "--seed", str(args.seed), "--temporal", args.temporal, f"data.preprocess_workers={args.workers}"]
     train += ["--data", str(args.train_data)] if args.train_data else ["--data", str(manifest), "--drop-fakes"]
-    steps.append(("train", train + list(args.overrides), run / "model.pt"))
+    steps.append(("train", train + list(args.overrides), run / MODEL_FILENAME))
     evaluate = ["evaluate", "--model", str(run), "--data", str(manifest), "--split", "test", "--cache",
                 str(cache / "eval"), "--workers", str(max(1, args.workers // 2)), "--seed", str(args.seed)]
     steps.append(("evaluate", [*evaluate, "--out", str(out / "report")], out / "report" / "metrics.json"))

@@ -20,6 +20,7 @@ OUT/real_faces.md.
 
 from __future__ import annotations
 
+from avanomaly.conventions import MEL_PER_FRAME  # noqa: E402
 import argparse
 import json
 import sys
@@ -33,7 +34,6 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 REAL_AV = REPO.parent / "shared" / "data" / "real-av"
 SHIFTS = (-5, -3, 3, 5)  # frames at 25 fps: -200, -120, +120, +200 ms (positive = audio later)
-MEL_PER_FRAME = 4
 #: bootstrap resamples for the AUC confidence intervals
 N_BOOT = 1000
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from avanomaly.scoring.modelfile import MODEL_FILENAME  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_AV = REPO.parent / "shared" / "data" / "real-av"
@@ -80,7 +81,7 @@ def main() -> None:
     real_av = Path(args.real_av)
     t0 = time.time()
     run = Path(args.model) if args.model else out / "run"
-    if not args.model and not (run / "model.pt").exists():
+    if not args.model and not (run / MODEL_FILENAME).exists():
         manifest = build_manifest(real_av, out, args.synth)
         _avanomaly(["train", "--real-only", "--config", "demo", "--data", str(manifest), "--out", str(run),
                     "--cache", str(out / "cache"), "--threads", str(args.threads), "--no-progress",

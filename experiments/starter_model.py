@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from avanomaly.scoring.modelfile import MODEL_FILENAME
+
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "avanomaly" / "pretrained" / "starter.pt"
 
@@ -57,12 +59,12 @@ def main(argv=None) -> int:
         train += ["--resume"]
     else:
         train += ["--config", "starter", "--data", str(manifest), *args.overrides]
-    if not (run_dir / "model.pt").exists():
+    if not (run_dir / MODEL_FILENAME).exists():
         run(train)
     t_train = time.time()
     if args.install:
         PRETRAINED.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run_dir / "model.pt", PRETRAINED)
+        shutil.copyfile(run_dir / MODEL_FILENAME, PRETRAINED)
         print(f"installed {PRETRAINED} ({PRETRAINED.stat().st_size / 1e6:.2f} MB)")
     run([py, str(REPO / "experiments" / "real_faces.py"), "--out", str(work / "real_faces"),
          "--model", str(run_dir), "--corpus", str(manifest), "--threads", str(args.threads)])

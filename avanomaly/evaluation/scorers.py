@@ -150,7 +150,9 @@ class AvanomalyScorer(Scorer):
         self.threads = threads
         self.progress = progress
         self._detector = None
-        self._model_file = Path(self.model) / "model.pt" if Path(self.model).is_dir() else Path(self.model)
+        from avanomaly.scoring.modelfile import resolve_model_path
+
+        self._model_file = resolve_model_path(self.model)
         self.cache = Path(cache) / "scores" if cache else None
         self._model_key = None
         self._content_keys: dict[str, str] = {}

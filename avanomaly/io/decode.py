@@ -22,6 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
+from avanomaly.conventions import FPS, SAMPLE_RATE
 from avanomaly.errors import (
     BadPathError,
     CorruptMediaError,
@@ -36,8 +37,8 @@ from avanomaly.errors import (
     UnsupportedCodecError,
 )
 
-DEFAULT_FPS = 25
-DEFAULT_SAMPLE_RATE = 16000
+DEFAULT_FPS = FPS
+DEFAULT_SAMPLE_RATE = SAMPLE_RATE
 DEFAULT_CHUNK_FRAMES = 250
 #: a clip whose decoded video ends this much earlier than its container declares is truncated
 TRUNCATION_TOLERANCE_S = 0.5

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from avanomaly.conventions import MEL_PER_FRAME
 from avanomaly.models.registry import register_backbone
 
 VISUAL_WINDOW = 5  # mouth frames per sync window (t-2 .. t+2)
 AUDIO_WINDOW = 20  # mel frames per sync window (0.2 s)
-MEL_PER_FRAME = 4  # mel frames per video frame (10 ms hop at 25 fps)
 
 
 def _conv_bn(cin: int, cout: int, k, stride=1) -> nn.Sequential:

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from avanomaly.conventions import DEFAULT_MAX_OFFSET, PIXEL_MAX
 from avanomaly.errors import ConfigError
 from avanomaly.models.backbones import AUDIO_WINDOW, MEL_PER_FRAME, VISUAL_WINDOW
 from avanomaly.models.registry import create_backbone, create_temporal, register_model
@@ -24,7 +25,6 @@ MEL_EPS = 1e-5  # floor of the per-clip std in the mel normalisation
 #: floor of the per-pass std of lip features (inter-ocular units; a still mouth moves ~1e-3)
 FEATURE_STD_FLOOR = 1e-2
 #: pixel scale of uint8 mouth crops
-PIXEL_MAX = 255.0
 MAX_LOGIT_SCALE = 100.0  # upper bound of 1 / temperature (CLIP-style clamp)
 
 
@@ -38,7 +38,7 @@ class SyncModelConfig:
     temporal_layers: int = 2  # 0 = no temporal block
     temporal_heads: int = 4
     dropout: float = 0.1
-    max_offset: int = 15  # K, offsets d in [-K, K] (+-0.6 s at 25 fps)
+    max_offset: int = DEFAULT_MAX_OFFSET  # K, offsets d in [-K, K] (+-0.6 s at 25 fps)
     crop_size: int = 64  # S
     in_features: int = 0  # F of per-frame feature vectors (landmarks front end: 98); 0 = pixel crops (S, S)
     n_mels: int = 80  # M

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avanomaly.conventions import SYNC_WINDOW_CONTEXT
 from avanomaly.errors import AvanomalyError
 from avanomaly.preprocess.config import MEL_FRAMES_PER_VIDEO_FRAME, PreprocessConfig
 from avanomaly.utils import _json_default, file_sha256, settings_hash
@@ -43,7 +44,7 @@ TEMP_PREFIX = ".tmp-"
 #: number of hex digits of the file's sha256 used in the key
 KEY_SHA_DIGITS = 16
 #: frames of context on each side of a window (sync window of frame t is t-2..t+2)
-WINDOW_CONTEXT = 2
+WINDOW_CONTEXT = SYNC_WINDOW_CONTEXT
 #: temporary folders older than this are considered abandoned by clean_temp()
 STALE_TEMP_SECONDS = 6 * 3600
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avanomaly.conventions import MEL_PER_FRAME
 from avanomaly.errors import ConfigError
 
 #: accepted values of ``PreprocessConfig.face_fallback``
@@ -11,7 +12,7 @@ FACE_FALLBACKS = ("error", "center")
 #: accepted values of ``PreprocessConfig.front_end``: mouth pixel crops (``detector``) or MediaPipe lip landmarks
 FRONT_ENDS = ("pixels", "landmarks")
 #: mel frames per video frame (fixed by the architecture contract: 640 samples / 160 hop)
-MEL_FRAMES_PER_VIDEO_FRAME = 4
+MEL_FRAMES_PER_VIDEO_FRAME = MEL_PER_FRAME
 
 
 @dataclass

@@ -6,6 +6,7 @@ schema, errors), they say nothing about real/fake.
 
 from __future__ import annotations
 
+from avanomaly.conventions import FPS, SAMPLE_RATE
 import numpy as np
 
 #: tiny model sizes (fast on one CPU thread)
@@ -17,8 +18,6 @@ TINY_AR_CONTEXT = 16
 #: the random AR head is scaled up so its predictions are peaked and the NLL actually depends on the input
 #: (a freshly initialised head predicts nearly uniform distributions: NLL ~ log(O) whatever the clip)
 AR_HEAD_GAIN = 30.0
-FPS = 25
-SAMPLE_RATE = 16000
 
 
 def tiny_models(seed: int = 0, temporal: str = "transformer", ar_context: int = TINY_AR_CONTEXT):

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from avanomaly.conventions import FPS, MEL_PER_FRAME
 from avanomaly.training.windows import CONTEXT, ClipRef
 
-MEL_PER_FRAME = 4
 #: syllable-like energy bursts per second of synthetic speech
 SYLLABLES_PER_SECOND = 4.0
-FPS = 25
 
 
 class MemoryClip:

@@ -529,6 +529,7 @@ def _calibrate(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | None, 
     """Calibrate on the validation REAL clips: each is scored by a ``Detector`` exactly as a file is
     (``Detector.score_features``), then the score fusion and the threshold are fit (``calibrate_terms``)."""
     from avanomaly.scoring.calibration import calibrate_terms, write_calibration
+    from avanomaly.scoring.modelfile import MODEL_FILENAME
     from avanomaly.scoring.detector import Detector
     from avanomaly.training.export import load_trained_models
 
@@ -546,5 +547,5 @@ def _calibrate(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | None, 
         return None, "calibration skipped: no validation clip with >= 2 frames"
     cal = calibrate_terms(rows, aggregation=dataclasses.asdict(detector.aggregation),
                           notes=f"set at the end of training on {len(rows)} validation real clip(s)")
-    write_calibration(run_dir / "model.pt", cal)
+    write_calibration(run_dir / MODEL_FILENAME, cal)
     return cal.to_dict(), ""

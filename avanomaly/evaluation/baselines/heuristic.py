@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avanomaly.conventions import DEFAULT_MAX_OFFSET, MEL_PER_FRAME
 from avanomaly.errors import ConfigError
 from avanomaly.evaluation.baselines.common import CachedFeatureScorer
 from avanomaly.evaluation.scorers import register_scorer
@@ -34,12 +35,11 @@ REGION_COLS = (0.25, 0.75)
 DETREND_FRAMES = 25
 #: fewest overlapping frames for a correlation at an offset
 MIN_OVERLAP = 10
-MEL_PER_FRAME = 4
 
 
 @dataclass
 class HeuristicConfig:
-    max_offset: int = 15  # K
+    max_offset: int = DEFAULT_MAX_OFFSET  # K
     tolerance: int = 2  # frames around 0 where a peak counts as in sync
     visual_signal: str = "motion"
     detrend_frames: int = DETREND_FRAMES
