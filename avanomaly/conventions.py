@@ -22,3 +22,6 @@ DEFAULT_MAX_OFFSET = 15
 #: precision the log-mel is stored with (the feature cache); the streaming extractor rounds to it too, so scoring
 #: a file sees exactly the values a cache entry holds (calibration on cached clips == scoring files)
 MEL_STORAGE_DTYPE = "float16"
+#: video frames decoded and tracked per streaming chunk (10 s): preprocessing and scoring use the same chunks, so
+#: a scored file gets its cache entry's features (the face track is smoothed within a chunk)
+DECODE_CHUNK_FRAMES = 250

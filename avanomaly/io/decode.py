@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-from avanomaly.conventions import FPS, SAMPLE_RATE
+from avanomaly.conventions import DECODE_CHUNK_FRAMES, FPS, SAMPLE_RATE
 from avanomaly.errors import (
     BadPathError,
     CorruptMediaError,
@@ -39,7 +39,7 @@ from avanomaly.errors import (
 
 DEFAULT_FPS = FPS
 DEFAULT_SAMPLE_RATE = SAMPLE_RATE
-DEFAULT_CHUNK_FRAMES = 250
+DEFAULT_CHUNK_FRAMES = DECODE_CHUNK_FRAMES
 #: a clip whose decoded video ends this much earlier than its container declares is truncated
 TRUNCATION_TOLERANCE_S = 0.5
 #: a gap or overlap in audio timestamps larger than this is reported (and a gap filled with zeros)

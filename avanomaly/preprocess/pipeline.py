@@ -15,6 +15,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import ClipTooShortError, MediaError
 from avanomaly.io.scan import VIDEO_EXTENSIONS  # noqa: F401  (re-exported: folders are searched for these)
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
@@ -28,7 +29,7 @@ from avanomaly.utils import atomic_write_text, file_sha256
 START_METHOD = "spawn"
 FAILURE_COLUMNS = ("path", "reason", "message")
 #: frames decoded / tracked per run (the same for files and in-memory clips, so both give equal features)
-CHUNK_FRAMES = 250
+CHUNK_FRAMES = DECODE_CHUNK_FRAMES
 
 
 def _version() -> str:

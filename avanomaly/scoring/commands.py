@@ -172,7 +172,7 @@ def render_table(results) -> str:
               help=f"Leading seconds of the NLL curve not scored (default {DEFAULT_SKIP_SECONDS}).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 or auto.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
-@click.option("--chunk-frames", type=int, default=None, help="Frames decoded per streaming window (default 250).")
+@click.option("--chunk-frames", type=int, default=None, help="Frames decoded per streaming window [250 = 10 s, as preprocessing].")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="Sync-model arithmetic; bf16 is ~2x faster on CPUs with AVX512-BF16/AMX, scores move slightly.")
 def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggregation, topk, window, skip_seconds,

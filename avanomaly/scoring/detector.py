@@ -23,6 +23,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import (AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError,
                               ScoringCancelled, TooLongError)  # noqa: F401  (TooLongError: raised by decoding)
 from avanomaly.preprocess.frontends import MouthActivity, face_model_name
@@ -41,7 +42,7 @@ from avanomaly.scoring.result import ScoreFailure, ScoreResult
 log = logging.getLogger(__name__)
 
 #: frames per decoded/preprocessed chunk (10 s at 25 fps)
-DEFAULT_CHUNK_FRAMES = 250
+DEFAULT_CHUNK_FRAMES = DECODE_CHUNK_FRAMES
 #: fewest frames a clip may have (the AR model predicts frame 1 from frame 0)
 MIN_CLIP_FRAMES = 2
 #: warnings: clips shorter than this are scored but flagged
