@@ -1,12 +1,13 @@
 """A model trained in-test learns audio-visual sync: the fast tier's check that training + scoring work.
 
 Both stages train (``train_on_clips``, the trainer behind ``avanomaly train``) on in-memory synthetic talking
-mouths whose opening follows the audio energy (avanomaly.training.testing): a few thousand windows, 7 s on
-an idle core, ~30 s on a busy 2-core machine. Then held-out clips of new synthetic speakers are scored the way a file is
-(``Detector.score_features``) with their audio delayed or advanced by a few frames: the AV offset estimate must
-follow the shift and the shifted copies must score above the in-sync clip. A model that did not learn sync, a
-sign error in the offset convention, or an anomaly score that ignores sync fails here. The end-to-end version
-on encoded video files (face detection, decoding) is the slow tier's tests/integration/test_trained_model.py.
+mouths whose opening follows the audio energy (avanomaly.training.testing): a few thousand windows, 7 s on an
+idle core, ~30 s on a busy 2-core machine. Then held-out clips of new synthetic speakers are scored the way a
+file is (``Detector.score_features``) with their audio delayed or advanced by a few frames: the AV offset
+estimate must follow the shift and the shifted copies must score above the in-sync clip. A model that did not
+learn sync, a sign error in the offset convention, or an anomaly score that ignores sync fails here. The
+end-to-end version on encoded video files (face detection, decoding) is the slow tier's
+tests/integration/test_trained_model.py.
 """
 
 from __future__ import annotations
