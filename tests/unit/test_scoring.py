@@ -85,7 +85,7 @@ def test_result_shapes_and_schema(det, clip):
     assert np.all(np.isfinite(res.frame_nll)) and np.isfinite(res.score)
     assert res.verdict is None and res.percentile is None
     assert any("uncalibrated" in w for w in res.warnings)
-    assert -3 <= res.av_offset_frames <= 3
+    # (the offset of this random model means nothing; what it must be on a trained one: test_learned_sync.py)
     assert res.face_rate == 1.0  # "center" detector always finds its box
     d = res.to_dict()
     assert tuple(d) == RESULT_KEYS and d["schema_version"] == SCHEMA_VERSION and d["status"] == "ok"
