@@ -175,8 +175,11 @@ def render_table(results) -> str:
 @click.option("--chunk-frames", type=int, default=None, help="Frames decoded per streaming window [250 = 10 s, as preprocessing].")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="Sync-model arithmetic; bf16 is ~2x faster on CPUs with AVX512-BF16/AMX, scores move slightly.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Refuse files longer than this (reason too-long), checked on every decoded frame, so it holds "
+                   "for files that declare no duration.")
 def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggregation, topk, window, skip_seconds,
-          device, threads, chunk_frames, precision):
+          device, threads, chunk_frames, precision, max_seconds):
     """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate.
 
     FILES may also be folders (every video under them, recursively) and manifest CSVs (their 'path' column).
@@ -220,7 +223,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         for i, f in enumerate(todo):
-            res = score_file(detector, f, aggregation=agg, threshold=threshold)
+            res = score_file(detector, f, aggregation=agg, threshold=threshold, max_seconds=max_seconds)
             results.append(res)
             if sink is not None:
                 sink.append(_row(res))

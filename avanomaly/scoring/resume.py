@@ -26,6 +26,8 @@ RESUME_COLUMNS = ("file_size", "file_mtime_ns", "settings")
 STATUS_OK = "ok"
 #: record terminator of the CSV rows (one write per row ends with it)
 LINE_END = "\n"
+#: suffix of the lock file beside a score CSV (one writer at a time)
+LOCK_SUFFIX = ".lock"
 
 
 class ResumeRefused(AvanomalyError):
@@ -101,6 +103,22 @@ class ScoreCSV:
         self.settings = settings
         self.resume = resume
         self._fh = None
+        self._lock = None
+
+    def _acquire_lock(self) -> None:
+        """One writer per CSV: an exclusive lock on ``<csv>.lock`` held until ``close`` (released by the OS if the
+        process dies, so a killed run never blocks the next one)."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path.with_name(self.path.name + LOCK_SUFFIX), "a")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            fh.close()
+            raise ResumeRefused(f"{shorten(self.path)} is being written by another avanomaly score run; wait for it "
+                                "or choose another --csv") from exc
+        self._lock = fh
 
     def _read_existing(self) -> tuple[list[dict], bool]:
         """Rows of the existing file and whether an unterminated last row was dropped."""
@@ -152,7 +170,12 @@ class ScoreCSV:
         """Read the existing file (when resuming), decide what to score, rewrite it only when rows must go
         (atomically), and open it for appending. ``paths`` are this run's inputs, in order."""
         plan = ResumePlan()
-        rows, plan.dropped_partial = self._read_existing() if self.resume else ([], False)
+        self._acquire_lock()
+        try:
+            rows, plan.dropped_partial = self._read_existing() if self.resume else ([], False)
+        except ResumeRefused:
+            self.close()
+            raise
         latest = {path_key(r["path"]): r for r in rows}  # the last row of a path counts
         redo, seen = set(), set()
         for p in paths:
@@ -192,6 +215,9 @@ class ScoreCSV:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
+            self._lock = None
 
     def __enter__(self):
         return self

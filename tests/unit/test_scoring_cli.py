@@ -345,3 +345,31 @@ def test_import_and_score_need_no_optional_package(files):
                            "--json", "--threads", "1"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["results"][0]["verdict"] in ("real", "fake")
+
+
+def test_max_seconds_refuses_long_files_per_file(files, tmp_path):
+    """--max-seconds: a file over the limit is a per-file failure (too-long); the others are scored."""
+    from avanomaly.io.testing import moving_mouth_frame_fn, write_test_video
+
+    long = write_test_video(tmp_path / "long.mkv", n_frames=100, size=(48, 48), frame_fn=moving_mouth_frame_fn,
+                            streamed=True)  # no container duration: only decoding can tell its length
+    res = run(["score", files["vids"][0], str(long), "--model", str(files["model"]), "--json", "--max-seconds", "2"])
+    assert res.exit_code == EXIT_SOME_FAILED
+    by_path = {r["path"]: r for r in json.loads(res.stdout)["results"]}
+    assert by_path[files["vids"][0]]["status"] == "ok"
+    assert by_path[str(long)]["status"] == "failed" and by_path[str(long)]["reason"] == "too-long"
+
+
+def test_two_runs_cannot_write_the_same_csv(files, tmp_path):
+    from avanomaly.scoring.resume import ScoreCSV
+
+    out = tmp_path / "s.csv"
+    holder = ScoreCSV(out, CSV_COLUMNS, "settings")
+    holder.open([files["vids"][0]])
+    try:
+        res = run(["score", files["vids"][0], "--model", str(files["model"]), "--csv", str(out)])
+        assert res.exit_code == EXIT_USAGE and "another avanomaly score run" in res.output
+    finally:
+        holder.close()
+    res = run(["score", files["vids"][0], "--model", str(files["model"]), "--csv", str(out), "--overwrite"])
+    assert res.exit_code == 0, res.output  # the lock is released with the first writer
