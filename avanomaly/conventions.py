@@ -25,3 +25,7 @@ MEL_STORAGE_DTYPE = "float16"
 #: video frames decoded and tracked per streaming chunk (10 s): preprocessing and scoring use the same chunks, so
 #: a scored file gets its cache entry's features (the face track is smoothed within a chunk)
 DECODE_CHUNK_FRAMES = 250
+#: identity-disjoint split (train, val, test) fractions and seed used by default (FakeAVCeleb: 314/35/151 of 500
+#: identities); the data layer's splitter and training's config both take them from here
+DEFAULT_SPLIT_FRACTIONS = (0.628, 0.07, 0.302)
+DEFAULT_SPLIT_SEED = 0

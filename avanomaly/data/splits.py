@@ -14,11 +14,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from avanomaly.conventions import DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED
 from avanomaly.errors import DatasetError
 
-DEFAULT_FRACTIONS = (0.628, 0.07, 0.302)
+DEFAULT_FRACTIONS = DEFAULT_SPLIT_FRACTIONS
 SPLIT_NAMES = ("train", "val", "test")
-DEFAULT_SEED = 0
+DEFAULT_SEED = DEFAULT_SPLIT_SEED
 #: label of rows not assigned to any split (e.g. a manifest format without a split column)
 UNASSIGNED = "unassigned"
 #: tolerance on the sum of the fractions

@@ -14,10 +14,9 @@ from typing import Any
 import yaml
 
 from avanomaly.errors import ConfigError
+from avanomaly.conventions import DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED
 from avanomaly.preprocess.config import PreprocessConfig
 
-#: FakeAVCeleb default identity split fractions (train, val, test), as in the data layer
-DEFAULT_SPLIT_FRACTIONS = (0.628, 0.07, 0.302)
 #: accepted trainer precisions ("auto": bf16-mixed / 16-mixed on CUDA, 32 on CPU)
 PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed")
 #: metrics a stage may monitor (best checkpoint, early stopping) -> whether higher is better ("max") or lower
@@ -45,7 +44,7 @@ class DataConfig:
     cache: str = ""  # feature cache folder; "" -> RUN_DIR/cache
     drop_fakes: bool = False  # drop fake rows instead of refusing the manifest
     split_fractions: list = field(default_factory=lambda: list(DEFAULT_SPLIT_FRACTIONS))
-    split_seed: int = 0
+    split_seed: int = DEFAULT_SPLIT_SEED
     preprocess_workers: int = 1
     val_windows_per_clip: int = 8  # fixed, evenly spaced validation windows per val clip
     balance_identities: bool = False  # training windows: every identity equally often (else by clip length)
