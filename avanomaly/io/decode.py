@@ -112,9 +112,12 @@ class Clip:
 # ----------------------------------------------------------------------------------------- opening
 
 
-def _check_file(path: Path) -> None:
+def check_media_path(path) -> None:
+    """The checks every reader of a media file starts with, each a typed error naming the file: a path that
+    cannot be looked up (too long, a link loop, no permission), missing, a directory, empty."""
     from avanomaly.io.scan import path_problem
 
+    path = Path(path)
     problem = path_problem(path)
     if problem is not None:
         if problem[0] == PathTooLongError.reason:
@@ -241,7 +244,7 @@ def probe(path) -> dict:
     ``CorruptMediaError`` or ``UnsupportedCodecError`` (for the first video/audio stream).
     """
     path = Path(path)
-    _check_file(path)
+    check_media_path(path)
     container = _open(path)
     try:
         streams = []
@@ -304,7 +307,7 @@ def scan_duration(path, stop_after: float | None = None) -> float | None:
     import av
 
     path = Path(path)
-    _check_file(path)
+    check_media_path(path)
     container = _open(path)
     try:
         if not container.streams.video:
@@ -708,7 +711,7 @@ def iter_clip_chunks(
     import av
 
     path = Path(path)
-    _check_file(path)
+    check_media_path(path)
     try:
         yield from _iter_chunks(path, chunk_frames, fps, sample_rate, max_side, require_audio, start, duration,
                                 allow_partial, max_seconds)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from avanomaly.conventions import MEL_PER_FRAME
 from avanomaly.models.registry import register_backbone
 
 VISUAL_WINDOW = 5  # mouth frames per sync window (t-2 .. t+2)

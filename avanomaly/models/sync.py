@@ -13,9 +13,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from avanomaly.conventions import DEFAULT_MAX_OFFSET, PIXEL_MAX
+from avanomaly.conventions import DEFAULT_MAX_OFFSET, MEL_PER_FRAME, PIXEL_MAX
 from avanomaly.errors import ConfigError
-from avanomaly.models.backbones import AUDIO_WINDOW, MEL_PER_FRAME, VISUAL_WINDOW
+from avanomaly.models.backbones import AUDIO_WINDOW, VISUAL_WINDOW
 from avanomaly.models.registry import create_backbone, create_temporal, register_model
 
 CONTEXT_FRAMES = VISUAL_WINDOW - 1  # an input of T+4 frames gives T windows (2 frames of context each side)

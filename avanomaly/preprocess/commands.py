@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from avanomaly.errors import DatasetError, PathTooLongError
-from avanomaly.utils import MAX_MESSAGE_CHARS, path_too_long, shorten
+from avanomaly.errors import DatasetError
+from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
 
 MANIFEST_PATH_COLUMN = "path"
 
@@ -132,14 +132,7 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
     paths = scan.paths
     if not paths:
         raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")
-    too_long = {p: why for p in paths if (why := path_too_long(p)) is not None}
-    report = preprocess_many([p for p in paths if p not in too_long], out, cfg, workers=workers,
-                             progress=not no_progress)
-    if too_long:  # per-file failures with their reason, in the report and failures.csv like any other
-        from avanomaly.preprocess.pipeline import write_failures
-
-        report.failed = sorted(report.failed + [(p, PathTooLongError.reason, why) for p, why in too_long.items()])
-        write_failures(report.failures_csv, report.failed)
+    report = preprocess_many(paths, out, cfg, workers=workers, progress=not no_progress)
     click.echo(report.summary())
     click.echo(f"cache: {out}")
     if report.failed:

@@ -6,10 +6,8 @@ import csv
 import dataclasses
 import io as _io
 import multiprocessing
-import os
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -173,8 +171,9 @@ def _process_one(path: str):
     cfg, cache = _WORKER["cfg"], _WORKER["cache"]
     key = None
     try:
-        if not os.path.isfile(path):
-            raise MediaError(path, "file not found" if not os.path.exists(path) else "not a regular file")
+        from avanomaly.io.decode import check_media_path
+
+        check_media_path(path)  # the decoder's own checks, before hashing: each failure has its reason
         sha = file_sha256(path)
         from avanomaly.utils import settings_hash
 

@@ -19,7 +19,7 @@ import click
 
 from avanomaly.errors import ConfigError
 from avanomaly.scoring.result import SCHEMA_VERSION
-from avanomaly.utils import MAX_MESSAGE_CHARS, path_too_long, shorten
+from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
 
@@ -119,14 +119,8 @@ def _row(res) -> dict:
 
 
 def score_file(detector, path, **kwargs):
-    """``detector.score_one_safe`` for one path, with a path too long to look up (a name over NAME_MAX bytes)
-    reported as a ScoreFailure ("path-too-long") instead of reaching the decoder."""
-    from avanomaly.errors import PathTooLongError
-    from avanomaly.scoring.result import ScoreFailure
-
-    why = path_too_long(path)
-    if why is not None:
-        return ScoreFailure(str(path), PathTooLongError.reason, why)
+    """``detector.score_one_safe`` for one path (the seam a batch scores through; a path that cannot be looked
+    up, e.g. a name over NAME_MAX bytes, is a ScoreFailure from the decoder's own path check)."""
     return detector.score_one_safe(path, **kwargs)
 
 
