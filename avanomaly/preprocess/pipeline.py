@@ -64,7 +64,7 @@ def _extract(source, cfg: PreprocessConfig, detector: FaceDetector | None, sink,
         "config": dataclasses.asdict(cfg),
         "avanomaly_version": _version(),
         **state.info,
-        "decode_warnings": [w for w in state.warnings if not w.startswith("trimmed ")],
+        "decode_warnings": list(state.warnings),
     }
 
 

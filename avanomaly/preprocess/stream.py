@@ -35,7 +35,8 @@ class StreamState:
     """What a stream learned on the way: decode warnings, frame rate, frames cut with the leading silence, and
     the first chunk's facts (source frame rate, audio offset, audio present)."""
 
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the decoder's, in order
+    notes: list[str] = field(default_factory=list)  # what the extractor itself did (leading-silence trim)
     fps: float = 0.0
     trimmed_frames: int = 0
     info: dict = field(default_factory=dict)
@@ -178,6 +179,14 @@ def _take_frames(parts: list, n: int, first_per_frame: int) -> tuple[np.ndarray,
     return a[: n * first_per_frame], b[:n]
 
 
+def check_stop(should_stop, name: str) -> None:
+    """Raise ScoringCancelled when the caller's ``should_stop()`` returns True (None: never)."""
+    if should_stop is not None and should_stop():
+        from avanomaly.errors import ScoringCancelled
+
+        raise ScoringCancelled(f"{name}: scoring cancelled by the caller")
+
+
 def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", state: StreamState | None = None,
                     face_fallback: str | None = None, should_stop=None) -> Iterator[tuple]:
     """Decoded chunks -> runs of final frames ``(visual (n,...), mel (4n,M) float32, found (n,) bool, silent (n,)
@@ -186,8 +195,9 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
     ``detector``: the pixel front end's face detector (default ``cfg.detector``); ``face_fallback`` overrides the
     setting for the tracker (the Detector uses ``"center"`` and enforces ``"error"`` over the whole clip itself).
     ``state`` (a :class:`StreamState`) is filled with warnings, fps, trimmed frames and the first chunk's facts.
-    ``should_stop``: a callable polled before each decoded chunk is processed; it stops the stream by raising
-    (the Detector raises ``ScoringCancelled`` when a client went away); a True return also ends the stream.
+    ``should_stop``: a callable polled before each decoded chunk is processed (:func:`check_stop`): when it
+    returns True the stream raises ``ScoringCancelled`` (the service passes "has the client gone away"), so a
+    stopped stream is never mistaken for a shorter clip.
     """
     from avanomaly.preprocess.frontends import create_tracker
 
@@ -202,8 +212,7 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
     i = -1
     for chunk in chunks:
         i += 1
-        if should_stop is not None and should_stop():
-            return
+        check_stop(should_stop, name)
         state.warnings.extend(w for w in getattr(chunk, "warnings", []) or [] if w not in state.warnings)
         state.fps = float(chunk.fps)
         if i == 0:
@@ -222,8 +231,7 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
                 state.trimmed_frames = aligner.drop = int(round(secs * chunk.fps))
                 chunk = dataclasses.replace(chunk, frames=frames, audio=audio)
                 if state.trimmed_frames:
-                    state.warnings.append(f"trimmed {secs:.2f} s of leading silence (setting "
-                                          "trim_leading_silence)")
+                    state.notes.append(f"trimmed {secs:.2f} s of leading silence (setting trim_leading_silence)")
         aligner.add_visual(*tracker.take())
         audio = np.asarray(chunk.audio)
         n_frames = int(chunk.frames.shape[0])

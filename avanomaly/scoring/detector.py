@@ -24,11 +24,10 @@ import numpy as np
 import torch
 
 from avanomaly.conventions import DECODE_CHUNK_FRAMES
-from avanomaly.errors import (AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError,
-                              ScoringCancelled, TooLongError)  # noqa: F401  (TooLongError: raised by decoding)
+from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
 from avanomaly.preprocess.frontends import MouthActivity, face_model_name
-from avanomaly.preprocess.stream import (FPS_TOLERANCE, SILENCE_DBFS, StreamState, clip_from_arrays,  # noqa: F401
-                                         iter_chunks, stream_features)
+from avanomaly.preprocess.stream import (FPS_TOLERANCE, SILENCE_DBFS, StreamState, check_stop,  # noqa: F401
+                                         clip_from_arrays, iter_chunks, stream_features)
 from avanomaly.models.composite import (DEFAULT_SYNC_WINDOW, PRECISIONS, SYNC_EXTRA_CONTEXT,  # noqa: F401
                                         SYNC_WINDOW_CONTEXT, AnomalyModel, default_margin)
 from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
@@ -63,11 +62,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def _max_offset(sync_model) -> int:
-    cfg = getattr(sync_model, "config", None)
-    return int(getattr(cfg, "max_offset", 15))
 
 
 # ------------------------------------------------------------------------------------------ Detector
@@ -183,9 +177,8 @@ class Detector:
         every decoded chunk (ScoringCancelled)."""
         chunks = iter_chunks(clip, self.preprocess_cfg, self.chunk_frames, prefetch=self.prefetch,
                              max_seconds=max_seconds)
-        stop = None if should_stop is None else (lambda: _check_stop(should_stop, name))
         return stream_features(chunks, self.preprocess_cfg, self.face_detector, name=name, state=state,
-                               face_fallback="center", should_stop=stop)
+                               face_fallback="center", should_stop=should_stop)
 
     def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
                       threshold: float | None = None, max_seconds: float | None = None,
@@ -238,13 +231,14 @@ class Detector:
         n_frames = 0
         activity = MouthActivity(cfg.front_end)
         for mouths, mel, found, silent in items:
-            _check_stop(should_stop, name)
+            check_stop(should_stop, name)  # before a run is scored, too
             face_parts.append(found)
             activity.push(mouths, found)
             if silent is not None:
                 silent_parts.append(silent)
             n_frames += int(mouths.shape[0])
             scorer.push(mouths, mel)
+        warns.extend(state.notes)
         fps = state.fps
         trimmed_frames = state.trimmed_frames
         if n_frames < MIN_CLIP_FRAMES:
@@ -265,7 +259,7 @@ class Detector:
             offset, confidence = self.sync_model.offset_confidence(logits, mask)
             curve = self.sync_model.offset_curve(logits, mask)[0].float().cpu().numpy()  # (O,)
         offset, confidence = _scalar(offset), _scalar(confidence)
-        terms = {"nll": float(nll_score), "sync": sync_term(curve, _max_offset(self.sync_model))}
+        terms = {"nll": float(nll_score), "sync": sync_term(curve, self.model.max_offset)}
         if self.calibration is not None:
             score, definition = self.calibration.clip_score(terms), self.calibration.score_definition
         else:
@@ -360,13 +354,6 @@ class Detector:
         except Exception as exc:  # noqa: BLE001 - a bad file must not stop the batch; the reason is reported
             log.exception("unexpected error scoring %s", name)
             return ScoreFailure(name, "error", f"{type(exc).__name__}: {exc}")
-
-
-def _check_stop(should_stop, name: str) -> bool:
-    """Raise ScoringCancelled when the caller's ``should_stop()`` says so (else False)."""
-    if should_stop is not None and should_stop():
-        raise ScoringCancelled(f"{name}: scoring cancelled by the caller")
-    return False
 
 
 def _scalar(x) -> float:
