@@ -133,30 +133,22 @@ class FeatureCache:
     def put(self, key: str, features: Features) -> bool:
         """Write an entry atomically. Returns False (and writes nothing) if the entry already exists."""
         features.check()
-        self.root.mkdir(parents=True, exist_ok=True)
-        final = self.path_of(key)
         if self.has(key):
             return False
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{key}-", dir=self.root))
+        tmp = self.new_temp(key)
         try:
             _save_npy(tmp / MOUTHS_FILE, np.ascontiguousarray(features.mouths))  # dtype checked above
             _save_npy(tmp / MEL_FILE, np.ascontiguousarray(features.mel, dtype=np.float16))
             _save_npy(tmp / FACE_FOUND_FILE, np.ascontiguousarray(features.face_found, dtype=bool))
-            text = json.dumps(features.meta, indent=2, sort_keys=True, default=_json_default) + "\n"
-            with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            try:
-                os.replace(tmp, final)
-            except OSError as exc:
-                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and self.has(key):
-                    return False  # another worker wrote the same entry first
-                raise
+            return _publish(self, tmp, key, features.meta)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        return True
+
+    def new_temp(self, key: str) -> Path:
+        """A fresh hidden temporary folder for writing entry ``key`` (renamed into place when finished)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{key}-", dir=self.root))
 
     def writer(self, key: str) -> "EntryWriter":
         """An :class:`EntryWriter` for entry ``key`` (use as a context manager: an exception discards it)."""
@@ -207,8 +199,7 @@ class EntryWriter:
 
     def __init__(self, cache: FeatureCache, key: str):
         self.cache, self.key = cache, key
-        cache.root.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{key}-", dir=cache.root))
+        self.tmp = cache.new_temp(key)
         self._files: dict[str, list] = {}  # name -> [file handle, dtype, per-row shape, rows]
         self.n_frames = 0
 
@@ -247,19 +238,9 @@ class EntryWriter:
                 os.fsync(dst.fileno())
             raw.unlink()
         self._files = {}
-        text = json.dumps(meta, indent=2, sort_keys=True, default=_json_default) + "\n"
-        with open(self.tmp / META_FILE, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.replace(self.tmp, self.cache.path_of(self.key))
-        except OSError as exc:
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and self.cache.has(self.key):
-                self.discard()
-                return False  # another worker wrote the same entry first
-            raise
-        return True
+        written = _publish(self.cache, self.tmp, self.key, meta)
+        self.discard()  # after a rename nothing is left here; after a lost race the folder goes
+        return written
 
     def discard(self) -> None:
         for fh, *_ in self._files.values():
@@ -273,6 +254,23 @@ class EntryWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.discard()  # after a commit the folder has been renamed: nothing left to remove
+
+
+def _publish(cache: FeatureCache, tmp: Path, key: str, meta: dict) -> bool:
+    """Write ``meta.json`` into the finished temporary folder ``tmp`` (fsynced) and rename it to entry ``key``
+    (atomic). False when another writer published the same entry first (``tmp`` is then left to the caller)."""
+    text = json.dumps(meta, indent=2, sort_keys=True, default=_json_default) + "\n"
+    with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.replace(tmp, cache.path_of(key))
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and cache.has(key):
+            return False
+        raise
+    return True
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
