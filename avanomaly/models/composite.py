@@ -164,7 +164,6 @@ class FrameScorer:
         self.nll: list[np.ndarray] = []
         self.logits: list[np.ndarray] = []
         self.mask: list[np.ndarray] = []
-        self.n_frames = 0
 
     @torch.inference_mode()
     def _featurize(self, visual: np.ndarray, mel: np.ndarray):
@@ -186,7 +185,6 @@ class FrameScorer:
             self.mask.append(mask)
 
     def push(self, visual: np.ndarray, mel: np.ndarray) -> None:
-        self.n_frames += int(visual.shape[0])
         self._consume(self.sync.push(visual, mel))
 
     @torch.inference_mode()
@@ -225,14 +223,6 @@ class AnomalyModel(nn.Module):
         device = device if device is not None else next(self.parameters()).device
         return FrameScorer(self, int(window), margin, precision, torch.device(device))
 
-    def frame_scores(self, visual, mel, chunk_frames: int = DEFAULT_SYNC_WINDOW, **kw) -> FrameScores:
-        """Whole arrays (e.g. a memory-mapped cache entry) -> FrameScores, read ``chunk_frames`` at a time."""
-        sc = self.scorer(**kw)
-        t = int(visual.shape[0])
-        for s in range(0, t, chunk_frames):
-            e = min(t, s + chunk_frames)
-            sc.push(np.asarray(visual[s:e]), np.asarray(mel[MEL_PER_FRAME * s:MEL_PER_FRAME * e], dtype=np.float32))
-        return sc.finish()
 
 
 def ar_config_for(sync_config, ar_config):
