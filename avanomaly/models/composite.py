@@ -209,9 +209,10 @@ class AnomalyModel(nn.Module):
     def max_offset(self) -> int:
         return int(self.sync.config.max_offset)
 
-    def scorer(self, window: int = DEFAULT_SYNC_WINDOW, margin: int | None = None, precision: str = "fp32",
-               device=None) -> FrameScorer:
-        """A fresh :class:`FrameScorer` for one clip."""
+    def scorer_settings(self, window: int = DEFAULT_SYNC_WINDOW, margin: int | None = None,
+                        precision: str = "fp32") -> tuple[int, int, str]:
+        """Checked (window, margin, precision) for :meth:`scorer` (margin None: ``default_margin``); ValueError
+        names a bad one. Callers that keep settings (the Detector) check them once, at construction."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         min_margin = self.max_offset + SYNC_WINDOW_CONTEXT
@@ -220,9 +221,14 @@ class AnomalyModel(nn.Module):
             raise ValueError(f"sync margin must be >= K + {SYNC_WINDOW_CONTEXT} = {min_margin}, got {margin}")
         if window < 1:
             raise ValueError(f"sync window must be >= 1, got {window}")
-        device = device if device is not None else next(self.parameters()).device
-        return FrameScorer(self, int(window), margin, precision, torch.device(device))
+        return int(window), margin, precision
 
+    def scorer(self, window: int = DEFAULT_SYNC_WINDOW, margin: int | None = None, precision: str = "fp32",
+               device=None) -> FrameScorer:
+        """A fresh :class:`FrameScorer` for one clip."""
+        window, margin, precision = self.scorer_settings(window, margin, precision)
+        device = device if device is not None else next(self.parameters()).device
+        return FrameScorer(self, window, margin, precision, torch.device(device))
 
 
 def ar_config_for(sync_config, ar_config):

@@ -29,7 +29,7 @@ from avanomaly.preprocess.frontends import MouthActivity, face_model_name
 from avanomaly.preprocess.stream import (FPS_TOLERANCE, SILENCE_DBFS, StreamState, check_stop,  # noqa: F401
                                          clip_from_arrays, iter_chunks, stream_features)
 from avanomaly.models.composite import (DEFAULT_SYNC_WINDOW, PRECISIONS, SYNC_EXTRA_CONTEXT,  # noqa: F401
-                                        SYNC_WINDOW_CONTEXT, AnomalyModel, default_margin)
+                                        SYNC_WINDOW_CONTEXT, AnomalyModel)
 from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
 from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
@@ -99,9 +99,6 @@ class Detector:
         elif ar_model is None or preprocess_cfg is None:
             raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
         self.device = resolve_device(device)
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        self.precision = precision
         self.prefetch = bool(prefetch)
         # channels_last conv weights: the same outputs (to ~1e-6) and ~25 % faster CNNs on CPU (oneDNN)
         self.sync_model = sync_model.to(self.device).to(memory_format=torch.channels_last).eval()
@@ -129,9 +126,8 @@ class Detector:
         self.chunk_frames = int(chunk_frames)
         #: the one path from frames to per-frame NLL (models/composite.py)
         self.model = AnomalyModel(self.sync_model, self.ar_model)
-        self.sync_margin = default_margin(self.model.max_offset) if sync_margin is None else int(sync_margin)
-        self.sync_window = int(sync_window)
-        self.model.scorer(self.sync_window, self.sync_margin, self.precision, self.device)  # checks the settings
+        self.sync_window, self.sync_margin, self.precision = self.model.scorer_settings(sync_window, sync_margin,
+                                                                                      precision)
         self._face_detector = face_detector
         self.source = source
         #: the shipped model's name ("starter"), else None (``source`` is the model file)
