@@ -159,7 +159,7 @@ def write_test_video(
 
     if streamed and path.suffix.lower() not in STREAMED_FORMATS:
         raise ValueError(f"streamed=True writes {', '.join(STREAMED_FORMATS)} only, got {path.suffix}")
-    sink = _NonSeekableWriter(open(path, "wb")) if streamed else None
+    sink = NonSeekableWriter(open(path, "wb")) if streamed else None
     target = sink if streamed else str(path)
     fmt = STREAMED_FORMATS[path.suffix.lower()] if streamed else None
     try:
@@ -172,8 +172,9 @@ def write_test_video(
     return path
 
 
-class _NonSeekableWriter(io.RawIOBase):
-    """A write-only file that cannot seek (what a muxer writing to a pipe sees)."""
+class NonSeekableWriter(io.RawIOBase):
+    """A write-only file that cannot seek (what a muxer writing to a pipe sees: it cannot go back to fill in the
+    duration, cues or index, as with ``ffmpeg ... -f matroska - > out.mkv``)."""
 
     def __init__(self, raw):
         self.raw = raw

@@ -17,26 +17,17 @@ STOP_TIMEOUT_S = 20.0
 POLL_S = 0.02
 
 
-class _PipeWriter:
-    """A write-only file object (no ``seek``/``tell``): a muxer writing to it cannot go back to fill in the
-    duration, cues or index, as when ffmpeg writes to a pipe (``ffmpeg ... -f matroska - > out.mkv``)."""
-
-    def __init__(self, fh):
-        self._fh = fh
-
-    def write(self, data) -> int:
-        return self._fh.write(data)
-
-
 def write_piped_copy(src, dest, container_format: str = "matroska") -> Path:
     """Remux ``src`` (no re-encoding) into ``dest`` through a non-seekable stream, so that ``dest`` declares no
     duration (container or per stream) although every frame is there: the kind of file that passes a
     duration check made on the container alone. Returns ``dest``."""
     import av
 
+    from avanomaly.io.testing import NonSeekableWriter
+
     dest = Path(dest)
     with open(dest, "wb") as fh, av.open(str(src)) as inp, \
-            av.open(_PipeWriter(fh), mode="w", format=container_format) as out:
+            av.open(NonSeekableWriter(fh), mode="w", format=container_format) as out:
         streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
         for packet in inp.demux(*[inp.streams[i] for i in streams]):
             if packet.dts is None:  # the demuxer's flush packets
