@@ -22,7 +22,7 @@ from avanomaly.data.fakeavceleb import (
 )
 from avanomaly.data.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, UNASSIGNED, identity_split
 from avanomaly.errors import DatasetError
-from avanomaly.io.scan import VIDEO_EXTENSIONS
+from avanomaly.io.scan import VIDEO_EXTENSIONS, scan_inputs
 from avanomaly.utils import atomic_write_text, shorten
 
 REQUIRED_COLUMNS = ("path", "label", "category", "method", "identity", "split")
@@ -177,19 +177,15 @@ def index_folder(root, label: str = "real", category: str | None = None, method:
         raise DatasetError(f"--category is required for label 'fake' (one of {', '.join(CATEGORIES)})")
     method = method or DEFAULT_FOLDER_METHOD[label]
     rows = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith(".") or Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
-                continue
-            fpath = Path(dirpath) / name
-            rel_parent = fpath.parent.relative_to(root).as_posix()
-            if identity == "file" or (identity == "auto" and rel_parent == "."):
-                ident = fpath.stem
-            else:
-                ident = rel_parent if rel_parent != "." else root.name
-            rows.append({"path": os.path.abspath(fpath), "label": label, "category": category, "method": method,
-                         "identity": ident, "subcategory": subcategory_of(category, method)})
+    for name in scan_inputs([root]).paths:  # the one folder search (hidden files/folders and links to folders skipped)
+        fpath = Path(name)
+        rel_parent = fpath.parent.relative_to(root).as_posix()
+        if identity == "file" or (identity == "auto" and rel_parent == "."):
+            ident = fpath.stem
+        else:
+            ident = rel_parent if rel_parent != "." else root.name
+        rows.append({"path": os.path.abspath(fpath), "label": label, "category": category, "method": method,
+                     "identity": ident, "subcategory": subcategory_of(category, method)})
     if not rows:
         raise DatasetError(f"{root}: no video files ({', '.join(VIDEO_EXTENSIONS)}) found")
     return pd.DataFrame(rows).sort_values("path", kind="stable").reset_index(drop=True)
