@@ -167,14 +167,8 @@ class FrameScorer:
 
     @torch.inference_mode()
     def _featurize(self, visual: np.ndarray, mel: np.ndarray):
-        from avanomaly.models.sync import visual_tensor
-
-        v = visual_tensor(visual, self.device)[None]  # (1, L+4, S, S) or (1, L+4, F)
-        a = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)).to(self.device)[None]  # (1, 4(L+4), M)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            out = self.model.sync(v, a)
-            feats = out["features"][0]  # (L, F)
-        return feats.float(), out["logits"][0].float().cpu().numpy(), out["mask"][0].cpu().numpy()
+        out = sync_pass(self.model.sync, visual, mel, self.device, self.precision)
+        return out["features"][0].float(), out["logits"][0].float().cpu().numpy(), out["mask"][0].cpu().numpy()
 
     @torch.inference_mode()
     def _consume(self, outs) -> None:
@@ -248,6 +242,19 @@ def ar_config_for(sync_config, ar_config):
     return dataclasses.replace(ar_config, **need)
 
 
+def sync_pass(sync_model, visual: np.ndarray, mel: np.ndarray, device, precision: str = "fp32") -> dict:
+    """One sync-model pass over a window: visual (L+4, S, S) uint8 or (L+4, F), mel (4(L+4), M) -> the model's
+    output dict for a batch of one (``features`` / ``logits`` / ``mask`` (1, L, .)); ``precision`` "bf16" runs it
+    under bf16 autocast."""
+    from avanomaly.models.sync import visual_tensor
+
+    device = torch.device(device)
+    v = visual_tensor(visual, device)[None]  # (1, L+4, S, S) or (1, L+4, F)
+    a = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)).to(device)[None]  # (1, 4(L+4), M)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        return sync_model(v, a)
+
+
 @torch.inference_mode()
 def sync_logits(sync_model, visual, mel, window: int = DEFAULT_SYNC_WINDOW, margin: int | None = None,
                 device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,10 +264,7 @@ def sync_logits(sync_model, visual, mel, window: int = DEFAULT_SYNC_WINDOW, marg
     dev = torch.device(device) if device is not None else next(sync_model.parameters()).device
 
     def featurize(v, a):
-        from avanomaly.models.sync import visual_tensor
-
-        out = sync_model(visual_tensor(v, dev)[None],
-                         torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)[None])
+        out = sync_pass(sync_model, v, a, dev)
         logits = out["logits"][0].float().cpu()
         return logits, logits, out["mask"][0].cpu()  # no AR features needed: the logits stand in
 
