@@ -29,6 +29,11 @@ def shorten(value, limit: int = MAX_QUOTED_CHARS) -> str:
     return f"{text[:head]}...[{left_out} characters left out]...{text[len(text) - tail:] if tail else ''}"
 
 
+def failure_line(path, reason, message) -> str:
+    """``PATH: [reason] message`` for a file that failed, each part shortened (how every command lists them)."""
+    return f"{shorten(path)}: [{shorten(reason)}] {shorten(message, MAX_MESSAGE_CHARS)}"
+
+
 class AvanomalyError(Exception):
     """Base class: anything avanomaly raises on purpose."""
 

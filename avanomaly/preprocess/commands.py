@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from avanomaly.errors import DatasetError
-from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
+from avanomaly.errors import DatasetError, failure_line
+from avanomaly.utils import shorten
 
 MANIFEST_PATH_COLUMN = "path"
 
@@ -138,6 +138,6 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
     if report.failed:
         click.echo(f"{len(report.failed)} file(s) failed (see {report.failures_csv}):", err=True)
         for path, reason, message in report.failed:
-            click.echo(f"  {shorten(path)}: [{shorten(reason)}] {shorten(message, MAX_MESSAGE_CHARS)}", err=True)
+            click.echo(f"  {failure_line(path, reason, message)}", err=True)
         sys.exit(1)
 

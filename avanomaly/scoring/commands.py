@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from avanomaly.errors import ConfigError
+from avanomaly.errors import ConfigError, failure_line
 from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
@@ -259,7 +259,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
                        "(--overwrite scores them again)")
     failed = [r for r in results if not r.ok]
     for r in failed:
-        click.echo(f"failed: {shorten(r.path)}: [{shorten(r.reason)}] {shorten(r.message, MAX_MESSAGE_CHARS)}",
+        click.echo(f"failed: {failure_line(r.path, r.reason, r.message)}",
                    err=True)
     if failed:
         sys.exit(EXIT_SOME_FAILED)
@@ -379,7 +379,7 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     if cal.notes:
         click.echo(f"note: {cal.notes}")
     for r in failed:
-        click.echo(f"failed: {shorten(r.path)}: [{shorten(r.reason)}] {shorten(r.message, MAX_MESSAGE_CHARS)}",
+        click.echo(f"failed: {failure_line(r.path, r.reason, r.message)}",
                    err=True)
     if failed:
         sys.exit(EXIT_SOME_FAILED)
