@@ -38,9 +38,11 @@ def landmark_config():
     return PreprocessConfig(front_end="landmarks")
 
 
-def clip_table(corpus: Path = CORPUS, real_av: Path = REAL_AV, generator: Path = GENERATOR) -> pd.DataFrame:
+def clip_table(corpus: Path = CORPUS, real_av: Path = REAL_AV, generator: Path = GENERATOR, extra=()) -> pd.DataFrame:
     """One row per clip: path, group (corpus_train / corpus_val / corpus_test / shared_real / shared_fake /
-    generator_fake), identity (speaker or source) and label."""
+    generator_fake, and for each ``extra`` manifest (path,label,method,identity; e.g. the one
+    experiments/generator_corpus.py writes) extra_real / extra_fake_<method>), identity (speaker or source)
+    and label."""
     rows = []
     c = pd.read_csv(corpus)
     for r in c.itertuples():
@@ -54,16 +56,22 @@ def clip_table(corpus: Path = CORPUS, real_av: Path = REAL_AV, generator: Path =
         if p.suffix.lower() in VIDEO_SUFFIXES:
             rows.append({"path": str(p), "group": "generator_fake", "identity": p.stem.rsplit("_", 1)[0],
                          "label": "fake"})
+    for m in extra:
+        e = pd.read_csv(m)
+        for r in e[e.label.isin(["real", "fake"])].itertuples():
+            group = "extra_real" if r.label == "real" else f"extra_fake_{r.method}"
+            rows.append({"path": str(Path(m).parent / r.path), "group": group, "identity": r.identity,
+                         "label": r.label})
     return pd.DataFrame(rows)
 
 
 class RecordingLandmarker:
     """Wraps FaceMeshLandmarker: returns its points unchanged and keeps every frame's mesh (None = no face)."""
 
-    def __init__(self):
+    def __init__(self, inner_cls=None):
         from avanomaly.preprocess.landmarks import FaceMeshLandmarker
 
-        self.inner = FaceMeshLandmarker()
+        self.inner = (inner_cls or FaceMeshLandmarker)()
         self.meshes: list = []
         self.frame_hw = None
 
@@ -79,33 +87,26 @@ class RecordingLandmarker:
 
 def extract_one(path: str, cfg, cache, mesh_dir: Path) -> str:
     """Cache one clip (see the module docstring); returns 'done' or 'skipped'."""
-    from avanomaly.io import iter_clip_chunks
-    from avanomaly.preprocess.landmarks import LipTracker
-    from avanomaly.preprocess.pipeline import CHUNK_FRAMES, _clip_info, _features
-    from avanomaly.utils import file_sha256
+    from avanomaly.preprocess import landmarks
+    from avanomaly.preprocess.pipeline import preprocess_to_cache
 
     key = cache.key(path, cfg)
     mesh_file = mesh_dir / f"{key}.npz"
     if cache.has(key) and mesh_file.exists():
         return "skipped"
-    rec = {}
+    made: list[RecordingLandmarker] = []
+    inner_cls = landmarks.FaceMeshLandmarker
 
-    def factory():
-        rec["lm"] = RecordingLandmarker()
-        return rec["lm"]
+    def recording():  # the tracker builds its landmarker from this module attribute: record what it returns
+        made.append(RecordingLandmarker(inner_cls))
+        return made[-1]
 
-    tracker = LipTracker(cfg, source=path, landmarker_factory=factory)
-    audio, warnings, first = [], [], None
-    for chunk in iter_clip_chunks(path, CHUNK_FRAMES, cfg.fps, cfg.sample_rate, cfg.max_side):
-        first = first or chunk
-        tracker.push(chunk.frames)
-        audio.append(np.asarray(chunk.audio, dtype=np.float32))
-        warnings += list(chunk.warnings or [])
-    lips, found = tracker.finish()
-    feats = _features(lips, found, np.concatenate(audio), cfg, path, _clip_info(first, warnings))
-    feats.meta["sha256"] = file_sha256(path)
-    cache.put(key, feats)
-    lm = rec["lm"]
+    landmarks.FaceMeshLandmarker = recording
+    try:
+        preprocess_to_cache(path, cache, key, cfg)
+    finally:
+        landmarks.FaceMeshLandmarker = inner_cls
+    lm = made[-1]
     pts = np.full((len(lm.meshes), N_MESH_POINTS, 3), np.nan, np.float32)
     for i, m in enumerate(lm.meshes):
         if m is not None:
@@ -155,6 +156,8 @@ def main(argv=None) -> int:
     ap.add_argument("--target-iod", type=float, default=None,
                     help="second pass: meshes of frames shrunk to this inter-ocular distance (px) -> CACHE/mesh_iod<N>")
     ap.add_argument("--groups", nargs="*", default=None, help="only these groups (prefix match, e.g. corpus shared)")
+    ap.add_argument("--manifest", type=Path, action="append", default=[],
+                    help="extra clips (path,label,method,identity; e.g. experiments/generator_corpus.py's); repeatable")
     args = ap.parse_args(argv)
     import cv2
     import torch
@@ -165,7 +168,7 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
     cfg = landmark_config()
     cache = FeatureCache(args.cache / "lm")
-    table = clip_table()
+    table = clip_table(extra=args.manifest)
     if args.groups:
         table = table[table.group.str.startswith(tuple(args.groups))]
     # small groups first, so the probe can start on them while the corpus finishes

@@ -83,7 +83,7 @@ def lips_from_mesh(points: np.ndarray) -> np.ndarray:
     return fill_missing(np.array(rows))
 
 
-def load_clips(cache_root: Path = CACHE, mesh_dir: str = "mesh") -> list[dict]:
+def load_clips(cache_root: Path = CACHE, mesh_dir: str = "mesh", extra=()) -> list[dict]:
     """Every clip of clip_table() found in the cache: lips (T, 98), mel (T, 80) (mean of the 4 mel frames), pose
     (T, 12) rows with missing frames filled, plus group / identity / frame size / face size."""
     from avanomaly.preprocess import FeatureCache
@@ -92,7 +92,7 @@ def load_clips(cache_root: Path = CACHE, mesh_dir: str = "mesh") -> list[dict]:
     cfg = landmark_config()
     cache = FeatureCache(cache_root / "lm")
     out = []
-    for r in clip_table().itertuples():
+    for r in clip_table(extra=extra).itertuples():
         key = cache.key(r.path, cfg)
         mesh = cache_root / mesh_dir / f"{key}.npz"
         if not (cache.has(key) and mesh.exists()):
@@ -336,6 +336,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=GRU_EPOCHS)
     ap.add_argument("--models", nargs="*", default=list(MODELS))
     ap.add_argument("--feature-sets", nargs="*", default=list(FEATURE_SETS))
+    ap.add_argument("--manifest", type=Path, action="append", default=[],
+                    help="extra reals and generator fakes (experiments/generator_corpus.py's manifest); repeatable")
     ap.add_argument("--no-sync", action="store_true", help="skip the starter model (fusion / shift / swap checks)")
     args = ap.parse_args(argv)
     import torch
@@ -343,7 +345,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
-    clips = load_clips(args.cache, args.mesh)
+    clips = load_clips(args.cache, args.mesh, args.manifest)
     by = {g: [c for c in clips if c["group"] == g] for g in sorted({c["group"] for c in clips})}
     print("clips per group:", {g: len(v) for g, v in by.items()})
     train, val = by["corpus_train"], by["corpus_val"]
@@ -387,6 +389,9 @@ def main(argv=None) -> int:
     vasa = [c for c in gen if c["name"].startswith("vasa")]
     sh_real, sh_fake = by.get("shared_real", []), [c for c in by.get("shared_fake", []) if "avshift" not in c["name"]]
     vex_real = [c for c in clips if c["identity"].startswith("vexpress")]
+    extra_real = by.get("extra_real", [])
+    extra_fake = [c for g, v in by.items() if g.startswith("extra_fake") for c in v]
+    all_real = held_real + extra_real
 
     # selection: real-only (pseudo-fake AUC, two-sided score, averaged over kinds)
     sel_rows, measure_rows = [], []
@@ -399,7 +404,10 @@ def main(argv=None) -> int:
             measure_rows.append([v, kind, ci_str(hr, scores(v, gen, kind)), ci_str(hr, scores(v, vasa, kind)),
                                  ci_str(hr, scores(v, emo, kind)),
                                  ci_str(scores(v, sh_real, kind), scores(v, sh_fake, kind)),
-                                 ci_str(scores(v, vex_real, kind), scores(v, gen, kind))])
+                                 ci_str(scores(v, vex_real, kind), scores(v, gen, kind)),
+                                 ci_str(scores(v, all_real, kind), scores(v, extra_fake, kind)) if extra_fake else "-",
+                                 ci_str(scores(v, all_real, kind), scores(v, extra_fake + gen + sh_fake, kind))
+                                 if extra_fake else "-"])
     best = max(sel_rows, key=lambda row: float(row[-1]))
     selected = (best[0], best[1])
     lines = ["## Real-only selection (val NLL per dim, pseudo-fake AUC on the corpus val clips)", "",
@@ -411,7 +419,9 @@ def main(argv=None) -> int:
              f"shared fakes {len(sh_fake)} (avshift copy excluded: same video as a real); V-Express ground-truth "
              f"reals {len(vex_real)} (2 of them in TRAIN)", "",
              *md_table(["variant", "score", "gen vs held-out reals", "vasa-1 vs reals", "emo vs reals",
-                        "shared fake vs shared real", "gen vs V-Express GT reals"], measure_rows), ""]
+                        "shared fake vs shared real", "gen vs V-Express GT reals",
+                        f"extra fakes ({len(extra_fake)}) vs all held-out reals ({len(all_real)})",
+                        "all fakes vs all held-out reals"], measure_rows), ""]
 
     # confounds: trivial clip properties alone, and speaker novelty
     conf = []
