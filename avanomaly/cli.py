@@ -39,11 +39,11 @@ class LazyGroup(click.Group):
         try:
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
-            short = COMMANDS[name][2]
+            short, reason = COMMANDS[name][2], str(exc)  # `exc` itself is unbound once the except block ends
 
-            @click.command(name=name, help=f"{short} (unavailable: {exc})")
+            @click.command(name=name, help=f"{short} (unavailable: {reason})")
             def _unavailable():
-                raise click.ClickException(f"command '{name}' is unavailable: {exc}")
+                raise click.ClickException(f"command '{name}' is unavailable: {reason}")
 
             return _unavailable
 

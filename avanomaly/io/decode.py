@@ -367,6 +367,8 @@ def _quarter_turns(frame) -> int:
 
 def _seek(container, seconds) -> None:
     """Seek to the keyframe at or before ``seconds`` (container time); from the start if the demuxer refuses."""
+    import av
+
     try:
         container.seek(int(seconds * 1_000_000), any_frame=False, backward=True)
     except av.error.FFmpegError:

@@ -469,3 +469,23 @@ def test_folder_scan_lists_every_skipped_path(tmp_path):
     assert "not followed" in skipped[str(tmp_path / "again")]
     # an explicit path is always kept (it fails later with its reason), even a loop
     assert scan_inputs([tmp_path / "loop.mp4"]).paths == [str(tmp_path / "loop.mp4")]
+
+
+def test_a_seek_the_demuxer_refuses_falls_back_to_the_start():
+    """`_seek` once named `av` without importing it, so a refused seek raised NameError instead of rewinding."""
+    import av
+
+    from avanomaly.io.decode import _seek
+
+    class Refusing:
+        def __init__(self):
+            self.calls = []
+
+        def seek(self, offset, **kwargs):
+            self.calls.append(offset)
+            if offset:
+                raise av.error.FFmpegError(1, "refused")
+
+    c = Refusing()
+    _seek(c, 1.5)
+    assert c.calls == [1_500_000, 0]

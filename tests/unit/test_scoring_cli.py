@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from avanomaly.cli import cli
@@ -373,3 +372,15 @@ def test_two_runs_cannot_write_the_same_csv(files, tmp_path):
         holder.close()
     res = run(["score", files["vids"][0], "--model", str(files["model"]), "--csv", str(out), "--overwrite"])
     assert res.exit_code == 0, res.output  # the lock is released with the first writer
+
+
+def test_a_command_whose_module_cannot_be_imported_says_why(monkeypatch):
+    """The lazy group turns an import failure into a command that explains itself (it used to raise NameError:
+    the except block's ``exc`` is unbound by the time the command runs)."""
+    from avanomaly import cli as cli_module
+
+    monkeypatch.setitem(cli_module.COMMANDS, "ghost", ("avanomaly.no_such_module", "ghost", "a missing command"))
+    res = CliRunner().invoke(cli, ["ghost"])
+    assert res.exit_code == 1 and "command 'ghost' is unavailable" in res.output
+    assert "no_such_module" in res.output and not isinstance(res.exception, NameError)
+    assert "unavailable" in CliRunner().invoke(cli, ["ghost", "--help"]).output

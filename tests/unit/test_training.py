@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 
 import lightning as L
@@ -108,7 +107,7 @@ def test_random_windows_are_reproducible_per_epoch_and_shaped(clips):
     a = RandomWindows(train, window=10, length=8, seed=3, epoch=0)
     b = RandomWindows(train, window=10, length=8, seed=3, epoch=0)
     c = RandomWindows(train, window=10, length=8, seed=3, epoch=1)
-    x, y, z = a[5], b[5], c[5]
+    x, y = a[5], b[5]
     assert x["mouths"].shape == (14, CROP, CROP) and x["mouths"].dtype == torch.uint8
     assert x["mel"].shape == (4 * 14, 80) and x["mel"].dtype == torch.float32
     assert torch.equal(x["mouths"], y["mouths"]) and int(x["start"]) == int(y["start"])
