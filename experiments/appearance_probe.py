@@ -17,7 +17,6 @@ values (only to check confounds). Nothing here is fitted on a fake.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import CACHE, clip_table, landmark_config  # noqa: E402
+from dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser  # noqa: E402
 
 #: canonical face: inter-ocular distance (px) and the eye centres' positions in the warped image
 IOD = 48.0
@@ -158,7 +157,6 @@ def extract(table: pd.DataFrame, cache: Path, iod_target: float = IOD) -> pd.Dat
 
 RATIOS = tuple(f"{st}_{r}" for st in STATS for r in ("m_over_e", "m_over_n"))
 #: groups of real clips never used to fit anything here: the reference negatives
-HELD_OUT_REAL = ("shared_real", "corpus_val", "corpus_test", "extra_real")
 
 
 def _gauss_fit(x: np.ndarray, w: np.ndarray):
@@ -201,11 +199,7 @@ def report(df: pd.DataFrame, out: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("step", choices=("extract", "report"))
-    ap.add_argument("--cache", type=Path, default=CACHE)
-    ap.add_argument("--manifest", type=Path, action="append", default=[])
-    ap.add_argument("--groups", nargs="*", default=None)
+    ap = probe_parser(__doc__, steps=True)
     ap.add_argument("--iod", type=float, default=IOD, help="inter-ocular distance (px) every face is warped to")
     args = ap.parse_args(argv)
     import cv2

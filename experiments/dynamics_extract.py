@@ -32,6 +32,22 @@ N_MESH_POINTS = 478
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mpg")
 
 
+#: real clips no probe fits anything on: the negatives every probe measures fakes against
+HELD_OUT_REAL = ("shared_real", "corpus_val", "corpus_test", "extra_real")
+
+
+def probe_parser(doc: str, steps: bool = False) -> argparse.ArgumentParser:
+    """The command line the probes share: [step] --cache --manifest (repeatable) --groups."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    if steps:
+        ap.add_argument("step", choices=("extract", "report"))
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--manifest", type=Path, action="append", default=[],
+                    help="extra reals and generator fakes (experiments/generator_corpus.py's manifest); repeatable")
+    ap.add_argument("--groups", nargs="*", default=None, help="only these groups (prefix match)")
+    return ap
+
+
 def landmark_config():
     from avanomaly.preprocess import PreprocessConfig
 
@@ -151,13 +167,9 @@ def extract_resized(path: str, cfg, cache, mesh_dir: Path, out_dir: Path, target
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap = probe_parser(__doc__)
     ap.add_argument("--target-iod", type=float, default=None,
                     help="second pass: meshes of frames shrunk to this inter-ocular distance (px) -> CACHE/mesh_iod<N>")
-    ap.add_argument("--groups", nargs="*", default=None, help="only these groups (prefix match, e.g. corpus shared)")
-    ap.add_argument("--manifest", type=Path, action="append", default=[],
-                    help="extra clips (path,label,method,identity; e.g. experiments/generator_corpus.py's); repeatable")
     args = ap.parse_args(argv)
     import cv2
     import torch

@@ -447,6 +447,11 @@ def main(argv=None) -> int:
                                                           id_rows + gen_rows), ""]
     out = {"selected": selected, "selection": sel_rows, "measured": measure_rows, "confounds": conf,
            "per_identity": id_rows + gen_rows}
+    # every clip's score under every variant (mean NLL per dim), for experiments/generator_benchmark.py
+    pd.DataFrame([{"path": c["path"], "group": c["group"], "identity": c["identity"],
+                   **{v: rr["scores"][c["name"] + "|" + c["group"]] for v, rr in res.items()}} for c in clips]
+                 ).to_csv(args.out / "dynamics_scores.csv", index=False)
+    out["val_stats"] = {v: [float(rr["val_mu"]), float(rr["val_sd"])] for v, rr in res.items()}
 
     if not args.no_sync:
         lines += fusion_checks(args, res, selected, held_real, gen, vasa, emo, sh_real, sh_fake, val, out)

@@ -8,7 +8,6 @@ the scores ``avanomaly score FILE`` gives, without decoding the files again.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -16,13 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import CACHE, clip_table, landmark_config  # noqa: E402
+from dynamics_extract import clip_table, landmark_config, probe_parser  # noqa: E402
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cache", type=Path, default=CACHE)
-    ap.add_argument("--manifest", type=Path, action="append", default=[])
+    ap = probe_parser(__doc__)
     ap.add_argument("--model", default="starter")
     args = ap.parse_args(argv)
     from avanomaly.preprocess import FeatureCache
@@ -32,7 +29,10 @@ def main(argv=None) -> int:
     cfg = landmark_config()
     fc = FeatureCache(args.cache / "lm")
     rows = []
-    for r in clip_table(extra=args.manifest).itertuples():
+    table = clip_table(extra=args.manifest)
+    if args.groups:
+        table = table[table.group.str.startswith(tuple(args.groups))]
+    for r in table.itertuples():
         key = fc.key(r.path, cfg)
         if not fc.has(key):
             continue
