@@ -26,10 +26,8 @@ import torch
 from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
 from avanomaly.preprocess.frontends import MouthActivity, face_model_name
-from avanomaly.preprocess.stream import (FPS_TOLERANCE, SILENCE_DBFS, StreamState, check_stop,  # noqa: F401
-                                         clip_from_arrays, iter_chunks, stream_features)
-from avanomaly.models.composite import (DEFAULT_SYNC_WINDOW, PRECISIONS, SYNC_EXTRA_CONTEXT,  # noqa: F401
-                                        SYNC_WINDOW_CONTEXT, AnomalyModel)
+from avanomaly.preprocess.stream import SILENCE_DBFS, StreamState, check_stop, iter_chunks, stream_features
+from avanomaly.models.composite import DEFAULT_SYNC_WINDOW, AnomalyModel
 from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
 from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
@@ -56,12 +54,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-# ------------------------------------------------------------------------------------------ streams
-
-
-# ------------------------------------------------------------------------------------------ helpers
 
 
 # ------------------------------------------------------------------------------------------ Detector

@@ -186,7 +186,7 @@ def test_abstain_rules_and_mouth_activity():
 
 
 def test_clip_at_the_wrong_rate_is_refused(det, clip):
-    from avanomaly.scoring.detector import clip_from_arrays
+    from avanomaly.preprocess.stream import clip_from_arrays
 
     frames, audio = clip
     wrong = clip_from_arrays(frames, audio[: frames.shape[0] * 533], fps=30, sample_rate=16000 - 10)
@@ -288,7 +288,7 @@ def test_streaming_equals_whole_clip_scoring(clip):
 def _cached_features(det, frames, audio, face_detector=None):
     """What `avanomaly preprocess` would cache for this clip (preprocess_clip, the file path's twin)."""
     from avanomaly.preprocess.pipeline import preprocess_clip
-    from avanomaly.scoring.detector import clip_from_arrays
+    from avanomaly.preprocess.stream import clip_from_arrays
 
     clip = clip_from_arrays(frames, audio, FPS, 16_000)
     return preprocess_clip(clip, det.preprocess_cfg, face_detector or det.face_detector)
