@@ -43,8 +43,6 @@ FAILURES_FILE = "failures.csv"
 TEMP_PREFIX = ".tmp-"
 #: number of hex digits of the file's sha256 used in the key
 KEY_SHA_DIGITS = 16
-#: frames of context on each side of a window (sync window of frame t is t-2..t+2)
-WINDOW_CONTEXT = SYNC_WINDOW_CONTEXT
 #: temporary folders older than this are considered abandoned by clean_temp()
 STALE_TEMP_SECONDS = 6 * 3600
 
@@ -102,7 +100,8 @@ class CachedClip:
         t = self.n_frames
         if length < 1 or start < 0 or start + length > t:
             raise ValueError(f"window start={start} length={length} outside the clip of {t} frames ({self.path})")
-        idx = np.clip(np.arange(start - WINDOW_CONTEXT, start + length + WINDOW_CONTEXT), 0, t - 1)  # (length+4,)
+        c = SYNC_WINDOW_CONTEXT
+        idx = np.clip(np.arange(start - c, start + length + c), 0, t - 1)  # (length+4,)
         mouths = np.asarray(self.mouths[idx])  # (length+4, S, S)
         m = MEL_FRAMES_PER_VIDEO_FRAME
         mel_idx = (idx[:, None] * m + np.arange(m)[None, :]).reshape(-1)  # (4(length+4),)

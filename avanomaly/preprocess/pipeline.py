@@ -15,7 +15,6 @@ import torch
 
 from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import ClipTooShortError, MediaError
-from avanomaly.io.scan import VIDEO_EXTENSIONS  # noqa: F401  (re-exported: folders are searched for these)
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector
