@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser  # noqa: E402
+from dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser, select_groups  # noqa: E402
 
 #: canonical face: inter-ocular distance (px) and the eye centres' positions in the warped image
 IOD = 48.0
@@ -156,7 +156,6 @@ def extract(table: pd.DataFrame, cache: Path, iod_target: float = IOD) -> pd.Dat
 
 
 RATIOS = tuple(f"{st}_{r}" for st in STATS for r in ("m_over_e", "m_over_n"))
-#: groups of real clips never used to fit anything here: the reference negatives
 
 
 def _gauss_fit(x: np.ndarray, w: np.ndarray):
@@ -167,16 +166,27 @@ def _gauss_fit(x: np.ndarray, w: np.ndarray):
     return mu, np.linalg.inv(cov)
 
 
+def train_weights(train: pd.DataFrame) -> np.ndarray:
+    """Per-clip weights that make every training speaker count equally."""
+    return 1.0 / train.groupby("identity").identity.transform("count").to_numpy()
+
+
+def mahalanobis_from_train(df: pd.DataFrame) -> np.ndarray:
+    """Distance of every row's RATIOS from a speaker-balanced Gaussian of the corpus TRAIN rows (real only)."""
+    train = df[df.group == "corpus_train"]
+    mu, prec = _gauss_fit(train[list(RATIOS)].to_numpy(), train_weights(train))
+    d = df[list(RATIOS)].to_numpy() - mu
+    return np.sqrt(np.einsum("ij,jk,ik->i", d, prec, d))
+
+
 def report(df: pd.DataFrame, out: Path) -> dict:
     """AUCs of single features and of two real-only scores, for every fake group against the held-out reals."""
     from real_faces import auc, auc_ci
 
     df = df.dropna(subset=list(RATIOS)).copy()
     train = df[df.group == "corpus_train"]
-    w = 1.0 / train.groupby("identity").identity.transform("count").to_numpy()
-    mu, prec = _gauss_fit(train[list(RATIOS)].to_numpy(), w)
-    d = df[list(RATIOS)].to_numpy() - mu
-    df["mahalanobis"] = np.sqrt(np.einsum("ij,jk,ik->i", d, prec, d))
+    w = train_weights(train)
+    df["mahalanobis"] = mahalanobis_from_train(df)
     # one-sided hypothesis fixed before looking: a re-rendered mouth has fewer fine details than the eyes
     z = (df.hf_m_over_e - np.average(train.hf_m_over_e, weights=w)) / np.sqrt(np.cov(train.hf_m_over_e, aweights=w))
     df["blur_z"] = -z
@@ -206,8 +216,7 @@ def main(argv=None) -> int:
 
     cv2.setNumThreads(1)
     table = clip_table(extra=args.manifest)
-    if args.groups:
-        table = table[table.group.str.startswith(tuple(args.groups))]
+    table = select_groups(table, args.groups)
     df = extract(table, args.cache, args.iod)
     df.to_csv(args.cache / f"appearance_iod{args.iod:g}.csv", index=False)
     if args.step == "report":

@@ -48,6 +48,11 @@ def probe_parser(doc: str, steps: bool = False) -> argparse.ArgumentParser:
     return ap
 
 
+def select_groups(table: pd.DataFrame, groups) -> pd.DataFrame:
+    """The rows of ``table`` whose group starts with one of ``groups`` (None or empty: all rows)."""
+    return table[table.group.str.startswith(tuple(groups))] if groups else table
+
+
 def landmark_config():
     from avanomaly.preprocess import PreprocessConfig
 
@@ -181,8 +186,7 @@ def main(argv=None) -> int:
     cfg = landmark_config()
     cache = FeatureCache(args.cache / "lm")
     table = clip_table(extra=args.manifest)
-    if args.groups:
-        table = table[table.group.str.startswith(tuple(args.groups))]
+    table = select_groups(table, args.groups)
     # small groups first, so the probe can start on them while the corpus finishes
     order = {"generator_fake": 0, "shared_real": 1, "shared_fake": 2, "corpus_test": 3, "corpus_val": 4}
     table = table.assign(o=table.group.map(order).fillna(len(order))).sort_values(["o", "path"])

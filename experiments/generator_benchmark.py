@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from appearance_probe import RATIOS, _gauss_fit  # noqa: E402
+from appearance_probe import RATIOS, mahalanobis_from_train  # noqa: E402
 from dynamics_extract import CACHE, HELD_OUT_REAL  # noqa: E402
 from real_faces import auc, auc_ci  # noqa: E402
 
@@ -77,11 +77,7 @@ def load(cache: Path, probe: Path) -> pd.DataFrame:
     df["texture"] = -np.log(df.skin_drift)
     df["scene"] = -np.log(df.bg_motion + 1e-3)
     df = df[~df.group.str.contains("|".join(EXCLUDED_METHODS))].dropna(subset=list(RATIOS)).copy()
-    train = df[df.group == "corpus_train"]
-    w = 1.0 / train.groupby("identity").identity.transform("count").to_numpy()
-    m, prec = _gauss_fit(train[list(RATIOS)].to_numpy(), w)
-    d = df[list(RATIOS)].to_numpy() - m
-    df["appearance"] = np.sqrt(np.einsum("ij,jk,ik->i", d, prec, d))
+    df["appearance"] = mahalanobis_from_train(df)
     df["sync"] = df.sync_score
     val = df[df.group == "corpus_val"]
     z = [(df[s] - val[s].mean()) / max(val[s].std(ddof=1), 1e-6) for s in STREAMS[:-1]]
@@ -121,7 +117,8 @@ def table(df: pd.DataFrame) -> list[str]:
     foot = ["", "Trivial properties alone, all fakes vs held-out reals (best direction): " + ", ".join(conf) + "."]
     return [f"Held-out reals: {len(reals)} clips of {reals.identity.nunique()} people; dynamics variant "
             f"{df.attrs['dynamics_variant']} (selected on real data only). AUC [95 % bootstrap CI], fake vs real.", "",
-            "| " + " | ".join(head) + " |", "|" + "---|" * len(head), *["| " + " | ".join(r) + " |" for r in rows], *foot]
+            "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+            *["| " + " | ".join(r) + " |" for r in rows], *foot]
 
 
 def main(argv=None) -> int:

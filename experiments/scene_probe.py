@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import clip_table, landmark_config, probe_parser  # noqa: E402
+from dynamics_extract import clip_table, landmark_config, probe_parser, select_groups  # noqa: E402
 
 FACE_GROW = 0.3
 MIN_BACKGROUND = 0.2
@@ -93,8 +93,7 @@ def main(argv=None) -> int:
     fc = FeatureCache(args.cache / "lm")
     table = clip_table(extra=args.manifest)
     table = table[table.group != "corpus_train"]
-    if args.groups:
-        table = table[table.group.str.startswith(tuple(args.groups))]
+    table = select_groups(table, args.groups)
     out_dir = args.cache / "scene"
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []

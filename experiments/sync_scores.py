@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import clip_table, landmark_config, probe_parser  # noqa: E402
+from dynamics_extract import clip_table, landmark_config, probe_parser, select_groups  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -30,8 +30,7 @@ def main(argv=None) -> int:
     fc = FeatureCache(args.cache / "lm")
     rows = []
     table = clip_table(extra=args.manifest)
-    if args.groups:
-        table = table[table.group.str.startswith(tuple(args.groups))]
+    table = select_groups(table, args.groups)
     for r in table.itertuples():
         key = fc.key(r.path, cfg)
         if not fc.has(key):

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser  # noqa: E402
+from dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser, select_groups  # noqa: E402
 
 #: canonical face: inter-ocular distance (px), eye centres' height, canvas size (H, W)
 IOD = 32.0
@@ -236,8 +236,7 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
     table = clip_table(extra=args.manifest)
     train_paths = table[table.group == "corpus_train"].path.tolist()
-    if args.groups:
-        table = table[table.group.str.startswith(tuple(args.groups))]
+    table = select_groups(table, args.groups)
     df = extract(table, args.cache, train_paths)
     df.to_csv(args.cache / "texture.csv", index=False)
     if args.step == "report":
