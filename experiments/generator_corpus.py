@@ -13,17 +13,20 @@ Rebuild (needs the repositories as git directories, e.g. from the session ``fetc
     python experiments/generator_corpus.py --mirrors /work/.mirror --out /work/gencorpus
 
 Writes ``OUT/clips/<owner>__<name>__<path>`` and ``OUT/manifest.csv`` (path,label,category,method,identity,pair,width,
-height,fps,duration,source,licence,note). Needs PyAV. Clips under 2 s or without an audio stream are dropped (printed).
+height,fps,duration,source,licence,note), each clip read with ``avanomaly.io.probe``. Clips under 2 s or without an
+audio stream are dropped (printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import _show  # noqa: E402  (git show COMMIT:PATH from a mirror, as the training corpus does)
 
 #: (owner/name, newest snapshot commit used, licence as stated in the repository's LICENSE). Sources may pin an older
 #: commit of the same repository (files later deleted from it).
@@ -191,23 +194,14 @@ SOURCES: list[S] = [
 ]
 
 
-def _git_dir(mirrors: Path, repo: str) -> Path:
-    d = mirrors / repo.replace("/", "+")
-    return d / "repo" if (d / "repo").exists() else d
-
-
-def _show(mirrors: Path, repo: str, path: str, commit: str) -> bytes:
-    return subprocess.run(["git", "-C", str(_git_dir(mirrors, repo)), "show", f"{commit}:{path}"], check=True,
-                          capture_output=True).stdout
-
-
 def probe(path: Path) -> dict:
-    import av
-    with av.open(str(path)) as c:
-        v = c.streams.video[0]
-        dur = float(c.duration / 1e6) if c.duration else float(v.duration * v.time_base)
-        return {"width": v.codec_context.width, "height": v.codec_context.height,
-                "fps": round(float(v.average_rate or 0), 3), "duration": round(dur, 2), "audio": bool(c.streams.audio)}
+    """Frame size, rate, duration and whether there is audio, from the library's own probe."""
+    from avanomaly.io import probe as probe_media
+
+    info = probe_media(path)
+    v = info["video"]
+    return {"width": v["width"], "height": v["height"], "fps": round(float(v["fps"] or 0), 3),
+            "duration": round(float(info["duration"]), 2), "audio": info["audio"] is not None}
 
 
 def build(mirrors: Path, out: Path) -> tuple[Path, list[str]]:
