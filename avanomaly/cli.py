@@ -13,7 +13,7 @@ import click
 
 from avanomaly._version import __version__
 from avanomaly.errors import AvanomalyError
-from avanomaly.utils import MAX_MESSAGE_CHARS, shorten
+from avanomaly.errors import MAX_MESSAGE_CHARS, shorten
 
 # command name -> (module, attribute, one-line help shown in `avanomaly --help`)
 COMMANDS = {

@@ -12,9 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-# the quoting of user data in messages lives with the errors (the lowest module); still importable from here
-from avanomaly.errors import (MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, SHORTEN_TAIL_SHARE, ConfigError,  # noqa: F401
-                              MissingDependencyError, shorten)
+from avanomaly.errors import ConfigError, MissingDependencyError
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

@@ -21,9 +21,9 @@ from avanomaly.data.fakeavceleb import (
     subcategory_of,
 )
 from avanomaly.data.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, UNASSIGNED, identity_split
-from avanomaly.errors import DatasetError
+from avanomaly.errors import DatasetError, shorten
 from avanomaly.io.scan import VIDEO_EXTENSIONS, scan_inputs
-from avanomaly.utils import atomic_write_text, shorten
+from avanomaly.utils import atomic_write_text
 
 REQUIRED_COLUMNS = ("path", "label", "category", "method", "identity", "split")
 OPTIONAL_COLUMNS = ("subcategory", "ethnicity", "gender", "trimmed")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from avanomaly.errors import DatasetError, failure_line
-from avanomaly.utils import shorten
+from avanomaly.errors import DatasetError, failure_line, shorten
 
 MANIFEST_PATH_COLUMN = "path"
 

@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avanomaly.errors import AvanomalyError
-from avanomaly.utils import atomic_write_text, settings_hash, shorten
+from avanomaly.errors import AvanomalyError, shorten
+from avanomaly.utils import atomic_write_text, settings_hash
 
 #: columns that identify the scored file's content and the scoring settings (used to resume)
 RESUME_COLUMNS = ("file_size", "file_mtime_ns", "settings")

@@ -269,7 +269,7 @@ def test_overlong_path_is_a_per_file_failure(files, batch, tmp_path):
 
 
 def test_a_huge_manifest_field_is_quoted_short_on_stderr(files, tmp_path):
-    from avanomaly.utils import MAX_MESSAGE_CHARS
+    from avanomaly.errors import MAX_MESSAGE_CHARS
 
     huge = "y" * (100 * MAX_MESSAGE_CHARS)
     manifest = tmp_path / "m.csv"

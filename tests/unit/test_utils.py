@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from avanomaly.errors import MediaError
-from avanomaly.utils import MAX_QUOTED_CHARS, name_max, path_too_long, shorten
+from avanomaly.errors import MAX_QUOTED_CHARS, shorten
+from avanomaly.utils import name_max, path_too_long
 
 #: how many times the limit a long test text is
 LONG_FACTOR = 50
