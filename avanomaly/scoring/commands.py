@@ -17,9 +17,8 @@ from pathlib import Path
 
 import click
 
-from avanomaly.errors import ConfigError, failure_line
+from avanomaly.errors import MAX_MESSAGE_CHARS, ConfigError, failure_line, shorten
 from avanomaly.scoring.result import SCHEMA_VERSION
-from avanomaly.errors import MAX_MESSAGE_CHARS, shorten
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
 
