@@ -136,27 +136,128 @@ def require_module(name: str, extra: str, needed_for: str):
                                      f"'avanomaly[{extra}]' ({type(exc).__name__}: {exc})") from exc
 
 
-def dataclass_from_dict(cls, data: dict):
-    """Build dataclass ``cls`` from ``data``, recursing into nested dataclass fields; unknown keys are an error."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(names)
+def dataclass_from_dict(cls, data, where: str = "", text: bool = False):
+    """Build dataclass ``cls`` from the plain dict ``data`` read from a file (model file, config YAML, JSON),
+    checking every value against the field's type: the one checked coercion of file data into configs.
+
+    ``cls`` is a dataclass type (missing keys take the field defaults) or an instance (missing keys keep its
+    values; a field typed ``Any`` whose current value is a dataclass is built like that value). Unknown keys,
+    a value of the wrong type (``"3"`` for an int, ``True`` for a number, NaN/inf for a float, a scalar for a
+    nested config) and values the dataclass itself refuses are a :class:`ConfigError` naming the key (prefixed
+    with ``where``). ``text=True`` (values parsed from YAML text) also accepts numeric strings for float fields
+    (YAML 1.1 reads ``1e-4`` as a string) and numbers for string fields. Never imports or calls anything named
+    by the data."""
+    import typing
+
+    instance = None if isinstance(cls, type) else cls
+    klass = cls if instance is None else type(cls)
+    if not dataclasses.is_dataclass(klass):
+        raise TypeError(f"{klass!r} is not a dataclass")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where.rstrip('.') or klass.__name__} must be a mapping, got {_kind(data)}")
+    fields = {f.name: f for f in dataclasses.fields(klass) if f.init}
+    unknown = sorted(k for k in data if k not in fields)
     if unknown:
-        raise ConfigError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}; known: {sorted(names)}")
+        raise ConfigError(f"unknown config key(s) {[f'{where}{k}' for k in unknown]}; known: {sorted(fields)}")
+    try:
+        hints = typing.get_type_hints(klass)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: fall back to the raw annotations
+        hints = {name: f.type for name, f in fields.items()}
     kwargs = {}
     for key, value in data.items():
-        ftype = names[key].type
-        target = None
-        if dataclasses.is_dataclass(ftype):
-            target = ftype
-        elif isinstance(ftype, str):
-            # postponed annotations: look the class up in the module of cls
-            import sys
+        current = getattr(instance, key) if instance is not None else _field_default(fields[key])
+        kwargs[key] = _coerce_value(value, hints.get(key, typing.Any), current, f"{where}{key}", text)
+    try:
+        return dataclasses.replace(instance, **kwargs) if instance is not None else klass(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{where.rstrip('.')}: {exc}" if where else str(exc)) from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid {where.rstrip('.') or klass.__name__}: {exc}") from exc
 
-            target = getattr(sys.modules[cls.__module__], ftype, None)
-            if not dataclasses.is_dataclass(target):
-                target = None
-        kwargs[key] = dataclass_from_dict(target, value) if target is not None and isinstance(value, dict) else value
-    return cls(**kwargs)
+
+_NO_DEFAULT = object()
+
+
+def _field_default(f):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return _NO_DEFAULT
+
+
+def _kind(value) -> str:
+    from avanomaly.errors import shorten
+
+    return f"{shorten(repr(value), 80)} ({type(value).__name__})"
+
+
+def _coerce_value(value, hint, current, key: str, text: bool):
+    """``value`` checked against type ``hint`` (``current``: the default / present value, or _NO_DEFAULT)."""
+    import math
+    import numbers
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    if hint is typing.Any or hint is object:
+        if dataclasses.is_dataclass(current) and not isinstance(current, type):
+            return dataclass_from_dict(current, value, f"{key}.", text)
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _coerce_value(value, option, current, key, text)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0] if len(errors) == 1 else ConfigError(f"{key}: {_kind(value)} fits none of {hint}")
+    if dataclasses.is_dataclass(hint):
+        base = current if dataclasses.is_dataclass(current) and not isinstance(current, type) else hint
+        return dataclass_from_dict(base, value, f"{key}.", text)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true/false, got {_kind(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        raise ConfigError(f"{key} must be an integer, got {_kind(value)}")
+    if hint is float:
+        number = None
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            number = float(value)
+        elif text and isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                pass
+        if number is None:
+            raise ConfigError(f"{key} must be a number, got {_kind(value)}")
+        if not math.isfinite(number):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
+        return number
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        if text and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key} must be a string, got {_kind(value)}")
+    if hint in (list, tuple) or origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list, got {_kind(value)}")
+        args = typing.get_args(hint)
+        item = args[0] if len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis) else typing.Any
+        items = [_coerce_value(v, item, _NO_DEFAULT, f"{key}[{i}]", text) for i, v in enumerate(value)]
+        return tuple(items) if (origin or hint) is tuple else items
+    if hint is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {_kind(value)}")
+        return dict(value)
+    return value
 
 
 def prefetch(iterable, depth: int = 1, name: str = "avanomaly-prefetch"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from pathlib import Path
 
 import torch
@@ -61,30 +62,64 @@ def save_checkpoint(path, model, extra: dict | None = None) -> Path:
     return path
 
 
+#: sentences of torch.load's messages that advise loading the file as code (or allow-listing its classes):
+#: dropped from every message we show, we never suggest it
+_LOAD_ADVICE = re.compile(r"weights_only|safe_globals|\btrust|torch\.load|PyTorch 2\.6|^\(\d\)", re.IGNORECASE)
+#: what torch.load's refusal of a pickled object means, in our words
+NOT_DATA = "the file holds Python objects, not only tensors and plain data (refused; nothing in it was run)"
+
+
+def load_error_reason(exc: BaseException) -> str:
+    """torch.load's error as one short line, without its advice to retry with weights_only off."""
+    from avanomaly.errors import shorten
+
+    text = str(exc)
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    kept = [s for s in sentences if not _LOAD_ADVICE.search(s)]
+    if kept and kept[0].lower().startswith("weights only load failed"):
+        kept[0] = NOT_DATA + ":"
+    line = " ".join(kept) or type(exc).__name__
+    return shorten(f"{type(exc).__name__}: {line}", 300)
+
+
+def load_data_only(path, what: str = "checkpoint", problem: str = "corrupt or truncated"):
+    """``torch.load(path, weights_only=True)`` (tensors and plain containers only: nothing in the file can run
+    code) -> the object; CheckpointError "PATH: <what> file not found / is empty / <problem> (reason)" otherwise.
+    The one place avanomaly reads a torch file (model files, checkpoints, Lightning stage checkpoints)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: {what} file not found" + (" (it is a folder)" if path.is_dir() else ""))
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: {what} file is empty")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad archive
+        raise CheckpointError(f"{path}: {problem} {what} file ({load_error_reason(exc)})") from None
+
+
 def load_checkpoint(path, map_location="cpu"):
     """-> (model in eval mode, extra dict). CheckpointError names the file and the problem."""
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: checkpoint file is empty")
-    try:
-        blob = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad archive
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from exc
+    blob = load_data_only(path, "checkpoint")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an avanomaly model checkpoint (no format={FORMAT!r} tag)")
-    if blob.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {blob['format_version']} is newer than this avanomaly "
+    version = blob.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path}: checkpoint format_version must be an integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {version} is newer than this avanomaly "
                               f"reads ({FORMAT_VERSION}); upgrade avanomaly")
     model = model_from_dict(blob, source=str(path))
     extra = blob.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise CheckpointError(f"{path}: checkpoint 'extra' must be a mapping, got {type(extra).__name__}")
     return model, extra
 
 
 def model_from_dict(record: dict, source: str = "<checkpoint>") -> torch.nn.Module:
     """Rebuild a model from a checkpoint record (checkpoint_dict's layout). ``source`` names it in errors."""
-    from avanomaly.models.registry import create_model, list_models
+    from avanomaly.errors import shorten
+    from avanomaly.models.registry import create_model, list_models, unknown_names
 
     if not isinstance(record, dict):
         raise CheckpointError(f"{source}: checkpoint record is a {type(record).__name__}, not a dict")
@@ -95,11 +130,21 @@ def model_from_dict(record: dict, source: str = "<checkpoint>") -> torch.nn.Modu
     if _major(written, source) > _major(current, source):
         raise CheckpointError(f"{source}: written by avanomaly {written}, a newer major version than this one "
                               f"({current}); upgrade avanomaly to load it")
-    name = record["model_name"]
-    if name not in list_models():
-        raise CheckpointError(f"{source}: unknown model name {name!r}; this avanomaly knows {list_models()}")
+    name, config = record["model_name"], record["config"]
+    # every name in the record selects a registered entry; nothing is imported or called from a string
+    if not isinstance(name, str) or name not in list_models():
+        raise CheckpointError(f"{source}: unknown model name {shorten(repr(name))}; this avanomaly knows "
+                              f"{list_models()}")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{source}: checkpoint config must be a mapping, got {type(config).__name__}")
+    problems = unknown_names(config)
+    if problems:
+        raise CheckpointError(f"{source}: " + "; ".join(problems))
+    state = record["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{source}: checkpoint state_dict must map weight names to tensors")
     try:
-        model = create_model(name, **record["config"])
+        model = create_model(name, **config)
     except AvanomalyError as exc:
         raise CheckpointError(f"{source}: config does not match model {name!r}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - e.g. a backbone that needs an uninstalled package

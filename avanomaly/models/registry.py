@@ -125,3 +125,22 @@ def create_temporal(name: str, **kwargs):
     if name not in _TEMPORAL:
         raise ConfigError(f"unknown temporal block {name!r}; known: {sorted(_TEMPORAL)}")
     return _TEMPORAL[name](**kwargs)
+
+
+#: config fields that name a registered part -> what the name selects (checked by ``unknown_names``)
+NAME_FIELDS = {"visual_backbone": ("visual backbone", lambda: _BACKBONES["visual"]),
+               "audio_backbone": ("audio backbone", lambda: _BACKBONES["audio"]),
+               "temporal": ("temporal block", lambda: _TEMPORAL)}
+
+
+def unknown_names(config: dict) -> list[str]:
+    """Problems with the part names in a model config read from a file (``NAME_FIELDS``): each must be a
+    registered name (a string), whether or not the config would use it. Names only select registry entries;
+    nothing is imported from them."""
+    from avanomaly.errors import shorten
+
+    problems = []
+    for key, (what, table) in NAME_FIELDS.items():
+        if key in config and (not isinstance(config[key], str) or config[key] not in table()):
+            problems.append(f"unknown {what} {shorten(repr(config[key]))} ({key}); registered: {sorted(table())}")
+    return problems

@@ -13,6 +13,7 @@ from avanomaly.preprocess.detectors import (
     HaarDetector,
     available_detectors,
     create_detector,
+    import_detector,
     register_detector,
 )
 from avanomaly.preprocess.mel import log_mel, mel_filterbank, mel_power
@@ -30,6 +31,7 @@ __all__ = [
     "HaarDetector",
     "CenterDetector",
     "create_detector",
+    "import_detector",
     "available_detectors",
     "register_detector",
     "extract_mouths",

@@ -120,10 +120,10 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
             raise click.UsageError(INSTALL_HINT)
     elif cfg.detector not in available_detectors():
         from avanomaly.errors import ConfigError
-        from avanomaly.preprocess.detectors import create_detector
+        from avanomaly.preprocess.detectors import create_detector, import_detector, is_import_spec
 
-        try:  # "module:Factory" names: fail fast here rather than once per file
-            create_detector(cfg.detector)
+        try:  # a "module:Factory" the user typed is imported here (only here), and fails fast, not once per file
+            create_detector(import_detector(cfg.detector) if is_import_spec(cfg.detector) else cfg.detector)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--detector") from exc
     scan = scan_for_inputs(inputs, manifests)

@@ -24,9 +24,12 @@ Register your own::
 
     register_detector("mine", MyDetector)          # then PreprocessConfig(detector="mine")
 
-Registration happens in the importing process only. For ``preprocess_many(workers>1)`` (spawned workers)
-name it by import path instead: ``PreprocessConfig(detector="mypackage.faces:MyDetector")`` (or
-``--detector mypackage.faces:MyDetector``); ``create_detector`` imports it in each worker.
+Registration happens in the importing process only. A detector can also be named by import path, but only
+as an explicit choice of the user: ``avanomaly preprocess --detector mypackage.faces:MyDetector`` or
+``import_detector("mypackage.faces:MyDetector")`` in Python imports it and registers it under that name
+(``preprocess_many`` re-imports the detectors imported this way in its spawned workers). ``create_detector``
+itself never imports anything: a name read from a file (a model file, a cache's meta.json, a run folder's
+config.yaml, a manifest) only ever selects a registered detector (docs/scoring.md "Trust model").
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from avanomaly.errors import ConfigError
+from avanomaly.errors import ConfigError, shorten
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CENTERFACE_ONNX = WEIGHTS_DIR / "centerface.onnx"
@@ -264,20 +267,49 @@ def available_detectors() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def is_import_spec(name) -> bool:
+    """True for the ``"package.module:Factory"`` form (see import_detector)."""
+    return isinstance(name, str) and ":" in name
+
+
+def import_detector(spec: str) -> str:
+    """Import ``"package.module:Factory"`` and register it under that name; returns the name.
+
+    Only for a choice the user typed (``preprocess --detector``, a Python argument): never pass a string read
+    from a file here. Imported specs are remembered (``imported_detectors``) so spawned workers can repeat it."""
+    if spec in _REGISTRY:
+        return spec
+    module, _, attr = str(spec).partition(":")
+    if not module or not attr:
+        raise ConfigError(f"face detector {spec!r}: expected 'package.module:Factory'")
+    try:
+        factory = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import face detector {spec!r}: {exc}") from exc
+    if not callable(factory):
+        raise ConfigError(f"face detector {spec!r} is not callable")
+    register_detector(spec, factory)
+    _IMPORTED.append(spec)
+    return spec
+
+
+def imported_detectors() -> list[str]:
+    """The ``module:Factory`` specs ``import_detector`` registered in this process (in order)."""
+    return list(_IMPORTED)
+
+
 def create_detector(name: str, **kwargs) -> FaceDetector:
-    """A registered detector by name, or ``"package.module:Factory"`` (imported on demand, so it also works
-    inside spawned ``preprocess_many`` workers)."""
-    if name not in _REGISTRY and ":" in name:
-        module, _, attr = name.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"cannot import face detector {name!r}: {exc}") from exc
-        return factory(**kwargs)
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown face detector {name!r}; available: {available_detectors()} or 'module:Factory'")
+    """A registered detector by name (``available_detectors()``). Nothing is imported here: a
+    ``"package.module:Factory"`` name works only after ``import_detector`` registered it."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        hint = (" ('module:Factory' detectors are imported only when you name one yourself: "
+                "`avanomaly preprocess --detector module:Factory` or avanomaly.preprocess.import_detector)"
+                if is_import_spec(name) else "")
+        raise ConfigError(f"unknown face detector {shorten(repr(name))}; available: {available_detectors()}{hint}")
     return _REGISTRY[name](**kwargs)
 
+
+_IMPORTED: list[str] = []
 
 register_detector("centerface", CenterFaceDetector)
 register_detector("center", CenterDetector)

@@ -17,7 +17,7 @@ from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import ClipTooShortError, MediaError
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
-from avanomaly.preprocess.detectors import FaceDetector, create_detector
+from avanomaly.preprocess.detectors import FaceDetector, create_detector, import_detector, imported_detectors
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.preprocess.stream import StreamState, iter_chunks, stream_features
 from avanomaly.utils import atomic_write_text, file_sha256
@@ -155,7 +155,9 @@ class Report:
 _WORKER: dict = {}
 
 
-def _init_worker(cfg_dict: dict, root: str, set_threads: bool) -> None:
+def _init_worker(cfg_dict: dict, root: str, set_threads: bool, imports=()) -> None:
+    for spec in imports:  # the 'module:Factory' detectors the user imported in the parent (import_detector)
+        import_detector(spec)
     if set_threads:  # our own worker processes: one thread each, the pool gives the parallelism
         torch.set_num_threads(1)
         import cv2
@@ -247,7 +249,7 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
                 _WORKER.update(saved)
         else:
             ctx = multiprocessing.get_context(START_METHOD)
-            with ctx.Pool(min(workers, len(paths)), initializer=_init_worker, initargs=(*args, True)) as pool:
+            with ctx.Pool(min(workers, len(paths)), initializer=_init_worker, initargs=(*args, True, imported_detectors())) as pool:
                 for result in pool.imap_unordered(_process_one, paths):
                     record(result)
     finally:

@@ -76,12 +76,53 @@ class Calibration:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Calibration":
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing = {"threshold", "target_fpr", "n", "reference_scores"} - set(d)
+    def from_dict(cls, d: dict, source: str = "calibration") -> "Calibration":
+        """A Calibration from its dict (``to_dict``; read from a model file or calibration.json), checked: every
+        field has its type (finite numbers, ``n`` real clips behind ``n`` sorted reference scores, ``target_fpr``
+        in [0, 1), a valid aggregation and score fusion with positive stds); unknown keys are refused.
+        CheckpointError "SOURCE: field: problem" otherwise."""
+        from avanomaly.errors import AvanomalyError
+
+        try:
+            return cls._checked(d)
+        except AvanomalyError as exc:
+            raise CheckpointError(f"{source}: invalid calibration: {exc}") from None
+
+    @classmethod
+    def _checked(cls, d) -> "Calibration":
+        from avanomaly.scoring.aggregate import AggregationConfig
+        from avanomaly.scoring.fusion import TERMS, ScoreFusion
+        from avanomaly.utils import dataclass_from_dict
+
+        if not isinstance(d, dict):
+            raise ConfigError(f"expected a mapping, got {type(d).__name__}")
+        missing = sorted({"threshold", "target_fpr", "n", "reference_scores"} - set(d))
         if missing:
-            raise CheckpointError(f"calibration is missing field(s) {sorted(missing)}")
-        return cls(**{k: v for k, v in d.items() if k in names})
+            raise ConfigError(f"missing field(s) {missing}")
+        data = {k: v for k, v in d.items() if k != DERIVED_KEY}  # achieved_fpr is recomputed, never read
+        cal = dataclass_from_dict(cls, data)
+        ref = cal.reference_scores
+        if not 0.0 <= cal.target_fpr < 1.0:
+            raise ConfigError(f"target_fpr must be in [0, 1), got {cal.target_fpr}")
+        if cal.n < 1 or cal.n != len(ref):
+            raise ConfigError(f"n must be the number of reference_scores ({len(ref)}, at least 1), got {cal.n}")
+        if any(b < a for a, b in zip(ref, ref[1:])):
+            raise ConfigError("reference_scores must be sorted ascending")
+        if cal.aggregation:
+            dataclass_from_dict(AggregationConfig, cal.aggregation, where="aggregation.")
+        if cal.fusion:
+            fusion = dataclass_from_dict(ScoreFusion, cal.fusion, where="fusion.")
+            if not fusion.terms or len(set(fusion.terms)) != len(fusion.terms) or set(fusion.terms) - set(TERMS):
+                raise ConfigError(f"fusion.terms must be distinct names out of {list(TERMS)}, got {fusion.terms}")
+            if not len(fusion.mean) == len(fusion.std) == len(fusion.terms):
+                raise ConfigError("fusion.terms, fusion.mean and fusion.std must have the same length")
+            if any(x <= 0 for x in fusion.std):
+                raise ConfigError(f"fusion.std must be > 0 (a term's spread on the real clips), got {fusion.std}")
+        return cal
+
+
+#: key ``to_dict`` adds (derived from the fields; ignored when reading)
+DERIVED_KEY = "achieved_fpr"
 
 
 def calibrate(scores_of_real_clips, target_fpr: float = DEFAULT_TARGET_FPR, aggregation: dict | None = None,
@@ -139,11 +180,20 @@ def save_calibration_json(path, calibration: Calibration) -> Path:
 
 
 def load_calibration_json(path) -> Calibration:
+    """calibration.json -> Calibration (checked, see ``Calibration.from_dict``); CheckpointError naming the file."""
+    from avanomaly.errors import shorten
+
     path = Path(path)
     try:
-        return Calibration.from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: cannot read calibration ({exc})") from exc
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CheckpointError(f"{path}: cannot read calibration ({shorten(exc)})") from None
+    return Calibration.from_dict(data, source=str(path))
+
+
+def _no_constant(name: str):
+    """json: NaN / Infinity are not JSON; refuse them instead of reading them as floats."""
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def write_calibration(model_path, calibration: Calibration) -> tuple[Path, Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from avanomaly.errors import CheckpointError
+from avanomaly.errors import CheckpointError, shorten
 
 #: the model file's name inside a training run directory
 MODEL_FILENAME = "model.pt"
@@ -52,22 +52,20 @@ def resolve_model_path(spec) -> Path:
 
 
 def read_model_file(path) -> dict:
-    """The raw dict of a model file; CheckpointError naming the file and the problem otherwise."""
+    """The raw dict of a model file (read as data only); CheckpointError naming the file and the problem."""
+    from avanomaly.models.checkpoint import load_data_only
+
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: model file not found")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: model file is empty")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad archive
-        raise CheckpointError(f"{path}: corrupt or not a model file ({type(exc).__name__}: {exc})") from exc
+    obj = load_data_only(path, "model", problem="corrupt or not a")
     if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
         tag = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(f"{path}: not an avanomaly detector model file (format {tag!r}, expected "
-                              f"{MODEL_FORMAT!r}); pass RUN_DIR/model.pt written by `avanomaly train`")
-    if int(obj.get("format_version", MODEL_FORMAT_VERSION)) > MODEL_FORMAT_VERSION:
-        raise CheckpointError(f"{path}: model format {obj['format_version']} is newer than this avanomaly reads "
+        raise CheckpointError(f"{path}: not an avanomaly detector model file (format {shorten(repr(tag))}, "
+                              f"expected {MODEL_FORMAT!r}); pass RUN_DIR/model.pt written by `avanomaly train`")
+    version = obj.get("format_version", MODEL_FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path}: model format_version must be an integer, got {shorten(repr(version))}")
+    if version > MODEL_FORMAT_VERSION:
+        raise CheckpointError(f"{path}: model format {version} is newer than this avanomaly reads "
                               f"({MODEL_FORMAT_VERSION}); upgrade avanomaly")
     missing = [k for k in REQUIRED_KEYS if k not in obj]
     if missing:
@@ -76,7 +74,11 @@ def read_model_file(path) -> dict:
 
 
 def load_model_file(path):
-    """-> (sync_model, ar_model, PreprocessConfig, Calibration | None, raw dict) from a model file."""
+    """-> (sync_model, ar_model, PreprocessConfig, Calibration | None, raw dict) from a model file.
+
+    A model file is data (docs/scoring.md "Trust model"): every name in it (model, backbones, temporal block,
+    front end, face detector) must be a registered one, every value has its field's type, and the parts must
+    fit together (``check_model_parts``); anything else is a CheckpointError naming the file, at load."""
     from avanomaly.errors import AvanomalyError
     from avanomaly.models import model_from_dict
     from avanomaly.preprocess.config import PreprocessConfig
@@ -86,17 +88,55 @@ def load_model_file(path):
     obj = read_model_file(path)
     sync = model_from_dict(obj["sync"], source=f"{path} [sync]")
     ar = model_from_dict(obj["ar"], source=f"{path} [ar]")
-    feat = getattr(sync, "feature_dim", None)
-    if feat is not None and int(feat) != int(ar.config.in_features):
-        raise CheckpointError(f"{path}: sync model gives {feat} features but the AR model expects "
-                              f"{ar.config.in_features}")
     try:
-        pcfg = dataclass_from_dict(PreprocessConfig, dict(obj["preprocess"]))
+        pcfg = dataclass_from_dict(PreprocessConfig, obj["preprocess"], where="preprocess.")
     except AvanomalyError as exc:
         raise CheckpointError(f"{path}: preprocess config: {exc}") from exc
+    check_model_parts(sync, ar, pcfg, str(path))
     cal = obj.get("calibration")
-    calibration = Calibration.from_dict(cal) if cal else None
+    calibration = Calibration.from_dict(cal, source=f"{path} [calibration]") if cal is not None else None
     return sync, ar, pcfg, calibration, obj
+
+
+def check_model_parts(sync, ar, pcfg, source: str) -> None:
+    """CheckpointError unless the sync model, the AR model and the preprocess config fit together: the face
+    detector is a registered name, the front end gives what the visual backbone takes (pixel crops of the crop
+    size, or lip features of the right size), the mel bins match, and the AR model takes the sync features."""
+    from avanomaly.models.registry import backbone_input
+    from avanomaly.preprocess.detectors import available_detectors, is_import_spec
+    from avanomaly.preprocess.frontends import visual_frame_shape
+
+    problems = []
+    detector = pcfg.detector
+    if is_import_spec(detector) and detector not in available_detectors():
+        problems.append(f"face detector {shorten(repr(detector))} names code to import; a model file may only "
+                        f"name a registered detector {available_detectors()}")
+    elif pcfg.front_end == "pixels" and detector not in available_detectors():
+        problems.append(f"unknown face detector {shorten(repr(detector))}; registered: {available_detectors()}")
+    sc = getattr(sync, "config", None)
+    if sc is not None and hasattr(sc, "visual_backbone"):
+        takes = backbone_input("visual", sc.visual_backbone)
+        if pcfg.front_end == "landmarks":
+            want = visual_frame_shape(pcfg)[0]
+            if takes != "features" or int(sc.in_features) != want:
+                problems.append(f"front end 'landmarks' gives {want} lip features per frame but the visual backbone "
+                                f"{sc.visual_backbone!r} takes {takes} (in_features={sc.in_features})")
+        elif takes != "pixels" or int(sc.in_features) != 0:
+            problems.append(f"front end {pcfg.front_end!r} gives {pcfg.crop_size}x{pcfg.crop_size} crops but the "
+                            f"visual backbone {sc.visual_backbone!r} takes {takes} (in_features={sc.in_features})")
+        elif int(sc.crop_size) != pcfg.crop_size:
+            problems.append(f"preprocess crop_size {pcfg.crop_size} but the sync model was built for "
+                            f"crop_size {sc.crop_size}")
+        if int(sc.n_mels) != pcfg.n_mels:
+            problems.append(f"preprocess n_mels {pcfg.n_mels} but the sync model takes n_mels {sc.n_mels}")
+    feat = getattr(sync, "feature_dim", None)
+    if feat is not None and int(feat) != int(ar.config.in_features):
+        problems.append(f"sync model gives {feat} features but the AR model expects {ar.config.in_features}")
+    offsets = getattr(sync, "n_offsets", None)
+    if offsets is not None and int(offsets) != int(ar.config.n_offsets):
+        problems.append(f"sync model gives {offsets} offsets but the AR model expects {ar.config.n_offsets}")
+    if problems:
+        raise CheckpointError(f"{source}: the model's parts do not fit together: " + "; ".join(problems))
 
 
 def save_model_file(path, sync_model, ar_model, preprocess_cfg, calibration=None, provenance=None,

@@ -113,6 +113,9 @@ class TrainConfig:
                 raise ConfigError(f"{name}.lr must be > 0, got {st.lr}")
             if st.monitor and st.monitor not in MONITORS[name]:
                 raise ConfigError(f"{name}.monitor must be one of {sorted(MONITORS[name])} (or empty), got {st.monitor!r}")
+        devices = self.trainer.devices
+        if not (devices == "auto" or (isinstance(devices, int) and not isinstance(devices, bool))):
+            raise ConfigError(f"trainer.devices must be an integer or 'auto', got {devices!r}")
         if str(self.trainer.precision) not in PRECISIONS:
             raise ConfigError(f"trainer.precision must be one of {PRECISIONS}, got {self.trainer.precision!r}")
         temporal = getattr(self.sync, "temporal", None)
@@ -157,66 +160,13 @@ def _plain(obj):
     return obj
 
 
-def _build(cls_or_obj, data: dict, where: str):
-    """Build a dataclass like ``cls_or_obj`` (a default instance) from ``data``; unknown keys -> ConfigError."""
-    default = cls_or_obj
-    names = {f.name: f for f in dataclasses.fields(default)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ConfigError(f"unknown config key(s) {[f'{where}{k}' for k in unknown]}; known: {sorted(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        current = getattr(default, key)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}{key} must be a mapping, got {value!r}")
-            kwargs[key] = _build(current, value, f"{where}{key}.")
-        else:
-            kwargs[key] = _coerce(value, current, f"{where}{key}")
-    try:
-        return dataclasses.replace(default, **kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid value in {where.rstrip('.') or 'config'}: {exc}") from exc
-
-
-def _coerce(value, current, key: str):
-    """Check ``value`` against the type of ``current`` (int -> float allowed)."""
-    if current is None or value is None:
-        return value
-    if isinstance(current, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true/false, got {value!r}")
-        return value
-    if isinstance(current, int) and not isinstance(value, bool):
-        if isinstance(value, int):
-            return value
-        if key.endswith("devices") and value == "auto":
-            return value
-        raise ConfigError(f"{key} must be an integer, got {value!r}")
-    if isinstance(current, float):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key} must be a number, got {value!r}")
-    if isinstance(current, str):
-        return str(value)
-    if isinstance(current, (list, tuple)):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
-        return type(current)(value)
-    return value
-
-
 def config_from_dict(data: dict) -> TrainConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"a training config must be a mapping, got {type(data).__name__}")
-    return _build(TrainConfig(), data, "")
+    from avanomaly.utils import dataclass_from_dict
+
+    # the one checked coercion of file data (avanomaly.utils); YAML text: "1e-4" is a float, 32 a string
+    return dataclass_from_dict(TrainConfig(), data, text=True)
 
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"

@@ -212,11 +212,16 @@ def test_roi_detection_maps_back_to_frame_coordinates():
 
 
 def test_detector_by_import_path():
-    det = create_detector("avanomaly.preprocess.detectors:CenterDetector", fraction=0.5)
+    from avanomaly.preprocess import import_detector
+
+    spec = "avanomaly.preprocess.detectors:CenterDetector"
+    det = create_detector(import_detector(spec), fraction=0.5)  # imported only on the explicit call
     (face,) = det.detect(np.zeros((40, 40, 3), np.uint8))
     assert face.box == (10.0, 10.0, 30.0, 30.0)
     with pytest.raises(ConfigError):
-        create_detector("avanomaly.no_such_module:X")
+        import_detector("avanomaly.no_such_module:X")
+    with pytest.raises(ConfigError, match="unknown face detector"):
+        create_detector("avanomaly.preprocess.detectors:HaarDetector")  # never imported by create_detector
 
 
 def test_streaming_chunks_hold_and_backfill_geometry():
