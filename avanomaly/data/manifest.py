@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from avanomaly.data.fakeavceleb import (
@@ -122,9 +123,10 @@ def validate_manifest(df: pd.DataFrame, source: str = "manifest") -> pd.DataFram
         df["subcategory"] = [subcategory_of(c, m) for c, m in zip(df["category"], df["method"])]
     if "trimmed" in df.columns:
         trimmed = pd.to_numeric(df["trimmed"].replace("", float("nan")), errors="coerce")
-        bad = trimmed.isna() & (df["trimmed"].astype(str).str.strip() != "")
+        given = df["trimmed"].astype(str).str.strip() != ""
+        bad = given & ~(np.isfinite(trimmed) & (trimmed >= 0))  # not a number, NaN, inf or negative
         if bad.any():
-            raise DatasetError(f"{source}: 'trimmed' must be seconds (number); bad rows {_rows(bad)}")
+            raise DatasetError(f"{source}: 'trimmed' must be seconds (a finite number >= 0); bad rows {_rows(bad)}")
         df["trimmed"] = trimmed
     ordered = list(REQUIRED_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in df.columns]
     return df[ordered + [c for c in df.columns if c not in ordered]]

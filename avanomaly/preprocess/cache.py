@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from avanomaly.conventions import SYNC_WINDOW_CONTEXT
-from avanomaly.errors import AvanomalyError
+from avanomaly.errors import AvanomalyError, DatasetError, shorten
 from avanomaly.preprocess.config import MEL_FRAMES_PER_VIDEO_FRAME, PreprocessConfig
 from avanomaly.utils import _json_default, file_sha256, settings_hash
 
@@ -157,11 +157,19 @@ class FeatureCache:
         entry = self.path_of(key)
         if not self.has(key):
             raise AvanomalyError(f"{entry}: no such cache entry")
-        meta = json.loads((entry / META_FILE).read_text(encoding="utf-8"))
-        mouths = np.load(entry / MOUTHS_FILE, mmap_mode="r")
-        mel = np.load(entry / MEL_FILE, mmap_mode="r")
-        ff_path = entry / FACE_FOUND_FILE
-        face_found = np.load(ff_path) if ff_path.exists() else None
+        try:  # data only: plain JSON and .npy arrays (allow_pickle=False: an object array is refused, never run)
+            meta = json.loads((entry / META_FILE).read_text(encoding="utf-8"))
+            mouths = np.load(entry / MOUTHS_FILE, mmap_mode="r", allow_pickle=False)
+            mel = np.load(entry / MEL_FILE, mmap_mode="r", allow_pickle=False)
+            ff_path = entry / FACE_FOUND_FILE
+            face_found = np.load(ff_path, allow_pickle=False) if ff_path.exists() else None
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError, a bad .npy header
+            raise DatasetError(f"{entry}: corrupt cache entry ({shorten(exc, 300)}); delete the folder to "
+                               "preprocess the clip again") from None
+        problem = _entry_problem(meta, mouths, mel, face_found)
+        if problem:
+            raise DatasetError(f"{entry}: corrupt cache entry ({problem}); delete the folder to preprocess the "
+                               "clip again")
         return CachedClip(entry, mouths, mel, face_found, meta)
 
     def temp_dirs(self) -> list[Path]:
@@ -181,6 +189,34 @@ class FeatureCache:
             except FileNotFoundError:
                 continue
         return removed
+
+
+#: meta.json fields read back as numbers (the rest is informational)
+META_NUMBERS = ("n_frames", "fps", "duration", "face_rate", "source_fps", "av_offset", "trimmed_seconds")
+
+
+def _entry_problem(meta, mouths, mel, face_found) -> str | None:
+    """What is wrong with a cache entry read from disk (types, finiteness, matching lengths), or None."""
+    import math
+    import numbers
+
+    if not isinstance(meta, dict):
+        return f"{META_FILE} is a {type(meta).__name__}, not an object"
+    for key in META_NUMBERS:
+        value = meta.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not math.isfinite(value)):
+            return f"{META_FILE} {key} must be a finite number, got {shorten(repr(value), 80)}"
+    t = mouths.shape[0] if mouths.ndim else -1
+    if mouths.ndim not in (2, 3) or mouths.dtype.kind not in "uf":
+        return f"visual features of dtype {mouths.dtype}, shape {mouths.shape}"
+    if mel.ndim != 2 or mel.shape[0] != MEL_FRAMES_PER_VIDEO_FRAME * t or mel.dtype.kind != "f":
+        return f"mel of {mel.dtype} {mel.shape} for {t} frames (expected {MEL_FRAMES_PER_VIDEO_FRAME * t} mel frames)"
+    if face_found is not None and (face_found.dtype != np.bool_ or face_found.shape != (t,)):
+        return f"face_found of {face_found.dtype} {face_found.shape} for {t} frames"
+    if meta.get("n_frames") is not None and int(meta["n_frames"]) != t:
+        return f"{META_FILE} says {meta['n_frames']} frames, the arrays hold {t}"
+    return None
 
 
 #: bytes copied per step when an entry's raw files become .npy files

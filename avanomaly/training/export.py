@@ -58,19 +58,48 @@ def checkpoint_dict(model) -> dict:
     return _cd(model)
 
 
+#: keys every Lightning checkpoint written by a stage holds (read_stage_checkpoint checks them)
+STAGE_CKPT_KEYS = ("state_dict", "epoch", "global_step")
+
+
+def read_stage_checkpoint(ckpt_path) -> dict:
+    """A Lightning stage checkpoint (``stage{1,2}/{best,last}.ckpt``) read as data only (nothing in it can run
+    code) and checked: a dict with a ``state_dict`` of tensors and integer ``epoch`` / ``global_step``.
+    CheckpointError naming the file otherwise (a truncated or crafted file in a run folder)."""
+    from avanomaly.models.checkpoint import load_data_only
+
+    ckpt_path = Path(ckpt_path)
+    ckpt = load_data_only(ckpt_path, "stage checkpoint")
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{ckpt_path}: not a stage checkpoint (a {type(ckpt).__name__}, not a dict)")
+    missing = [k for k in STAGE_CKPT_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{ckpt_path}: not a stage checkpoint (lacks {missing})")
+    sd = ckpt["state_dict"]
+    if not isinstance(sd, dict) or not sd or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                     for k, v in sd.items()):
+        raise CheckpointError(f"{ckpt_path}: the stage checkpoint's state_dict is not a mapping of names to tensors")
+    for key in ("epoch", "global_step"):
+        if not isinstance(ckpt[key], int) or isinstance(ckpt[key], bool) or ckpt[key] < 0:
+            raise CheckpointError(f"{ckpt_path}: stage checkpoint {key} must be an integer >= 0, got "
+                                  f"{type(ckpt[key]).__name__}")
+    return ckpt
+
+
 def stage_state_dict(ckpt_path) -> dict:
     """Weights of the trained model (``self.model``) inside a Lightning stage checkpoint."""
-    ckpt_path = Path(ckpt_path)
-    if not ckpt_path.is_file():
-        raise CheckpointError(f"{ckpt_path}: stage checkpoint not found")
-    try:  # weights_only: tensors and plain containers only, so a crafted checkpoint in a run folder runs no code
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{ckpt_path}: cannot load stage checkpoint as data only ({exc})") from exc
-    sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
-    if not sd:
-        raise CheckpointError(f"{ckpt_path}: no state_dict in the stage checkpoint")
+    sd = read_stage_checkpoint(ckpt_path)["state_dict"]
     return {k[len(LIGHTNING_PREFIX):]: v for k, v in sd.items() if k.startswith(LIGHTNING_PREFIX)}
+
+
+def load_stage_weights(model, ckpt_path) -> None:
+    """``model.load_state_dict`` from a stage checkpoint; CheckpointError naming the file when they differ."""
+    try:
+        model.load_state_dict(stage_state_dict(ckpt_path))
+    except RuntimeError as exc:  # missing / unexpected keys, shape mismatch
+        from avanomaly.errors import shorten
+
+        raise CheckpointError(f"{ckpt_path}: weights do not match the run's config ({shorten(exc, 300)})") from None
 
 
 def load_trained_models(run_dir, cfg=None):
@@ -80,9 +109,9 @@ def load_trained_models(run_dir, cfg=None):
     run_dir = Path(run_dir)
     cfg = cfg or load_config(run_dir / "config.yaml")
     sync = build_sync(cfg.sync)
-    sync.load_state_dict(stage_state_dict(run_dir / "stage1" / "best.ckpt"))
+    load_stage_weights(sync, run_dir / "stage1" / "best.ckpt")
     ar = build_ar(cfg.ar)
-    ar.load_state_dict(stage_state_dict(run_dir / "stage2" / "best.ckpt"))
+    load_stage_weights(ar, run_dir / "stage2" / "best.ckpt")
     return sync.eval(), ar.eval()
 
 

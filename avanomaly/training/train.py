@@ -450,6 +450,20 @@ def _precision(cfg: TrainConfig) -> str:
     return "32-true" if p == "32" else p
 
 
+def _read_done(path: Path) -> dict:
+    """A finished stage's summary (``done.json``); CheckpointError naming the file when it is not a JSON object."""
+    from avanomaly.errors import CheckpointError, shorten
+
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read the stage summary ({shorten(exc, 300)}); delete it to "
+                              "train the stage again") from None
+    if not isinstance(summary, dict):
+        raise CheckpointError(f"{path}: the stage summary is not a JSON object; delete it to train the stage again")
+    return summary
+
+
 def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, run_dir: Path, resume: bool,
                extra_callbacks=(), guard: StopOnSignal | None = None):
     """Fit one stage; returns (summary dict, global rank). A finished stage (done.json) is skipped."""
@@ -464,9 +478,12 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
     done = stage_dir / DONE_FILE
     if done.exists():
         log.info("%s already finished (%s): skipped", name, done)
-        return json.loads(done.read_text()), _global_rank()
+        return _read_done(done), _global_rank()
     ckpt_path = None
     if resume and (stage_dir / LAST_CKPT).exists():
+        from avanomaly.training.export import read_stage_checkpoint
+
+        read_stage_checkpoint(stage_dir / LAST_CKPT)  # a corrupt or crafted file: one CheckpointError, here
         ckpt_path = str(stage_dir / LAST_CKPT)
         log.info("%s: resuming from %s", name, ckpt_path)
     stage_dir.mkdir(parents=True, exist_ok=True)
@@ -498,7 +515,7 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
         guard.stage = name
         guard.in_fit = True  # Lightning stops the fit at the end of a batch; nothing is raised mid-checkpoint
         try:
-            trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+            trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)  # data only
         except SIGTERMException:  # a SystemExit(None): left alone, the process would end with status 0
             guard.received = guard.received or STOP_SIGNAL.name
         finally:
