@@ -185,15 +185,10 @@ def load_calibration_json(path) -> Calibration:
 
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        data = json.loads(path.read_text(encoding="utf-8"))  # NaN / Infinity read, then refused by field
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise CheckpointError(f"{path}: cannot read calibration ({shorten(exc)})") from None
     return Calibration.from_dict(data, source=str(path))
-
-
-def _no_constant(name: str):
-    """json: NaN / Infinity are not JSON; refuse them instead of reading them as floats."""
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def write_calibration(model_path, calibration: Calibration) -> tuple[Path, Path]:
