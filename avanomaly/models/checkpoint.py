@@ -94,6 +94,8 @@ def load_data_only(path, what: str = "checkpoint", problem: str = "corrupt or tr
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad archive
+        if str(exc).lower().startswith("weights only load failed"):  # a pickled object, not a broken archive
+            problem = "cannot read as data only the"
         raise CheckpointError(f"{path}: {problem} {what} file ({load_error_reason(exc)})") from None
 
 
