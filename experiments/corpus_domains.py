@@ -51,6 +51,7 @@ NEW_REPOS = {
     "KwaiVGI/LivePortrait": ("46e8bbcf9bcbd01958c99b9710c8cbd7f7aaad82", "MIT"),
     "Rudrabha/Wav2Lip": ("eaaf87cdda923c4e14d352b0d1be324916af7d90", "none stated (README: research / non-commercial only)"),
     "sibozhang/Text2Video": ("f9dddb72a26c280750aec1f5f4a116caf684013c", "none stated (VidTIMIT: its own terms)"),
+    "amrkh97/Lipify-LipReading": ("0996ba9b5f24da5740afd83088446abaee9e4ef6", "MIT"),
 }
 REPOS = {**corpus.REPOS, **NEW_REPOS}
 
@@ -115,7 +116,8 @@ def new_clips() -> list[Clip]:
              note="test input of the Wav2Lip repo (origin not stated), man talking to camera, 720p"),
         _new("sibozhang/Text2Video", "*phoneme_data/VidTIMIT/fadg0/fadgo_sa1.mp4", "vidtimit_fadg0", "lab",
              note="VidTIMIT speaker fadg0, sentence sa1 (sa1.mp4 beside it has no audio)"),
-    ]
+    ] + [_new("amrkh97/Lipify-LipReading", f"Prototype-Test-Videos/Colors_{i}.mp4", "lipify_phone", "phone",
+              note="portrait phone selfie, a man saying colour words, 2.2-2.5 s") for i in (6, 7)]
 
 
 def base_clips(mirrors: Path) -> list[Clip]:
