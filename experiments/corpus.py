@@ -151,6 +151,14 @@ def materialize(mirrors: Path, src: Source, clips: Path) -> Path:
     return dst
 
 
+def write_rows(rows: list[dict], path: Path) -> None:
+    """Write ``rows`` (dicts with the same keys) as a CSV with a header."""
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
 def build(mirrors: Path, out: Path) -> Path:
     rows = []
     clips = out / "clips"
@@ -162,10 +170,7 @@ def build(mirrors: Path, out: Path) -> Path:
                      "source": f"{src.repo}@{commit}:{src.path}" + (f" + {src.wav}" if src.wav else ""),
                      "licence": licence, "note": src.note})
     manifest = out / "manifest.csv"
-    with open(manifest, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_rows(rows, manifest)
     return manifest
 
 

@@ -29,7 +29,6 @@ Splits (``assign_splits``), by PERSON (``Clip.person``: one id per human across 
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import sys
 from collections import defaultdict
@@ -203,10 +202,7 @@ def build(mirrors: Path, out: Path, shared: Path | None = None) -> tuple[Path, l
                      "source": f"{src.repo}@{src.rev}:{src.path}" + (f" + {src.wav}" if src.wav else ""),
                      "licence": REPOS[src.repo][1], "note": src.note})
     manifest = out / "manifest.csv"
-    with open(manifest, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    corpus.write_rows(rows, manifest)
     return manifest, notes
 
 
