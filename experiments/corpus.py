@@ -130,35 +130,47 @@ def mux(video: Path, wav: Path, out: Path) -> None:
             dst.mux(p)
 
 
+def materialize(mirrors: Path, src: Source, clips: Path) -> Path:
+    """Write ``src``'s clip under ``clips`` (once; an existing file is kept): the blob as it is, or video + wav
+    re-muxed (``mux``) when the repository keeps the audio beside the video. Returns the clip's path."""
+    stem = src.repo.replace("/", "__") + "__" + src.path.replace("/", "__")
+    dst = clips / (Path(stem).with_suffix(".mkv").name if src.wav else stem)
+    if not dst.exists():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(".tmp-" + dst.name)
+        if src.wav:
+            v, w = dst.with_name(".v-" + Path(src.path).name), dst.with_name(".a-" + Path(src.wav).name)
+            v.write_bytes(_show(mirrors, src.repo, src.path, src.rev))
+            w.write_bytes(_show(mirrors, src.repo, src.wav, src.rev))
+            mux(v, w, tmp)
+            v.unlink()
+            w.unlink()
+        else:
+            tmp.write_bytes(_show(mirrors, src.repo, src.path, src.rev))
+        tmp.replace(dst)
+    return dst
+
+
+def write_rows(rows: list[dict], path: Path) -> None:
+    """Write ``rows`` (dicts with the same keys) as a CSV with a header."""
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
 def build(mirrors: Path, out: Path) -> Path:
     rows = []
     clips = out / "clips"
     for src in sources(mirrors):
-        stem = src.repo.replace("/", "__") + "__" + src.path.replace("/", "__")
-        dst = clips / (Path(stem).with_suffix(".mkv").name if src.wav else stem)
-        if not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(".tmp-" + dst.name)
-            if src.wav:
-                v, w = dst.with_name(".v-" + Path(src.path).name), dst.with_name(".a-" + Path(src.wav).name)
-                v.write_bytes(_show(mirrors, src.repo, src.path, src.rev))
-                w.write_bytes(_show(mirrors, src.repo, src.wav, src.rev))
-                mux(v, w, tmp)
-                v.unlink()
-                w.unlink()
-            else:
-                tmp.write_bytes(_show(mirrors, src.repo, src.path, src.rev))
-            tmp.replace(dst)
+        dst = materialize(mirrors, src, clips)
         commit, licence = src.rev, REPOS[src.repo][1]
         rows.append({"path": str(dst.relative_to(out)), "label": "real", "category": "RealVideo-RealAudio",
                      "method": "original", "identity": src.speaker, "split": src.split,
                      "source": f"{src.repo}@{commit}:{src.path}" + (f" + {src.wav}" if src.wav else ""),
                      "licence": licence, "note": src.note})
     manifest = out / "manifest.csv"
-    with open(manifest, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_rows(rows, manifest)
     return manifest
 
 

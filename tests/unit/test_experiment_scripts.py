@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import shlex
+import sys
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _load(name):
     spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -68,3 +70,39 @@ def test_fakeavceleb_script_commands_are_valid(tmp_path, capsys, extra):
     out = capsys.readouterr().out
     assert [shlex.split(line)[1] for line in out.splitlines() if line.startswith("avanomaly ")] == \
         ["index", "train", "evaluate"]
+
+
+def test_domain_corpus_splits_are_person_disjoint_and_test_sources_whole():
+    """corpus_domains.assign_splits on a synthetic source list (no network, no mirrors)."""
+    mod = _load("corpus_domains")
+    Source = mod.Source
+
+    def clip(repo, speaker, domain="web", person=""):
+        return mod.Clip(Source(repo, f"{speaker}.mp4", speaker, commit="0" * 40), domain, "en", person)
+
+    clips = [clip(f"a/train{i}", f"p{i}") for i in range(30)]
+    clips += [clip("a/train0", "p0_again", person="p0"), clip("a/multi", "p1", person="p1"),
+              clip("b/test", "t1", "noisy"), clip("b/test", "t2", "lab"), clip("c/test", "t3", "webcam"),
+              clip("d/shared", "s1"), clip("a/train5", "gen_person")]
+    kept, dropped = mod.assign_splits(clips, test_repos={"b/test", "c/test"}, exclude_repos={"d/shared"},
+                                      exclude_people={"gen_person"}, always_train={"p3"})
+    split = {}
+    for c, s in kept:
+        split.setdefault(c.person, set()).add(s)
+    assert all(len(s) == 1 for s in split.values())
+    assert {c.source.repo for c, s in kept if s == "test"} == {"b/test", "c/test"}
+    assert not {c.source.repo for c, s in kept if s != "test"} & {"b/test", "c/test"}
+    assert {c.source.speaker for c, _ in dropped} == {"s1", "gen_person"}
+    val = {c.person for c, s in kept if s == "val"}
+    assert len(val) == 10 and "p3" not in val  # a third of the 30 people, never a pinned one
+    # the same people land in the same splits whatever the order of the list
+    kept2, _ = mod.assign_splits(clips[::-1], test_repos={"b/test", "c/test"}, exclude_repos={"d/shared"},
+                                 exclude_people={"gen_person"}, always_train={"p3"})
+    assert {(c.source.path, c.source.repo, s) for c, s in kept2} == {(c.source.path, c.source.repo, s) for c, s in kept}
+    # a test person also shown by a train source is refused
+    from avanomaly.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="more than one split"):
+        mod.assign_splits(clips + [clip("a/train9", "t1_elsewhere", person="t1")], test_repos={"b/test"})
+    with pytest.raises(DatasetError, match="unknown domain"):
+        clip("a/x", "q", "tv")
