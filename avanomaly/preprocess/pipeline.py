@@ -20,7 +20,7 @@ from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.preprocess.stream import StreamState, iter_chunks, stream_features
-from avanomaly.utils import atomic_write_text, file_sha256
+from avanomaly.utils import atomic_write_text, dying_pool_initializer, file_sha256
 
 #: multiprocessing start method for workers (fork is unsafe with torch/OpenCV threads)
 START_METHOD = "spawn"
@@ -247,7 +247,8 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
                 _WORKER.update(saved)
         else:
             ctx = multiprocessing.get_context(START_METHOD)
-            with ctx.Pool(min(workers, len(paths)), initializer=_init_worker, initargs=(*args, True)) as pool:
+            init, initargs = dying_pool_initializer(_init_worker, (*args, True))  # workers die with this process
+            with ctx.Pool(min(workers, len(paths)), initializer=init, initargs=initargs) as pool:
                 for result in pool.imap_unordered(_process_one, paths):
                     record(result)
     finally:
