@@ -15,6 +15,7 @@ import torch
 
 from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import ClipTooShortError, MediaError
+from avanomaly.io.decode import fold_warnings
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector
@@ -63,7 +64,7 @@ def _extract(source, cfg: PreprocessConfig, detector: FaceDetector | None, sink,
         "config": dataclasses.asdict(cfg),
         "avanomaly_version": _version(),
         **state.info,
-        "decode_warnings": list(state.warnings),
+        "decode_warnings": fold_warnings(state.warnings),
     }
 
 
