@@ -47,23 +47,6 @@ def files(tmp_path_factory):
     return {"root": root, "model": str(model), "declared": str(declared), "gappy": str(gappy)}
 
 
-@pytest.fixture
-def decoded_chunks(monkeypatch) -> list:
-    """Frames of every chunk the decoder hands out (``avanomaly.io.iter_clip_chunks``, the Detector's source)."""
-    import avanomaly.io
-
-    seen: list[int] = []
-    real = avanomaly.io.iter_clip_chunks
-
-    def counting(*args, **kwargs):
-        for chunk in real(*args, **kwargs):
-            seen.append(chunk.n_frames)
-            yield chunk
-
-    monkeypatch.setattr(avanomaly.io, "iter_clip_chunks", counting)
-    return seen
-
-
 def run(args):
     return CliRunner().invoke(cli, args, catch_exceptions=False)
 
@@ -75,13 +58,13 @@ def test_the_test_file_declares_1200_s(files):
     assert probe(files["declared"])["duration"] == pytest.approx(DECLARED_S, abs=0.1)
 
 
-def test_score_max_seconds_refuses_a_declared_long_file_before_decoding(files, decoded_chunks):
+def test_score_max_seconds_refuses_a_declared_long_file_before_decoding(files, decoded_frames):
     res = run(["score", files["declared"], "--model", files["model"], "--json", "--max-seconds", str(LIMIT_S)])
     assert res.exit_code == EXIT_SOME_FAILED, res.output
     (row,) = json.loads(res.stdout)["results"]
     assert row["status"] == "failed" and row["reason"] == "too-long", row
     assert f"{DECLARED_S:.1f} s" in row["message"] and f"{LIMIT_S:g} s" in row["message"]
-    assert decoded_chunks == []  # not one frame decoded (today's main decodes 300 s first)
+    assert decoded_frames == []  # not one frame decoded (today's main decodes 300 s first)
 
 
 def test_decoder_refuses_from_the_declared_duration_and_counts_from_start(files):
