@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import avanomaly
 from avanomaly.io.testing import write_test_video
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir() or os.name != "posix",
@@ -27,6 +28,9 @@ START_TIMEOUT_S = 180.0
 #: every worker must be gone within this long after its parent was killed (they go in well under a second)
 GONE_WITHIN_S = 5.0
 POLL_S = 0.1
+#: the subprocesses import this checkout's avanomaly, wherever pytest runs from
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(avanomaly.__file__).resolve().parents[1]),
+                                                     os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
 
 
 def _parents() -> dict[int, int]:
@@ -91,7 +95,7 @@ def test_sigkilled_preprocess_leaves_no_worker_running(long_clips, tmp_path):
     cache = tmp_path / "cache"
     proc = subprocess.Popen([sys.executable, "-m", "avanomaly", "preprocess", str(long_clips), "--out", str(cache),
                              "--workers", "2", "--face-fallback", "center", "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -130,7 +134,7 @@ def test_die_with_parent_ends_a_process_whose_parent_is_gone(tmp_path):
                "p = subprocess.Popen([sys.executable, '-c', sys.argv[1], str(os.getpid())])\n"
                f"while not os.path.exists({str(pid_file)!r}): time.sleep(0.05)\n"
                "time.sleep(0.2)\n")  # then exit: the grandchild is orphaned
-    subprocess.run([sys.executable, "-c", starter, code], check=True, timeout=START_TIMEOUT_S)
+    subprocess.run([sys.executable, "-c", starter, code], check=True, timeout=START_TIMEOUT_S, env=ENV)
     grandchild = int(pid_file.read_text())
     try:
         deadline = time.monotonic() + GONE_WITHIN_S
