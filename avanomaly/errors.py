@@ -39,15 +39,19 @@ class AvanomalyError(Exception):
 
 
 class MediaError(AvanomalyError):
-    """A media file cannot be used. ``path`` is the file, ``reason`` a short machine-readable tag."""
+    """A media file cannot be used. ``path`` is the file, ``reason`` a short machine-readable tag, ``message``
+    what is wrong, in words every user can act on (the command line and the service show it as it is).
+    ``hint``: what a Python caller can pass instead (``allow_partial=True``...); shown by ``str(exc)`` only,
+    never in command-line or service messages, where no such option exists."""
 
     reason = "media-error"
 
-    def __init__(self, path, message: str):
+    def __init__(self, path, message: str, hint: str | None = None):
         self.path = str(path)
         self.message = message
+        self.hint = hint
         # the path may be any user data (a manifest field): quoted short; self.path keeps it whole
-        super().__init__(f"{shorten(self.path)}: {shorten(message, MAX_MESSAGE_CHARS)}")
+        super().__init__(f"{shorten(self.path)}: {shorten(message, MAX_MESSAGE_CHARS)}" + (f" ({hint})" if hint else ""))
 
 
 class MissingFileError(MediaError):
@@ -122,8 +126,8 @@ class BadPathError(MediaError):
 
     reason = "bad-path"
 
-    def __init__(self, path, message: str, reason: str | None = None):
-        super().__init__(path, message)
+    def __init__(self, path, message: str, reason: str | None = None, hint: str | None = None):
+        super().__init__(path, message, hint)
         if reason:
             self.reason = reason
 

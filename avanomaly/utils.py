@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -314,3 +315,77 @@ def prefetch(iterable, depth: int = 1, name: str = "avanomaly-prefetch"):
     finally:
         stop.set()
         thread.join()
+
+
+#: seconds between a pool worker's checks that its parent still runs (the portable fallback of PR_SET_PDEATHSIG)
+PARENT_POLL_SECONDS = 0.5
+#: exit status of a pool worker that ends because its parent ended
+PARENT_GONE_EXIT = 70
+#: prctl option "send me this signal when my parent dies" (linux/prctl.h)
+_PR_SET_PDEATHSIG = 1
+
+
+def dying_pool_initializer(init=None, initargs=()) -> tuple:
+    """``(initializer, initargs)`` for a process pool whose workers end with the process that creates it,
+    however it ends (SIGKILL included), instead of running on to the end of their current file.
+
+    ``init(*initargs)`` is the pool's own initializer (module-level, so ``spawn`` can pickle it). Pass the pair to
+    ``multiprocessing.Pool`` / ``ProcessPoolExecutor`` as ``initializer=..., initargs=...``; every pool of the
+    package does (preprocess, evaluation scoring, synthetic generation)."""
+    return _init_pool_worker, (os.getpid(), init, tuple(initargs))
+
+
+def _init_pool_worker(parent_pid: int, init, initargs: tuple) -> None:
+    die_with_parent(parent_pid)
+    if init is not None:
+        init(*initargs)
+
+
+def die_with_parent(parent_pid: int, poll_seconds: float = PARENT_POLL_SECONDS) -> None:
+    """End this process (``os._exit(PARENT_GONE_EXIT)``) as soon as ``parent_pid``, the process that started it,
+    ends. On Linux the kernel does it at once (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); everywhere a daemon
+    thread also watches, every ``poll_seconds``, for ``os.getppid()`` to change (the orphan is re-parented) or
+    the multiprocessing parent's sentinel to close. A parent already gone when this is called ends it now."""
+    import signal
+    import sys
+    import threading
+
+    ppid = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc / no prctl: the watchdog below still holds
+            pass
+    if not _pid_alive(parent_pid):  # died before prctl took effect
+        os._exit(PARENT_GONE_EXIT)
+    threading.Thread(target=_watch_parent, args=(ppid, poll_seconds), name="avanomaly-parent-watch",
+                     daemon=True).start()
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate it on Windows; the watchdog decides there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watch_parent(ppid: int, poll_seconds: float) -> None:
+    import multiprocessing
+    from multiprocessing import connection
+
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None)
+    while os.getppid() == ppid:
+        if sentinel is None:
+            time.sleep(poll_seconds)
+        elif connection.wait([sentinel], timeout=poll_seconds):
+            break
+    os._exit(PARENT_GONE_EXIT)

@@ -30,3 +30,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def decoded_frames(monkeypatch) -> list:
+    """Counts the frames the Detector's decoder hands out (``avanomaly.io.iter_clip_chunks``, prefetch included)."""
+    import avanomaly.io
+
+    frames: list[int] = []
+    real = avanomaly.io.iter_clip_chunks
+
+    def counting(*args, **kwargs):
+        for chunk in real(*args, **kwargs):
+            frames.append(chunk.n_frames)
+            yield chunk
+
+    monkeypatch.setattr(avanomaly.io, "iter_clip_chunks", counting)
+    return frames

@@ -209,8 +209,10 @@ class AvanomalyScorer(Scorer):
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
-                                     initargs=(self.model, trim, self.device, self.threads)) as pool:
+            from avanomaly.utils import dying_pool_initializer
+
+            init, initargs = dying_pool_initializer(_worker_init, (self.model, trim, self.device, self.threads))
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=init, initargs=initargs) as pool:
                 results = list(self._progress(pool.map(_worker_score, todo_paths, chunksize=1), len(todo), trim))
         else:
             results = [result_row(detector.score_one_safe(p), trim)

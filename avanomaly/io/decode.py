@@ -14,6 +14,7 @@ in memory at a time.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -58,6 +59,12 @@ AUDIO_SEEK_MIN_S = 60.0
 DOWNSCALE_INTERPOLATION = "AREA"
 #: timestamps within this many seconds count as equal (container rounding)
 TIME_EPS = Fraction(1, 1_000_000)
+#: a declared duration must pass ``max_seconds`` by more than this to be refused before decoding (containers
+#: round, and audio padding may end a little after the video; the decoder's own count settles the rest)
+DECLARED_SLACK_S = TRUNCATION_TOLERANCE_S
+
+#: what a Python caller can do about a file that fails part-way (MediaError.hint: never in CLI messages)
+PARTIAL_HINT = "load_clip(..., allow_partial=True) keeps what decoded"
 
 # First bytes of common containers, used to tell a damaged media file from a non-media one.
 _CONTAINER_MAGIC = (
@@ -334,6 +341,140 @@ def scan_duration(path, stop_after: float | None = None) -> float | None:
         container.close()
 
 
+# ----------------------------------------------------------------------------------------- warnings
+# Warnings that come once per event (an audio gap every few seconds of a long file) are folded into one line per
+# kind for a result: fold_warnings() is applied where warnings are collected (load_clip's Clip, ScoreResult, the
+# cache entry's meta.json), so CSV cells, JSON and the table all get one line per kind, whatever the length.
+
+
+def _gap_warning(ms: float, at: float) -> str:
+    return f"audio gap of {ms:.0f} ms at {at:.2f} s filled with zeros"
+
+
+def _overlap_warning(ms: float, at: float) -> str:
+    return f"audio timestamps overlap by {ms:.0f} ms at {at:.2f} s"
+
+
+_NUM = r"(-?\d+(?:\.\d+)?)"
+#: per-event decoder warnings: kind -> (one event's pattern, the folded line's pattern, how the folded line reads)
+_FOLDED_KINDS = {
+    "gap": (re.compile(rf"^audio gap of {_NUM} ms at {_NUM} s filled with zeros$"),
+            re.compile(rf"^audio gaps filled with zeros: {_NUM} times \(first at {_NUM} s, largest {_NUM} ms, "
+                       rf"{_NUM} ms in all\)$"),
+            "audio gaps filled with zeros: {n} times (first at {first:.2f} s, largest {largest:.0f} ms, "
+            "{total:.0f} ms in all)"),
+    "overlap": (re.compile(rf"^audio timestamps overlap by {_NUM} ms at {_NUM} s$"),
+                re.compile(rf"^audio timestamps overlap: {_NUM} times \(first at {_NUM} s, largest {_NUM} ms, "
+                           rf"{_NUM} ms in all\)$"),
+                "audio timestamps overlap: {n} times (first at {first:.2f} s, largest {largest:.0f} ms, "
+                "{total:.0f} ms in all)"),
+}
+_SAME_BUT_NUMBERS = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def fold_warnings(messages) -> list[str]:
+    """One line per kind of warning, in the order of each kind's first message: the decoder's per-event warnings
+    (audio gaps, audio timestamp overlaps) become ``audio gaps filled with zeros: 246 times (first at 3.20 s,
+    largest 120 ms, 9840 ms in all)``; other messages repeated with only their numbers changed become the first
+    one + ``(and N more like it)``. A single message is kept as it is; folding folded lines again merges them."""
+    out: list = []  # str, or [kind, n, first, largest, total] for a per-event kind
+    events: dict[str, list] = {}
+    alike: dict[str, list] = {}  # message with its numbers blanked -> [index in out, first message, count]
+    for msg in messages:
+        msg = str(msg)
+        for kind, (one, folded, _) in _FOLDED_KINDS.items():
+            if m := one.match(msg):
+                ms, at = float(m[1]), float(m[2])
+                part = [1, at, ms, ms]
+            elif m := folded.match(msg):
+                part = [int(float(m[1])), float(m[2]), float(m[3]), float(m[4])]
+            else:
+                continue
+            if kind not in events:
+                events[kind] = [kind, 0, part[1], 0.0, 0.0]
+                out.append(events[kind])
+            acc = events[kind]
+            acc[1] += part[0]
+            acc[2] = min(acc[2], part[1])
+            acc[3] = max(acc[3], part[2])
+            acc[4] += part[3]
+            break
+        else:
+            key = _SAME_BUT_NUMBERS.sub("#", re.sub(r" \(and \d+ more like it\)$", "", msg))
+            more = int(m[1]) if (m := re.search(r" \(and (\d+) more like it\)$", msg)) else 0
+            if key in alike:
+                alike[key][2] += 1 + more
+            else:
+                alike[key] = [len(out), re.sub(r" \(and \d+ more like it\)$", "", msg), 1 + more]
+                out.append(None)
+    for index, first, count in alike.values():
+        out[index] = first if count == 1 else f"{first} (and {count - 1} more like it)"
+    lines = []
+    for item in out:
+        if isinstance(item, list):
+            kind, n, first, largest, total = item
+            if n == 1:
+                one = _gap_warning if kind == "gap" else _overlap_warning
+                lines.append(one(largest, first))
+            else:
+                lines.append(_FOLDED_KINDS[kind][2].format(n=n, first=first, largest=largest, total=total))
+        else:
+            lines.append(item)
+    return lines
+
+
+def declared_seconds(container) -> float | None:
+    """Seconds an open container declares: its own duration, else the longest of its streams' declared
+    durations (stream duration or Matroska ``DURATION`` tag). None when nothing is declared (a piped stream)."""
+    if container.duration:
+        return container.duration / 1_000_000
+    lengths = []
+    for s in container.streams:
+        if s.duration is not None and s.time_base is not None:
+            lengths.append(float(s.duration * s.time_base))
+        elif (tagged := _duration_tag(s)) is not None:
+            lengths.append(float(tagged))
+    return max(lengths) if lengths else None
+
+
+def _refuse_declared(path, container, max_seconds: float | None, start: float = 0.0,
+                     duration: float | None = None) -> None:
+    """THE rule for refusing a file before decoding: ``TooLongError`` when the container declares more than
+    ``max_seconds`` (+ DECLARED_SLACK_S) from ``start`` on (at most ``duration`` of it is wanted)."""
+    if not max_seconds:
+        return
+    declared = declared_seconds(container)
+    if declared is None:
+        return
+    wanted = max(0.0, declared - start)
+    if duration is not None:
+        wanted = min(wanted, duration)
+    if wanted > max_seconds + DECLARED_SLACK_S:
+        raise TooLongError(path, f"the container declares {declared:.1f} s, longer than the limit of "
+                                 f"{max_seconds:g} s (refused before decoding)")
+
+
+def check_length(path, max_seconds: float | None, scan: bool = False) -> None:
+    """Refuse ``path`` (``TooLongError``) when it is known to run longer than ``max_seconds`` before anything
+    is decoded: from the container's declared duration (the rule ``iter_clip_chunks(max_seconds=)`` applies
+    too) and, with ``scan``, from the video packets' timestamps (:func:`scan_duration`, read up to just past the
+    limit), for streams that declare no duration or a wrong one. Decoding stays the authority."""
+    if not max_seconds:
+        return
+    path = Path(path)
+    check_media_path(path)
+    container = _open(path)
+    try:
+        _refuse_declared(path, container, max_seconds)
+    finally:
+        container.close()
+    if scan:
+        scanned = scan_duration(path, stop_after=max_seconds)
+        if scanned is not None and scanned > max_seconds:
+            raise TooLongError(path, f"the video runs past {scanned:.1f} s, longer than the limit of "
+                                     f"{max_seconds:g} s")
+
+
 # ----------------------------------------------------------------------------------------- decoding
 
 
@@ -468,7 +609,7 @@ class _VideoReader:
     def _fail(self, message: str) -> None:
         where = f"after {self.n_source} source frames ({self.decoded_until:.2f} s of video)"
         if not self.allow_partial:
-            raise CorruptMediaError(self.path, f"{message} {where}; pass allow_partial=True to keep what decoded")
+            raise CorruptMediaError(self.path, f"{message} {where}", hint=PARTIAL_HINT)
         self.warnings.append(f"partial decode: {message} {where}; the clip stops there")
 
     def _to_rgb(self, frame) -> np.ndarray:
@@ -614,10 +755,10 @@ class _AudioReader:
                         t = float(frame.pts * frame.time_base)
                         gap = t - self._input_expected
                         if gap > AUDIO_GAP_TOLERANCE_S:
-                            self.warnings.append(f"audio gap of {gap * 1000:.0f} ms at {t - float(self.origin):.2f} s filled with zeros")
+                            self.warnings.append(_gap_warning(gap * 1000, t - float(self.origin)))
                             yield np.zeros(int(round(gap * self.sample_rate)), dtype=np.float32)
                         elif gap < -AUDIO_GAP_TOLERANCE_S:
-                            self.warnings.append(f"audio timestamps overlap by {-gap * 1000:.0f} ms at {t - float(self.origin):.2f} s")
+                            self.warnings.append(_overlap_warning(-gap * 1000, t - float(self.origin)))
                         self._input_expected = t
                     self._input_expected += frame.samples / frame.sample_rate
                     frame.pts = None  # the resampler keeps its own clock; we place samples ourselves
@@ -644,7 +785,7 @@ class _AudioReader:
     def _fail(self, message: str) -> None:
         where = f"after {self.n_decoded / self.sample_rate:.2f} s of audio"
         if not self.allow_partial:
-            raise CorruptMediaError(self.path, f"{message} {where}; pass allow_partial=True to keep what decoded")
+            raise CorruptMediaError(self.path, f"{message} {where}", hint=PARTIAL_HINT)
         self.warnings.append(f"partial decode: {message} {where}; the rest of the audio is zeros")
 
     def read(self, n: int) -> np.ndarray:
@@ -695,8 +836,9 @@ def iter_clip_chunks(
     Memory is bounded by one chunk plus one source frame, so hour-long files are fine. Concatenating
     the chunks' ``frames`` and ``audio`` gives exactly ``load_clip(path, ...)``. Each chunk's ``start``
     is its time from the video start; its ``warnings`` are those noticed while decoding it.
-    ``max_seconds``: raise ``TooLongError`` the moment the decoded video (from ``start``) passes this many
-    seconds, whatever the container declares (a piped stream declares no duration); nothing later is decoded.
+    ``max_seconds``: raise ``TooLongError`` before decoding when the container declares more than this (from
+    ``start``, see :func:`check_length`), and the moment the decoded video passes this many seconds whatever the
+    container declares (a piped stream declares no duration); nothing later is decoded.
     """
     if chunk_frames <= 0:
         raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
@@ -730,10 +872,11 @@ def _iter_chunks(path: Path, chunk_frames, fps, sample_rate, max_side, require_a
     video = _VideoReader(path, fps_f, start, max_frames, max_side, allow_partial, warnings)
     audio = None
     try:
+        _refuse_declared(path, video.container, max_seconds, start, duration)  # before any frame is decoded
         has_audio = bool(video.container.streams.audio)
         if not has_audio and require_audio:
-            raise NoAudioError(path, "the file has no audio stream: audio-visual scoring needs one "
-                                     "(load_clip(..., require_audio=False) decodes the video with silent audio)")
+            raise NoAudioError(path, "the file has no audio stream: audio-visual scoring needs one",
+                               hint="load_clip(..., require_audio=False) decodes the video with silent audio")
         av_offset = 0.0
         if has_audio:
             a = video.container.streams.audio[0]
@@ -852,9 +995,10 @@ def load_clip(
         path=first.path,
         has_audio=first.has_audio,
         start=first.start,
-        warnings=[w for c in chunks for w in c.warnings],
+        warnings=fold_warnings(w for c in chunks for w in c.warnings),
     )
 
 
-__all__ = ["Clip", "load_clip", "iter_clip_chunks", "probe", "scan_duration", "DEFAULT_FPS", "DEFAULT_SAMPLE_RATE",
+__all__ = ["Clip", "load_clip", "iter_clip_chunks", "probe", "scan_duration", "check_length", "declared_seconds",
+           "fold_warnings", "DEFAULT_FPS", "DEFAULT_SAMPLE_RATE",
            "DEFAULT_CHUNK_FRAMES"]

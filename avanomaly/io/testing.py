@@ -114,6 +114,7 @@ def write_test_video(
     container_options: dict[str, str] | None = None,
     rotation: int = 0,
     streamed: bool = False,
+    audio_gaps: Sequence[tuple[float, float]] | None = None,
 ) -> Path:
     """Write a small synthetic audio-video file and return its path.
 
@@ -141,6 +142,9 @@ def write_test_video(
         streamed: write through a non-seekable stream, as a pipe does (``ffmpeg ... -f matroska - > f.mkv``):
             the muxer cannot go back to store the duration, so the file has no container duration
             (``STREAMED_FORMATS`` only).
+        audio_gaps: ``(at, seconds)`` pairs: the audio timestamps jump forward by ``seconds`` from the first audio
+            block (AUDIO_BLOCK samples) that starts at or after ``at`` seconds of signal, as in a stream with lost
+            packets; no samples are written for the gap (the decoder fills it with zeros and warns).
     """
     import av
 
@@ -165,7 +169,7 @@ def write_test_video(
     try:
         _write(av.open(target, mode="w", format=fmt, options=container_options or {}), path, fps, n_frames, size,
                audio_rate, channels, audio_fn, vfr_pts, video_codec, frame_fn, audio_duration, audio_codec,
-               rotation, video_offset, audio_offset)
+               rotation, video_offset, audio_offset, audio_gaps or ())
     finally:
         if sink is not None:
             sink.raw.close()
@@ -190,7 +194,7 @@ class NonSeekableWriter(io.RawIOBase):
 
 
 def _write(container, path, fps, n_frames, size, audio_rate, channels, audio_fn, vfr_pts, video_codec, frame_fn,
-           audio_duration, audio_codec, rotation, video_offset, audio_offset) -> None:
+           audio_duration, audio_codec, rotation, video_offset, audio_offset, audio_gaps=()) -> None:
     import av
 
     with container as out:
@@ -251,7 +255,8 @@ def _write(container, path, fps, n_frames, size, audio_rate, channels, audio_fn,
                 planar = np.ascontiguousarray(data.T.astype(np.float32))  # (C, n)
                 frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=astream.layout.name)
                 frame.sample_rate = audio_rate
-                frame.pts = start_pts + s0
+                frame.pts = start_pts + s0 + sum(int(round(g * audio_rate)) for at, g in audio_gaps
+                                                 if s0 >= at * audio_rate)
                 frame.time_base = Fraction(1, audio_rate)
                 if fmt != "fltp":
                     frame = _convert_audio(frame, fmt, astream.layout.name, audio_rate)

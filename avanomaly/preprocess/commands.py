@@ -138,5 +138,17 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         click.echo(f"{len(report.failed)} file(s) failed (see {report.failures_csv}):", err=True)
         for path, reason, message in report.failed:
             click.echo(f"  {failure_line(path, reason, message)}", err=True)
+        for hint in cli_hints([reason for _, reason, _ in report.failed], cfg):
+            click.echo(hint, err=True)
         sys.exit(1)
+
+
+def cli_hints(reasons, cfg) -> list[str]:
+    """What a command-line user can do about these failure reasons (the flag, never a Python-only option)."""
+    from avanomaly.errors import NoFaceError
+
+    hints = []
+    if NoFaceError.reason in reasons and cfg.face_fallback != "center":
+        hints.append("clips without a face: --face-fallback center caches centre crops for them instead")
+    return hints
 

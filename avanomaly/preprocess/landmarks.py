@@ -214,7 +214,7 @@ class LipTracker:
             if self.cfg.face_fallback != "center":
                 raise NoFaceError(self.source if self.source is not None else "<frames>",
                                   f"no face found in any of the {self.n_checked} frames checked (MediaPipe face "
-                                  "mesh); use face_fallback='center' to score it anyway")
+                                  "mesh)", hint="PreprocessConfig(face_fallback='center') scores it anyway")
             self.feats.extend([np.zeros(N_LIP_FEATURES, np.float32)] * self.waiting)
             self.found.extend([False] * self.waiting)
             self.waiting = 0

@@ -285,8 +285,8 @@ class MouthTracker:
                 raise NoFaceError(
                     self.source if self.source is not None else "<frames>",
                     f"no face found in any of the {self.n_checked} frames checked (detector "
-                    f"{getattr(self.detector, 'name', type(self.detector).__name__)}); use face_fallback='center' "
-                    "to fall back to centre crops",
+                    f"{getattr(self.detector, 'name', type(self.detector).__name__)})",
+                    hint="PreprocessConfig(face_fallback='center') falls back to centre crops",
                 )
             self._flush_pending(self._centre_geom())
         return np.concatenate(self.mouths), np.concatenate(self.found)

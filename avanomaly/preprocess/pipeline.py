@@ -15,12 +15,13 @@ import torch
 
 from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import ClipTooShortError, MediaError
+from avanomaly.io.decode import fold_warnings
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector, import_detector, imported_detectors
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.preprocess.stream import StreamState, iter_chunks, stream_features
-from avanomaly.utils import atomic_write_text, file_sha256
+from avanomaly.utils import atomic_write_text, dying_pool_initializer, file_sha256
 
 #: multiprocessing start method for workers (fork is unsafe with torch/OpenCV threads)
 START_METHOD = "spawn"
@@ -63,7 +64,7 @@ def _extract(source, cfg: PreprocessConfig, detector: FaceDetector | None, sink,
         "config": dataclasses.asdict(cfg),
         "avanomaly_version": _version(),
         **state.info,
-        "decode_warnings": list(state.warnings),
+        "decode_warnings": fold_warnings(state.warnings),
     }
 
 
@@ -249,7 +250,9 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
                 _WORKER.update(saved)
         else:
             ctx = multiprocessing.get_context(START_METHOD)
-            with ctx.Pool(min(workers, len(paths)), initializer=_init_worker, initargs=(*args, True, imported_detectors())) as pool:
+            # workers die with this process; they repeat the user's import_detector calls
+            init, initargs = dying_pool_initializer(_init_worker, (*args, True, imported_detectors()))
+            with ctx.Pool(min(workers, len(paths)), initializer=init, initargs=initargs) as pool:
                 for result in pool.imap_unordered(_process_one, paths):
                     record(result)
     finally:

@@ -169,8 +169,8 @@ def render_table(results) -> str:
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="Sync-model arithmetic; bf16 is ~2x faster on CPUs with AVX512-BF16/AMX, scores move slightly.")
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Refuse files longer than this (reason too-long), checked on every decoded frame, so it holds "
-                   "for files that declare no duration.")
+              help="Refuse files longer than this (reason too-long): before decoding when the container declares "
+                   "more, and on every decoded frame, so it holds for files that declare no duration.")
 def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggregation, topk, window, skip_seconds,
           device, threads, chunk_frames, precision, max_seconds):
     """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate.

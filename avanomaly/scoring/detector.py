@@ -233,8 +233,8 @@ class Detector:
             raise ClipTooShortError(name, f"{n_frames} frame(s) after decoding; need at least {MIN_CLIP_FRAMES}")
         face_found = np.concatenate(face_parts)
         if not face_found.any() and cfg.face_fallback == "error":
-            raise NoFaceError(name, f"no face found in any frame checked ({face_model_name(cfg)}); the model "
-                                    "was set up with face_fallback='error'")
+            raise NoFaceError(name, f"no face found in any frame checked ({face_model_name(cfg)}); this model "
+                                    "scores clips with a face only", hint="its PreprocessConfig has face_fallback='error'")
         frames = scorer.finish()
         nll = frames.nll  # (T-1,): NLL of frames 1..T-1
         times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start

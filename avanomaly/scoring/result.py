@@ -49,6 +49,11 @@ class ScoreResult:
 
     ok = True
 
+    def __post_init__(self):
+        from avanomaly.io.decode import fold_warnings
+
+        self.warnings = fold_warnings(self.warnings)  # one line per kind, whatever the clip's length
+
     def to_dict(self) -> dict:
         d = {
             "schema_version": SCHEMA_VERSION,

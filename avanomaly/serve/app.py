@@ -191,12 +191,13 @@ async def run_while_connected(request: Request, fn, *args, limiter: anyio.Capaci
 
 
 def _probe(path: str, max_seconds: float) -> dict:
-    """``probe`` + (with a length limit) ``scan_duration``: the video's length from its packets, read up to just
-    past the limit, so a stream that declares no duration (or a wrong one) is refused before scoring."""
-    from avanomaly.io.decode import probe, scan_duration
+    """``probe`` + (with a length limit) ``check_length``: ``TooLongError`` from the declared duration or the
+    video's packets (read up to just past the limit), so a stream that declares no duration (or a wrong one) is
+    refused before scoring."""
+    from avanomaly.io.decode import check_length, probe
 
     info = probe(path)
-    info["scanned_duration"] = scan_duration(path, stop_after=max_seconds) if max_seconds else None
+    check_length(path, max_seconds, scan=True)
     return info
 
 
@@ -309,14 +310,7 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
             path = received.path.rename(received.path.with_suffix(safe_suffix(name)))
             tmp_path = str(path)
             if state.check_media:
-                info = await anyio.to_thread.run_sync(_probe, tmp_path, state.max_seconds)
-                declared, scanned = info.get("duration") or 0.0, info.get("scanned_duration") or 0.0
-                if state.max_seconds and declared > state.max_seconds:
-                    return error_response(413, "too-long", f"{name}: {declared:.1f} s is longer than the limit "
-                                                           f"of {state.max_seconds:g} s")
-                if state.max_seconds and scanned > state.max_seconds:  # reading stopped just past the limit
-                    return error_response(413, "too-long", f"{name}: the video runs past {scanned:.1f} s, longer "
-                                                           f"than the limit of {state.max_seconds:g} s")
+                await anyio.to_thread.run_sync(_probe, tmp_path, state.max_seconds)  # too long: 413 below
             result = await run_while_connected(request, _score_with_pool, state, tmp_path, limiter=state.limiter)
             if getattr(result, "ok", True) is False:  # a ScoreFailure-like object
                 return error_response(422, getattr(result, "reason", "error"),

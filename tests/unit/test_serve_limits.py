@@ -81,23 +81,6 @@ def tiny_det():
     return tiny_detector(seed=0, chunk_frames=CHUNK_FRAMES)
 
 
-@pytest.fixture
-def decoded_frames(monkeypatch) -> list:
-    """Counts the frames the Detector's decoder hands out (``avanomaly.io.iter_clip_chunks``, prefetch included)."""
-    import avanomaly.io
-
-    frames: list[int] = []
-    real = avanomaly.io.iter_clip_chunks
-
-    def counting(*args, **kwargs):
-        for chunk in real(*args, **kwargs):
-            frames.append(chunk.n_frames)
-            yield chunk
-
-    monkeypatch.setattr(avanomaly.io, "iter_clip_chunks", counting)
-    return frames
-
-
 # ------------------------------------------------------------------------------------------- duration limit
 def test_piped_mkv_really_declares_no_duration(clips):
     assert probe(clips["long"])["duration"] == pytest.approx(LONG_S, abs=0.1)  # the source does

@@ -38,7 +38,7 @@ from avanomaly.data.synth.face import (
     random_identity,
 )
 from avanomaly.errors import ConfigError
-from avanomaly.utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+from avanomaly.utils import atomic_write_bytes, atomic_write_json, atomic_write_text, dying_pool_initializer
 
 log = logging.getLogger(__name__)
 
@@ -532,7 +532,8 @@ def generate(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 
     if workers == 1:
         iterator = map(_run_job, tasks)
     else:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        init, initargs = dying_pool_initializer()  # workers die with this process
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=init, initargs=initargs)
         iterator = pool.map(_run_job, tasks, chunksize=max(1, len(tasks) // (4 * workers)))
     if progress:
         from tqdm import tqdm
