@@ -11,7 +11,8 @@ from the cached features of each clip (the same features a file gives):
 - ``swap``: the video of one clip with the audio of the next clip in the list (another speaker), cropped to the
   shorter one.
 
-Scored with the model (``Detector.score_features``: fused score, its ``nll`` and ``sync`` terms, AV offset) and
+Scored with the model (``Detector.score_features``: fused score, each of its terms, |AV offset| alone, and the
+``nll`` + ``sync`` fusion of the calibration's own means / stds, i.e. the score before the ``offset`` term) and
 with the training-free ``sync-heuristic`` in the same run, on pixel crops (its default input) and on the lip
 landmarks. Also scored as FILES: the 10 shared real clips (how many the calibrated threshold calls fake), the 4
 shared fakes, and generator fakes found in public repos (``--generator`` folders). Writes OUT/real_faces.json and
@@ -115,6 +116,14 @@ def main(argv=None) -> int:
     names = [p for p in reals if p in lm and p in px]
 
     rows = []
+    fusion = det.calibration.score_fusion if det.calibration else None
+
+    def nll_sync(terms) -> float:
+        """The nll + sync fusion (mean z) with this calibration's stats: the score without the offset term."""
+        if fusion is None or not {"nll", "sync"} <= set(fusion.terms):
+            return float("nan")
+        ms = {t: (m, s) for t, m, s in zip(fusion.terms, fusion.mean, fusion.std)}
+        return float(np.mean([(terms[t] - ms[t][0]) / ms[t][1] for t in ("nll", "sync")]))
 
     def score(name, kind, shift, vis, mel, pvis, pmel):
         with warnings.catch_warnings():
@@ -123,7 +132,9 @@ def main(argv=None) -> int:
         h_px = heuristic_sync(np.asarray(pvis), np.asarray(pmel, dtype=np.float32))
         h_lm = heuristic_sync(np.asarray(vis), np.asarray(mel, dtype=np.float32))
         rows.append({"clip": Path(name).name, "kind": kind, "shift": shift, "score": r.score,
+                     "score_nll_sync": nll_sync(r.score_terms), **{f"term_{t}": v for t, v in r.score_terms.items()},
                      "nll": r.score_terms["nll"], "sync": r.score_terms["sync"], "offset": r.av_offset_frames,
+                     "abs_offset": abs(r.av_offset_frames),
                      "confidence": r.av_offset_confidence, "verdict": r.verdict,
                      "heuristic_pixels": h_px["score"], "heuristic_landmarks": h_lm["score"]})
 
@@ -146,7 +157,8 @@ def main(argv=None) -> int:
     sh["offset_error_abs"] = (sh.offset - sh["shift"]).abs()
     sh["offset_error_rel"] = [abs(r.offset - orig.offset[r.clip] - r.shift) for r in sh.itertuples()]
 
-    methods = ("score", "nll", "sync", "heuristic_pixels", "heuristic_landmarks")
+    methods = ("score", "score_nll_sync", "nll", "sync", "term_offset", "abs_offset", "heuristic_pixels",
+               "heuristic_landmarks")
     summary = {"model": str(det.source), "score_definition": det.calibration.score_definition if det.calibration else "",
                "threshold": det.threshold, "n_real": len(names), "n_shift": len(sh),
                "n_swap": int((df.kind == "swap").sum()),
@@ -157,7 +169,8 @@ def main(argv=None) -> int:
         summary["auc"][group] = {}
         for m in methods:
             neg, pos = orig[m].dropna().values, fakes[m].dropna().values
-            summary["auc"][group][m] = {"auc": auc(neg, pos), "ci95": auc_ci(neg, pos)}
+            if len(neg) and len(pos):
+                summary["auc"][group][m] = {"auc": auc(neg, pos), "ci95": auc_ci(neg, pos)}
 
     # files: shared reals and fakes, generator fakes
     files = []
@@ -172,7 +185,8 @@ def main(argv=None) -> int:
                     continue
                 files.append({"group": group, "file": Path(p).name, "status": "ok", "score": r.score,
                               "verdict": r.verdict, "percentile": r.percentile, "nll": r.score_terms["nll"],
-                              "sync": r.score_terms["sync"], "offset": r.av_offset_frames})
+                              "sync": r.score_terms["sync"], "offset_term": r.score_terms.get("offset"),
+                              "score_nll_sync": nll_sync(r.score_terms), "offset": r.av_offset_frames})
     fdf = pd.DataFrame(files)
     ok = fdf[fdf.status == "ok"]
     summary["shared_real_called_fake"] = int((ok[ok.group == "shared real"].verdict == "fake").sum())
@@ -187,14 +201,14 @@ def main(argv=None) -> int:
     def f3(x):
         return f"{x:.3f}"
 
-    auc_rows = [[g] + [f"{v[m]['auc']:.3f} [{v[m]['ci95'][0]:.2f}, {v[m]['ci95'][1]:.2f}]" for m in methods]
-                for g, v in summary["auc"].items()]
+    auc_rows = [[g] + [f"{v[m]['auc']:.3f} [{v[m]['ci95'][0]:.2f}, {v[m]['ci95'][1]:.2f}]" if m in v else "-"
+                       for m in methods] for g, v in summary["auc"].items()]
     md = [f"model `{summary['model']}`; score: {summary['score_definition']}", "",
           f"{summary['n_real']} held-out real clips, {summary['n_shift']} shifted copies (+-3, +-5 frames), "
           f"{summary['n_swap']} swapped-audio copies.", "",
           "AUC (95 % bootstrap CI), originals vs derived fakes:", "",
-          *markdown_table(["fakes", "avanomaly score", "nll term", "sync term", "heuristic (pixels)",
-                           "heuristic (landmarks)"], auc_rows), "",
+          *markdown_table(["fakes", "avanomaly score", "nll + sync fused", "nll term", "sync term", "offset term",
+                           "abs(AV offset)", "heuristic (pixels)", "heuristic (landmarks)"], auc_rows), "",
           f"AV offset within +-1 frame of the applied shift: {f3(summary['offset_within_1_abs'])} (absolute), "
           f"{f3(summary['offset_within_1_rel'])} (relative to the original's offset).", "",
           f"Shared real clips called fake at the calibrated threshold ({summary['threshold']}): "

@@ -10,6 +10,10 @@
 4. ``--install``: copy WORK/run/model.pt to avanomaly/pretrained/starter.pt (the weights the package ships);
 5. ``experiments/real_faces.py`` on the shared real clips and the corpus's test speakers -> WORK/real_faces.
 
+``--recalibrate MANIFEST`` only re-calibrates the shipped starter.pt in place (default score terms, e.g. after a
+new term): on the clips of MANIFEST whose identity is one of the model's own calibration speakers
+(``provenance.val_identities``, never trained on), and nothing else; prints the old and new reference scores.
+
 Every step skips what is already done, so re-running after a kill continues where it stopped.
 """
 
@@ -35,18 +39,54 @@ def run(args: list[str]) -> None:
         sys.exit(f"step failed (exit {rc}): {' '.join(args)}")
 
 
+def recalibrate(manifest: Path, threads: int) -> int:
+    """Re-calibrate PRETRAINED on its own calibration speakers' clips (listed in MANIFEST) with the default terms."""
+    import pandas as pd
+    import torch
+
+    from avanomaly.scoring import Detector
+    from avanomaly.scoring.modelfile import read_model_file, update_model_file
+
+    torch.set_num_threads(threads)
+    obj = read_model_file(PRETRAINED)
+    speakers = set(obj["provenance"]["val_identities"])
+    man = pd.read_csv(manifest)
+    clips = man[man.identity.isin(speakers) & (man.label == "real")]
+    paths = [str(manifest.parent / p) for p in clips.path]
+    if len(paths) != obj["provenance"]["n_val_clips"]:
+        sys.exit(f"{manifest}: {len(paths)} clips of {sorted(speakers)}, the model was calibrated on "
+                 f"{obj['provenance']['n_val_clips']}: not its calibration clips")
+    det = Detector.from_pretrained(str(PRETRAINED), device="cpu")
+    old = det.calibration
+    cal, failed = det.calibrate(paths, target_fpr=old.target_fpr,
+                                notes=f"manifest {manifest}: the {len(paths)} clips of the calibration speakers "
+                                      f"{sorted(speakers)} (never trained on)")
+    if failed:
+        sys.exit(f"could not score {[f.path for f in failed]}")
+    update_model_file(PRETRAINED, calibration=cal.to_dict())
+    print(f"old: {old.score_definition}; threshold {old.threshold:.4f}; reference {old.reference_scores}")
+    print(f"new: {cal.score_definition}; threshold {cal.threshold:.4f}; reference {cal.reference_scores}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mirrors", type=Path, required=True, help="folder of <owner>+<name>[/repo] git directories")
-    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--mirrors", type=Path, default=None, help="folder of <owner>+<name>[/repo] git directories")
+    ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="preprocessing processes")
     ap.add_argument("--install", action="store_true", help=f"copy the trained model to {PRETRAINED.relative_to(REPO)}")
+    ap.add_argument("--recalibrate", type=Path, default=None, metavar="MANIFEST",
+                    help="only re-calibrate the shipped starter.pt on MANIFEST's clips of its calibration speakers")
     ap.add_argument("overrides", nargs="*", help="training overrides, e.g. stage1.max_epochs=10")
     args = ap.parse_args(argv)
+    if args.recalibrate:
+        return recalibrate(args.recalibrate, args.threads)
     py = sys.executable
     work = args.work
     t0 = time.time()
+    if args.mirrors is None or args.work is None:
+        ap.error("--mirrors and --work are required (unless --recalibrate)")
     run([py, str(REPO / "experiments" / "corpus.py"), "--mirrors", str(args.mirrors), "--out", str(work / "corpus")])
     manifest = work / "corpus" / "manifest.csv"
     run([py, "-m", "avanomaly", "preprocess", "--front-end", "landmarks", "--manifest", str(manifest),

@@ -32,7 +32,7 @@ from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
 from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
-from avanomaly.scoring.fusion import NLL_DEFINITION, sync_term
+from avanomaly.scoring.fusion import NLL_DEFINITION, clip_terms
 from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
 
@@ -247,7 +247,7 @@ class Detector:
             offset, confidence = self.sync_model.offset_confidence(logits, mask)
             curve = self.sync_model.offset_curve(logits, mask)[0].float().cpu().numpy()  # (O,)
         offset, confidence = _scalar(offset), _scalar(confidence)
-        terms = {"nll": float(nll_score), "sync": sync_term(curve, self.model.max_offset)}
+        terms = clip_terms(float(nll_score), curve, self.model.max_offset)
         if self.calibration is not None:
             score, definition = self.calibration.clip_score(terms), self.calibration.score_definition
         else:

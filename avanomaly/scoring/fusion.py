@@ -10,6 +10,12 @@ Terms a ``Detector`` computes for every clip (higher = less like a real, in-sync
   shifted audio moves the peak away and swapped audio flattens the curve (both near 0 or above).
   (A third term, the gap ``max(curve) - max(curve[-1..+1])``, was tried and left out: real clips that are a few
   frames off by themselves get huge z-scores from it; docs/results.md "Real faces".)
+- ``offset``: where the curve's peak is, in frames beyond the tolerance, softened by the peak's sharpness:
+  ``sum_d p(d) * max(|d| - tol, 0)`` with ``p = softmax((curve - max(curve)) / tau)`` over the valid offsets and
+  ``tau = OFFSET_SHARPNESS * (max(curve) - median(curve))`` (scale-free: only the curve's shape matters). A sharp
+  peak at ``+-n`` gives about ``n - 1``; a peak inside ``+-1`` gives about 0; a flat curve (another voice) spreads
+  ``p`` over every offset and gives several frames. It keeps the evidence the ``sync`` term drops once the peak
+  has left ``+-1`` (|AV offset| alone beat the nll + sync score on shifted audio: issue 22).
 
 ``ScoreFusion.fit`` takes the terms of real validation clips only (never fakes) and stores each term's mean and
 std; the fused score is the mean of the terms' z-scores. Fit and threshold live in the calibration, so the model
@@ -25,16 +31,22 @@ import numpy as np
 from avanomaly.errors import ConfigError
 
 #: terms every Detector result carries (ScoreResult.score_terms)
-TERMS = ("nll", "sync")
-#: default terms of a new calibration
+TERMS = ("nll", "sync", "offset")
+#: default terms of a new calibration (chosen on real validation clips only: docs/results.md "Real faces")
 DEFAULT_TERMS = TERMS
-#: offsets (frames) either side of 0 that still count as in sync for the ``sync`` term
+#: offsets (frames) either side of 0 that still count as in sync for the ``sync`` and ``offset`` terms
 SYNC_TOLERANCE_FRAMES = 1
+#: softmax temperature of the ``offset`` term, as a fraction of the curve's peak height (max - median); chosen on
+#: real validation clips (0.1; 0.25 and 0.5 blur the peak position and separate shifted copies less)
+OFFSET_SHARPNESS = 0.1
 #: what the score is without a fusion (uncalibrated, or calibrated with terms=["nll"])
 NLL_DEFINITION = "aggregated AR negative log-likelihood (nll term)"
 #: floor of a term's std (its units: nats for nll, cosine similarity for sync), so a term that barely varies
 #: over the reference clips cannot dominate the fused score
 STD_FLOOR = 1e-2
+#: per-term floors where the unit differs: ``offset`` is in frames, and most real clips have it near 0, so its std
+#: on a few reference clips can be tiny (a quarter frame: chosen on real validation clips)
+TERM_STD_FLOORS = {"offset": 0.25}
 
 
 @dataclass
@@ -71,7 +83,8 @@ class ScoreFusion:
         x = np.array([[float(r[t]) for t in terms] for r in term_rows], dtype=np.float64)  # (n, terms)
         if not np.isfinite(x).all():
             raise ConfigError("score fusion: a reference clip has a non-finite term")
-        std = np.maximum(x.std(axis=0, ddof=1) if len(x) > 1 else np.zeros(len(terms)), STD_FLOOR)
+        floors = np.array([TERM_STD_FLOORS.get(t, STD_FLOOR) for t in terms])
+        std = np.maximum(x.std(axis=0, ddof=1) if len(x) > 1 else np.zeros(len(terms)), floors)
         return cls(terms=terms, mean=x.mean(axis=0).tolist(), std=std.tolist())
 
 
@@ -85,3 +98,23 @@ def sync_term(curve: np.ndarray, max_offset: int, tolerance: int = SYNC_TOLERANC
     c = np.asarray(curve, dtype=np.float64)
     near = c[max(0, max_offset - tolerance): max_offset + tolerance + 1]
     return float(np.nanmedian(c) - np.nanmax(near))
+
+
+def offset_term(curve: np.ndarray, max_offset: int, tolerance: int = SYNC_TOLERANCE_FRAMES,
+                sharpness: float = OFFSET_SHARPNESS) -> float:
+    """curve (O,) mean cosine per offset (NaN where no frame is valid) -> expected |offset| beyond ``tolerance``
+    (frames) under a softmax of the curve whose temperature is ``sharpness`` times the peak height (module doc)."""
+    c = np.asarray(curve, dtype=np.float64)
+    d = np.arange(c.size) - max_offset
+    ok = np.isfinite(c)
+    if not ok.any():
+        return float("nan")
+    c, d = c[ok], d[ok]
+    tau = max(sharpness * (c.max() - np.median(c)), 1e-9)
+    p = np.exp((c - c.max()) / tau)
+    return float((p * np.maximum(np.abs(d) - tolerance, 0)).sum() / p.sum())
+
+
+def clip_terms(nll: float, curve: np.ndarray, max_offset: int) -> dict:
+    """Every term of one clip (TERMS), from its aggregated NLL and its offset curve (O,): THE place terms are made."""
+    return {"nll": float(nll), "sync": sync_term(curve, max_offset), "offset": offset_term(curve, max_offset)}

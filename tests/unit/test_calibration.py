@@ -64,3 +64,40 @@ def test_write_into_model_file_and_json(tmp_path):
     bad.write_bytes(b"nope")
     with pytest.raises(CheckpointError, match="bad.pt"):
         write_calibration(bad, cal)
+
+
+def _offset_calibration():
+    from avanomaly.scoring.calibration import calibrate_terms
+
+    rows = [{"nll": 3.0 + 0.1 * i, "sync": -0.1 - 0.01 * i, "offset": 0.1 * (i % 3)} for i in range(8)]
+    return calibrate_terms(rows, 0.1)
+
+
+def test_offset_term_round_trips_through_model_file_and_json(tmp_path):
+    model = tmp_path / "model.pt"
+    torch.save({"format": "avanomaly-model", "sync": {}, "ar": {}, "preprocess": {}, "calibration": None}, model)
+    cal = _offset_calibration()
+    assert cal.fusion["terms"] == ["nll", "sync", "offset"] and "offset" in cal.score_definition
+    written, js = write_calibration(model, cal)
+    for again in (Calibration.from_dict(torch.load(written, weights_only=True)["calibration"]),
+                  load_calibration_json(js)):
+        assert again.fusion == cal.fusion and again.reference_scores == cal.reference_scores
+        terms = {"nll": 3.2, "sync": -0.05, "offset": 4.0}
+        assert again.clip_score(terms) == pytest.approx(cal.clip_score(terms))
+        assert again.clip_score(terms) > again.clip_score({**terms, "offset": 0.0})  # the offset counts
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"std": [0.1, 0.01]}, "same length"),
+    ({"std": [0.1, 0.01, 0.0]}, "must be > 0"),
+    ({"mean": [3.0, -0.1, float("nan")]}, "finite"),
+    ({"std": [0.1, 0.01, float("inf")]}, "finite"),
+    ({"terms": ["nll", "sync", "offsets"]}, "distinct names"),
+    ({"terms": ["nll", "offset", "offset"]}, "distinct names"),
+])
+def test_strict_validation_refuses_a_malformed_offset_fusion(change, message):
+    d = _offset_calibration().to_dict()
+    assert Calibration.from_dict(d).fusion["terms"] == ["nll", "sync", "offset"]  # well-formed: accepted
+    d["fusion"] = {**d["fusion"], **change}
+    with pytest.raises(CheckpointError, match=message):
+        Calibration.from_dict(d)

@@ -1,4 +1,4 @@
-"""Score fusion (real-only z-scores of the nll and sync terms) and calibration == scoring."""
+"""Score fusion (real-only z-scores of the nll, sync and offset terms) and calibration == scoring."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from avanomaly.errors import ConfigError
 from avanomaly.scoring.calibration import Calibration, calibrate_terms
-from avanomaly.scoring.fusion import STD_FLOOR, ScoreFusion, sync_term
+from avanomaly.scoring.fusion import STD_FLOOR, TERM_STD_FLOORS, TERMS, ScoreFusion, clip_terms, offset_term, sync_term
 from avanomaly.scoring.testing import synthetic_clip, tiny_detector
 
 
@@ -64,7 +64,7 @@ def test_calibration_scores_are_the_detector_scores():
     clips = [synthetic_clip(60 + 10 * i, seed=i) for i in range(4)]
     rows = [det.anomaly_score(c, threshold=float("inf")).score_terms for c in clips]
     cal = calibrate_terms(rows, target_fpr=0.25, aggregation=dataclasses.asdict(det.aggregation))
-    assert cal.fusion["terms"] == ["nll", "sync"]
+    assert cal.fusion["terms"] == ["nll", "sync", "offset"]
     calibrated = tiny_detector(calibration=Calibration.from_dict(cal.to_dict()))
     scores = sorted(calibrated.anomaly_score(c).score for c in clips)
     np.testing.assert_allclose(scores, cal.reference_scores, rtol=0, atol=1e-9)
@@ -73,4 +73,40 @@ def test_calibration_scores_are_the_detector_scores():
     assert res.score_definition == cal.score_definition and "z-scores" in res.score_definition
     assert res.verdict == ("fake" if res.score > cal.threshold else "real")
     d = res.to_dict()
-    assert set(d["score_terms"]) == {"nll", "sync"} and d["score_definition"]
+    assert set(d["score_terms"]) == set(TERMS) and d["score_definition"]
+
+
+def _peaked(k: int, at: int, height: float = 0.8, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = 0.1 + noise * rng.standard_normal(2 * k + 1)
+    c[k + at] = 0.1 + height
+    c[k + at - 1] += height / 2 if at - 1 >= -k else 0.0  # a broad peak, as a 5-frame window model gives
+    c[min(2 * k, k + at + 1)] += height / 2
+    return c
+
+
+def test_offset_term_is_high_for_a_shifted_curve_and_low_for_a_centred_one():
+    k = 15
+    centred, own_offset = _peaked(k, 0, noise=0.01), _peaked(k, -1, noise=0.01, seed=1)
+    assert offset_term(centred, k) < 0.1 and offset_term(own_offset, k) < 0.6  # within +-1: in sync
+    for n in (3, 5, -3, -5):
+        assert offset_term(_peaked(k, n, noise=0.01), k) == pytest.approx(abs(n) - 1, abs=0.6)
+    assert offset_term(np.full(2 * k + 1, 0.2), k) > 5  # flat (another voice): mass spread over every offset
+    # scale-free: only the curve's shape matters
+    assert offset_term(3 * _peaked(k, 4) + 1, k) == pytest.approx(offset_term(_peaked(k, 4), k))
+    # NaN where no frame is valid is skipped
+    c = _peaked(k, 5)
+    c[:3] = np.nan
+    assert offset_term(c, k) == pytest.approx(offset_term(_peaked(k, 5), k), abs=0.01)
+    assert np.isnan(offset_term(np.full(5, np.nan), 2))
+    assert set(clip_terms(3.0, centred, k)) == set(TERMS) == {"nll", "sync", "offset"}
+
+
+def test_offset_std_is_floored_in_frames():
+    rows = [{"nll": 1.0, "sync": -0.2, "offset": 0.0}, {"nll": 2.0, "sync": -0.1, "offset": 0.01}]
+    f = ScoreFusion.fit(rows)
+    assert f.terms == ["nll", "sync", "offset"]
+    assert f.std[2] == TERM_STD_FLOORS["offset"] > STD_FLOOR
+    # a 5-frame shift of an otherwise average clip: z = 4 / 0.25 = 16 on offset, mean over 3 terms
+    z = f.combine({"nll": f.mean[0], "sync": f.mean[1], "offset": f.mean[2] + 4.0})
+    assert z == pytest.approx(16 / 3)
