@@ -317,6 +317,15 @@ def prefetch(iterable, depth: int = 1, name: str = "avanomaly-prefetch"):
         thread.join()
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (``os.sched_getaffinity``, so a ``taskset`` / container limit counts;
+    ``os.cpu_count()`` where affinity is unknown): the default number of worker processes of batch commands."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 #: seconds between a pool worker's checks that its parent still runs (the portable fallback of PR_SET_PDEATHSIG)
 PARENT_POLL_SECONDS = 0.5
 #: exit status of a pool worker that ends because its parent ended

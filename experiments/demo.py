@@ -15,11 +15,16 @@ import time
 from pathlib import Path
 
 
-def run(step: str, args: list[str], allow: tuple[int, ...] = (0,)) -> int:
+def run(step: str, args: list[str], allow: tuple[int, ...] = (0,), stdout: Path | None = None) -> int:
+    """One CLI step as a subprocess; ``stdout``: write its standard output to this file instead of the terminal."""
     cmd = [sys.executable, "-m", "avanomaly", *args]
-    print(f"\n=== [{step}] avanomaly {' '.join(args)}", flush=True)
+    print(f"\n=== [{step}] avanomaly {' '.join(args)}" + (f" > {stdout}" if stdout else ""), flush=True)
     t0 = time.time()
-    rc = subprocess.call(cmd)
+    if stdout is None:
+        rc = subprocess.call(cmd)
+    else:
+        with open(stdout, "w") as fh:
+            rc = subprocess.call(cmd, stdout=fh)
     print(f"=== [{step}] exit {rc} in {time.time() - t0:.1f} s", flush=True)
     if rc not in allow:
         sys.exit(f"demo failed at step '{step}' (exit {rc})")
@@ -55,15 +60,30 @@ def main() -> None:
             if row.get("category") not in seen:
                 seen.add(row.get("category"))
                 examples.append(row["path"])
-    run("4/4 score", ["score", *examples, "--model", str(run_dir), "--json", "--plot", str(out / "plots")],
-        allow=(0, 3))
+    scores_json, plots = out / "scores.json", out / "plots"
+    # the JSON (per-frame NLL curves: hundreds of lines) goes to a file, not the terminal
+    run("4/4 score", ["score", *examples, "--model", str(run_dir), "--json", "--plot", str(plots)],
+        allow=(0, 3), stdout=scores_json)
     print(f"\nDemo finished in {time.time() - t0:.0f} s.")
     metrics = report / "metrics.json"
     if metrics.exists():
-        print(f"Report: {report / 'report.html'}  (also report.md, metrics.json, detailed_results.csv)")
-        summary = json.loads(metrics.read_text())
-        print(json.dumps(summary.get("summary", {}), indent=2)[:3000])
+        from avanomaly.evaluation.report import per_category_table
 
+        try:
+            print(per_category_table(json.loads(metrics.read_text())))
+        except (KeyError, TypeError, ValueError) as exc:  # e.g. a metric that is null in the JSON: the report has it
+            print(f"(no per-category table: {type(exc).__name__}: {exc})")
+        print(f"Report: {report / 'report.html'}  (also report.md, metrics.json, detailed_results.csv)")
+    if scores_json.exists():
+        try:
+            results = json.loads(scores_json.read_text()).get("results", [])
+        except ValueError:
+            results = []
+        for r in results:
+            score = f"{r['score']:.4f} ({r.get('verdict')})" if r.get("status") == "ok" else f"FAILED ({r.get('reason')})"
+            print(f"  {Path(str(r.get('path'))).name}: {score}")
+        print(f"Scores of one clip per category (JSON, per-frame NLL included): {scores_json}")
+    print(f"Plots: {plots}")
 
 if __name__ == "__main__":
     main()

@@ -48,8 +48,10 @@ def missing_classes(metrics: dict) -> list[str]:
               help="decision threshold for acc/precision/recall/F1 (default: the model's calibrated one).")
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="cache folder: per-clip results are stored and reused across runs.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="scoring processes.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch threads.")
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="scoring processes [the cores this process may use]; 1 scores in this process.")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="torch threads in this process [torch's default with --workers 1, else 1; workers: 1 each].")
 @click.option("--seed", default=0, show_default=True, help="bootstrap seed (and FakeAVCeleb split seed).")
 @click.option("--quiet", is_flag=True, help="no progress bars.")
 def evaluate(model, data, out, split, method, bootstrap, trimmed, threshold, cache, workers, threads, seed, quiet):
@@ -60,7 +62,11 @@ def evaluate(model, data, out, split, method, bootstrap, trimmed, threshold, cac
     from avanomaly.evaluation.pipeline import evaluate_model
     from avanomaly.evaluation.report import per_category_table
 
-    torch.set_num_threads(threads)
+    from avanomaly.utils import available_cores
+
+    workers = workers or available_cores()
+    if threads or workers > 1:
+        torch.set_num_threads(threads or 1)  # several processes share the cores: one thread here too
     metrics = evaluate_model(model, data, out, split=None if split == "all" else split, method=method,
                              bootstrap=bootstrap, trimmed_pass=trimmed, cache=cache, workers=workers,
                              threshold=threshold, seed=seed, progress=not quiet)

@@ -107,21 +107,6 @@ def result_row(res, trimmed: bool) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- avanomaly
-_WORKER_DETECTOR = None
-
-
-def _worker_init(model: str, trim: bool, device: str, threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, threads))
-    global _WORKER_DETECTOR
-    _WORKER_DETECTOR = _load_detector(model, trim, device)
-
-
-def _worker_score(path: str) -> dict:
-    return result_row(_WORKER_DETECTOR.score_one_safe(path), _WORKER_DETECTOR.preprocess_cfg.trim_leading_silence)
-
-
 def _load_detector(model, trim: bool, device: str):
     from avanomaly.scoring import detector as det
 
@@ -135,12 +120,14 @@ class AvanomalyScorer(Scorer):
     """The trained detector (``Detector.from_pretrained(model)``), raw or with the leading silence trimmed.
 
     ``cache``: folder where each clip's result is stored per (model file, file content, pass), so a rerun or
-    a second evaluation of the same clips does not decode them again. ``workers`` > 1 scores in processes.
+    a second evaluation of the same clips does not decode them again. ``workers`` > 1 scores in processes (the
+    pool of ``avanomaly score``, :mod:`avanomaly.scoring.pool`; ``threads`` torch threads each, default 1); each
+    result is cached as it finishes.
     """
 
     name = "avanomaly"
 
-    def __init__(self, model=None, cache=None, workers: int = 1, device: str = "cpu", threads: int = 1,
+    def __init__(self, model=None, cache=None, workers: int = 1, device: str = "cpu", threads: int | None = None,
                  progress: bool = True, **_ignored):
         if model is None:
             raise ConfigError("--method avanomaly needs --model (a model.pt or a training run directory)")
@@ -204,31 +191,36 @@ class AvanomalyScorer(Scorer):
             log.info("scoring %d clip(s) (%s pass), %d from cache", len(todo), "trimmed" if trim else "raw",
                      len(paths) - len(todo))
         todo_paths = [str(paths[i]) for i in todo]
-        if self.workers > 1 and len(todo) > 1:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            ctx = mp.get_context("spawn")
-            from avanomaly.utils import dying_pool_initializer
-
-            init, initargs = dying_pool_initializer(_worker_init, (self.model, trim, self.device, self.threads))
-            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=init, initargs=initargs) as pool:
-                results = list(self._progress(pool.map(_worker_score, todo_paths, chunksize=1), len(todo), trim))
-        else:
-            results = [result_row(detector.score_one_safe(p), trim)
-                       for p in self._progress(todo_paths, len(todo), trim)]
         from avanomaly.utils import atomic_write_json
 
-        for i, row in zip(todo, results):
-            rows[i] = row
+        def record(j: int, res) -> None:
+            i = todo[j]
+            rows[i] = row = result_row(res, trim)
             cf = files[i]
             if cf is not None and row["status"] == "ok":  # failures are retried next time
                 atomic_write_json(cf, {"version": SCORE_CACHE_VERSION, "row": row})
+
+        bar = self._progress(len(todo), trim)
+        try:
+            if self.workers > 1 and len(todo) > 1:
+                from avanomaly.scoring.pool import scoring_pool
+
+                with scoring_pool(todo_paths, self.workers, _load_detector, (self.model, trim, self.device),
+                                  threads=self.threads) as finished:
+                    for j, res in finished:
+                        record(j, res)
+                        bar.update(1)
+            else:
+                for j, p in enumerate(todo_paths):
+                    record(j, detector.score_one_safe(p))
+                    bar.update(1)
+        finally:
+            bar.close()
         return pd.DataFrame([rows[i] for i in range(len(paths))], columns=list(SCORE_COLUMNS))
 
-    def _progress(self, it, total, trim):
-        if not self.progress:
-            return it
+    def _progress(self, total, trim):
+        """One tqdm bar per pass on stderr; off without ``progress`` and when stderr is not a terminal."""
         from tqdm import tqdm
 
-        return tqdm(it, total=total, desc=f"scoring ({'trimmed' if trim else 'raw'})", unit="clip")
+        return tqdm(total=total, desc=f"scoring ({'trimmed' if trim else 'raw'})", unit="clip",
+                    disable=True if not self.progress else None)

@@ -68,7 +68,9 @@ def echo_skipped(skipped) -> None:
 @click.command("preprocess")
 @click.argument("inputs", nargs=-1, type=click.Path())
 @click.option("--out", "out", default=None, type=click.Path(file_okay=False), help="Cache folder (required).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Parallel worker processes.")
+@click.option("--workers", default=None, type=click.IntRange(1),
+              help="Parallel worker processes (1 torch/OpenCV thread each) [the cores this process may use]; 1 runs "
+                   "in this process.")
 @click.option("--crop-size", default=None, type=click.IntRange(8), help="Mouth crop side in pixels [64].")
 @click.option("--detector", default=None, help="Face detector name (see --list-detectors) or module:Factory [centerface].")
 @click.option("--detect-every", default=None, type=click.IntRange(1), help="Run the detector every N frames [5].")
@@ -82,7 +84,8 @@ def echo_skipped(skipped) -> None:
 @click.option("--manifest", "manifests", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Manifest CSV with a 'path' column (relative paths are relative to the CSV). Repeatable.")
 @click.option("--threads", default=None, type=click.IntRange(1), help="Torch threads in this process (workers=1).")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--no-progress", "--quiet", "no_progress", is_flag=True,
+              help="Hide the progress bar (also hidden when stderr is not a terminal).")
 @click.option("--list-detectors", is_flag=True, help="Print the available face detectors and exit.")
 def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side, face_fallback, trim_leading_silence,
                front_end, manifests, threads, no_progress, list_detectors):
@@ -131,7 +134,9 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
     paths = scan.paths
     if not paths:
         raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")
-    report = preprocess_many(paths, out, cfg, workers=workers, progress=not no_progress)
+    from avanomaly.utils import available_cores
+
+    report = preprocess_many(paths, out, cfg, workers=workers or available_cores(), progress=not no_progress and _stderr_is_tty())
     click.echo(report.summary())
     click.echo(f"cache: {out}")
     if report.failed:
@@ -141,6 +146,13 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         for hint in cli_hints([reason for _, reason, _ in report.failed], cfg):
             click.echo(hint, err=True)
         sys.exit(1)
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def cli_hints(reasons, cfg) -> list[str]:

@@ -171,8 +171,13 @@ def render_table(results) -> str:
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Refuse files longer than this (reason too-long): before decoding when the container declares "
                    "more, and on every decoded frame, so it holds for files that declare no duration.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes scoring files side by side, each with its own copy of the model [the cores this "
+                   "process may use]; 1 scores in this process. With several, each runs 1 torch thread unless "
+                   "--threads says otherwise.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr (bar or per-file lines).")
 def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggregation, topk, window, skip_seconds,
-          device, threads, chunk_frames, precision, max_seconds):
+          device, threads, chunk_frames, precision, max_seconds, workers, quiet):
     """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate.
 
     FILES may also be folders (every video under them, recursively) and manifest CSVs (their 'path' column).
@@ -211,33 +216,57 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
         todo, skipped = plan.todo, plan.skipped
         if skipped or plan.retried or plan.changed or plan.dropped_partial:
             click.echo(plan.summary(csv_out), err=True)
-    results = []
+    from avanomaly.utils import available_cores
+
+    n_workers = min(workers or available_cores(), len(todo))
+    done: dict[int, object] = {}  # index into todo -> result; rows finish in any order with several workers
+    bar = _progress_bar(len(files), len(skipped), quiet)
+    score_kwargs = {"aggregation": agg, "threshold": threshold, "max_seconds": max_seconds}
+
+    def record(i: int, res) -> None:
+        done[i] = res
+        if sink is not None:
+            sink.append(_row(res))
+        elif csv_out == "-":
+            click.echo(_csv_record(_row(res)), nl=False)
+        if plot_dir and res.ok:
+            _plot(res, plot_dir, len(skipped) + i)
+        if bar is not None:
+            bar.update(1)
+        elif table and not quiet:
+            click.echo(f"[{len(skipped) + len(done)}/{len(files)}] {shorten(todo[i])}: "
+                       + (f"{res.score:.4f}" if res.ok else f"FAILED ({shorten(res.reason)})"), err=True)
+
     main_thread = threading.current_thread() is threading.main_thread()  # handlers live in the main thread only
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        for i, f in enumerate(todo):
-            res = score_file(detector, f, aggregation=agg, threshold=threshold, max_seconds=max_seconds)
-            results.append(res)
-            if sink is not None:
-                sink.append(_row(res))
-            elif csv_out == "-":
-                click.echo(_csv_record(_row(res)), nl=False)
-            if plot_dir and res.ok:
-                _plot(res, plot_dir, len(skipped) + i)
-            if table:
-                click.echo(f"[{len(skipped) + i + 1}/{len(files)}] {shorten(f)}: "
-                           + (f"{res.score:.4f}" if res.ok else f"FAILED ({shorten(res.reason)})"), err=True)
+        if n_workers <= 1:  # in this process, through the score_file seam
+            for i, f in enumerate(todo):
+                record(i, score_file(detector, f, **score_kwargs))
+        else:
+            from avanomaly.scoring.pool import load_detector, scoring_pool
+
+            options = {k: v for k, v in (("chunk_frames", chunk_frames), ("precision", precision)) if v is not None}
+            with scoring_pool(todo, n_workers, load_detector, (model_path, device, options), threads=threads,
+                              score_kwargs=score_kwargs) as finished:
+                for i, res in finished:
+                    record(i, res)
     except KeyboardInterrupt as exc:
-        where = f"; the {len(skipped) + len(results)} finished row(s) are in {shorten(csv_out)}: run the same " \
+        if bar is not None:
+            bar.close()
+        where = f"; the {len(skipped) + len(done)} finished row(s) are in {shorten(csv_out)}: run the same " \
                 "command again to resume" if sink is not None else ""
         by = f" by {exc.args[0]}" if isinstance(exc, _Terminated) and exc.args else ""
-        click.echo(f"interrupted{by} after {len(results)} of {len(todo)} file(s){where}", err=True)
+        click.echo(f"interrupted{by} after {len(done)} of {len(todo)} file(s){where}", err=True)
         sys.exit(EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED)
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
         if sink is not None:
             sink.close()
+        if bar is not None:
+            bar.close()
+    results = [done[i] for i in sorted(done)]  # input order, however they finished
     if as_json:
         click.echo(json.dumps({
             "schema_version": SCHEMA_VERSION,
@@ -262,6 +291,22 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
                    err=True)
     if failed:
         sys.exit(EXIT_SOME_FAILED)
+
+
+def _progress_bar(total: int, initial: int, quiet: bool):
+    """ONE tqdm bar with an ETA on stderr, or None (--quiet, or stderr is not a terminal: per-file lines then)."""
+    if quiet or not _stderr_is_tty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="file", desc="scoring", file=sys.stderr, dynamic_ncols=True)
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _csv_record(row: dict) -> str:

@@ -39,6 +39,10 @@ def files(tmp_path_factory):
 
 
 def run(args, **kw):
+    """The CLI in this process; ``score`` on the in-process path (``--workers 1``: the score_file seam these tests
+    patch, and no pool start-up per test) unless the test chooses workers (tests/unit/test_score_workers.py)."""
+    if args[:1] == ["score"] and "--workers" not in args:
+        args = [*args, "--workers", "1"]
     return CliRunner().invoke(cli, args, catch_exceptions=False, **kw)
 
 
