@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 from favc_tree import build_tree
 
@@ -47,16 +46,6 @@ def test_seed_chooses_the_fakeavceleb_split(tmp_path):
             assert set(detailed["identity"]) == expected[seed]
     finally:
         _REGISTRY.pop(name, None)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    pytest.importorskip("torch")
-    from avanomaly.scoring.modelfile import save_model_file
-    from avanomaly.scoring.testing import tiny_models
-
-    sync, ar, cfg = tiny_models(seed=0)
-    return save_model_file(tmp_path_factory.mktemp("model") / "model.pt", sync, ar, cfg)
 
 
 def test_scorer_without_a_model_uses_the_score_default(monkeypatch, tiny_model):

@@ -172,16 +172,6 @@ def _write_dataset(root):
     return root / "manifest.csv"
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    pytest.importorskip("torch")
-    from avanomaly.scoring.modelfile import save_model_file
-    from avanomaly.scoring.testing import tiny_models
-
-    sync, ar, cfg = tiny_models(seed=0)
-    return save_model_file(tmp_path_factory.mktemp("model") / "model.pt", sync, ar, cfg)
-
-
 def test_cli_scores_raw_and_trimmed_and_reuses_the_cache(tmp_path, tiny_model):
     from click.testing import CliRunner
 
