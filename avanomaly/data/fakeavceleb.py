@@ -160,10 +160,13 @@ def label_of(category: str) -> str:
 
 
 def subcategory_of(category: str, method: str) -> str:
-    """AVAD-style subcategory ('RVRA', 'FVFA-WL', ...); every RealVideo-RealAudio clip is RVRA; '' if unknown."""
+    """AVAD-style subcategory ('RVRA', 'FVFA-WL', ...) of a (category, method) pair; every RealVideo-RealAudio clip
+    is RVRA. A pair outside FakeAVCeleb's taxonomy (``SUBCATEGORIES``: its eight) has none: ''. Category letters
+    and method spellings are normalised first ('C', 'Wav2Lip' -> FakeVideo-RealAudio, wav2lip)."""
+    category = normalize_category(category) or str(category)
     if category == REAL_CATEGORY:
         return SUBCATEGORIES[(REAL_CATEGORY, "real")]
-    return SUBCATEGORIES.get((category, method), "")
+    return SUBCATEGORIES.get((category, normalize_method(method)), "")
 
 
 # --- root discovery ---------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ def missing_classes(metrics: dict) -> list[str]:
 
 @click.command("evaluate")
 @click.option("--model", "model", type=click.Path(exists=True, path_type=Path), default=None,
-              help="model.pt or a training run directory (needed by --method avanomaly).")
+              help="model.pt, a training run directory or a shipped model's name, for --method avanomaly "
+                   "(default: $AVANOMALY_MODEL, else the shipped starter model, as `avanomaly score`).")
 @click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
               help="manifest CSV, folder with manifest.csv, or a FakeAVCeleb(-layout) root.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="report folder to write.")

@@ -25,14 +25,12 @@ import numpy as np
 import pandas as pd
 
 from avanomaly.data.fakeavceleb import CATEGORIES, REAL_CATEGORY
-from avanomaly.data.fakeavceleb import SUBCATEGORIES as _SUBCATEGORY  # (category, method) -> sub-category
+from avanomaly.data.fakeavceleb import subcategory_of  # the one (category, method) -> sub-category ('' if none)
 from avanomaly.errors import DatasetError
 from avanomaly.evaluation import metrics as M
 from avanomaly.utils import atomic_write_json, atomic_write_text
 
 FAKE_CATEGORIES = tuple(c for c in CATEGORIES if c != REAL_CATEGORY)
-CATEGORY_SHORT = {REAL_CATEGORY: "RVRA", "RealVideo-FakeAudio": "RVFA", "FakeVideo-RealAudio": "FVRA",
-                  "FakeVideo-FakeAudio": "FVFA"}
 #: sub-categories used by published real-only detectors (AVAD, AVH-Align, ...), in their order.
 #: FVRA-FS / FVRA-GAN exist in FakeAVCeleb but are unused by the papers.
 PUBLISHED_SUBCATEGORIES = ("RVFA", "FVRA-WL", "FVFA-WL", "FVFA-FS", "FVFA-GAN")
@@ -51,14 +49,6 @@ HONEST_NOTE = ("FakeAVCeleb fakes start with a short silence that alone separate
                "are the honest ones; the raw numbers are shown only for comparison with published work.")
 PLOT_DPI = 90
 HIST_BINS = 40
-
-
-def subcategory_of(category: str, method: str) -> str:
-    """FakeAVCeleb (category, method) -> sub-category name; unknown pairs get ``"<SHORT>-<method>"``."""
-    key = (str(category), str(method).lower())
-    if key in _SUBCATEGORY:
-        return _SUBCATEGORY[key]
-    return f"{CATEGORY_SHORT.get(str(category), str(category))}-{method}"
 
 
 @dataclass
@@ -145,7 +135,7 @@ def _groups(ok: pd.DataFrame) -> list[tuple[str, str, pd.Series, bool]]:
     subs = set(fakes["subcategory"])
     for sub in [s for s in PUBLISHED_SUBCATEGORIES if s in subs]:
         groups.append(("subcategory", sub, fakes["subcategory"] == sub, True))
-    for sub in sorted(subs - set(PUBLISHED_SUBCATEGORIES)):
+    for sub in sorted(subs - set(PUBLISHED_SUBCATEGORIES) - {""}):  # '': outside FakeAVCeleb's taxonomy
         groups.append(("subcategory", sub, fakes["subcategory"] == sub, False))
     groups.append(("pooled", "all fakes", pd.Series(True, index=fakes.index), True))
     return [(k, n, m.reindex(fakes.index, fill_value=False), p) for k, n, m, p in groups]

@@ -119,6 +119,9 @@ def _load_detector(model, trim: bool, device: str):
 class AvanomalyScorer(Scorer):
     """The trained detector (``Detector.from_pretrained(model)``), raw or with the leading silence trimmed.
 
+    ``model`` None: the model ``avanomaly score`` uses without --model (``scoring.modelfile.default_model_path``:
+    $AVANOMALY_MODEL, else the shipped starter model).
+
     ``cache``: folder where each clip's result is stored per (model file, file content, pass), so a rerun or
     a second evaluation of the same clips does not decode them again. ``workers`` > 1 scores in processes (the
     pool of ``avanomaly score``, :mod:`avanomaly.scoring.pool`; ``threads`` torch threads each, default 1); each
@@ -129,15 +132,14 @@ class AvanomalyScorer(Scorer):
 
     def __init__(self, model=None, cache=None, workers: int = 1, device: str = "cpu", threads: int | None = None,
                  progress: bool = True, **_ignored):
-        if model is None:
-            raise ConfigError("--method avanomaly needs --model (a model.pt or a training run directory)")
-        self.model = str(model)
+        from avanomaly.scoring.modelfile import default_model_path, resolve_model_path
+
+        self.model = str(default_model_path() if model is None else model)
         self.workers = max(1, int(workers))
         self.device = device
         self.threads = threads
         self.progress = progress
         self._detector = None
-        from avanomaly.scoring.modelfile import resolve_model_path
 
         self._model_file = resolve_model_path(self.model)
         self.cache = Path(cache) / "scores" if cache else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from avanomaly.conventions import MEL_PER_FRAME
+from avanomaly.conventions import FPS, MEL_PER_FRAME, SAMPLE_RATE
 from avanomaly.errors import ConfigError
 
 #: accepted values of ``PreprocessConfig.face_fallback``
@@ -23,8 +23,8 @@ class PreprocessConfig:
     found in any frame; ``"center"`` uses a centre crop instead and records ``face_fallback_used`` in meta.
     """
 
-    fps: int = 25
-    sample_rate: int = 16000
+    fps: int = FPS
+    sample_rate: int = SAMPLE_RATE
     n_mels: int = 80
     n_fft: int = 512
     win_length: int = 400

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import signal
 import sys
 import threading
@@ -37,8 +36,6 @@ class _Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum, frame):
     raise _Terminated(signal.Signals(signum).name)
-#: environment variables consulted for the default model
-ENV_MODEL = "AVANOMALY_MODEL"
 #: columns of the CSV / table output
 CSV_COLUMNS = ("path", "status", "score", "percentile", "verdict", "abstain", "threshold", "av_offset_frames",
                "av_offset_confidence", "face_rate", "duration", "warnings", "reason", "message",
@@ -55,11 +52,10 @@ class UsageFailure(click.ClickException):
 
 
 def default_model_path():
-    """The model used when --model is not given: $AVANOMALY_MODEL, else the shipped starter model."""
-    from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED
+    """scoring.modelfile.default_model_path, imported when called (so ``score --help`` needs no torch)."""
+    from avanomaly.scoring.modelfile import default_model_path as default
 
-    env = os.environ.get(ENV_MODEL)
-    return Path(env).expanduser() if env else DEFAULT_PRETRAINED
+    return default()
 
 
 def _load_detector(model, device, aggregation=None, chunk_frames=None, precision=None):

@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from avanomaly.conventions import DECODE_CHUNK_FRAMES
+from avanomaly.conventions import DECODE_CHUNK_FRAMES, MEL_PER_FRAME
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
 from avanomaly.preprocess.frontends import MouthActivity, face_model_name
 from avanomaly.preprocess.stream import SILENCE_DBFS, StreamState, check_stop, iter_chunks, stream_features
@@ -198,14 +198,16 @@ class Detector:
         fps = float(self.preprocess_cfg.fps)
         state = StreamState(fps=fps, trimmed_frames=int(round(trimmed_seconds * fps)))
         t = int(mouths.shape[0])
-        if mel.shape[0] != 4 * t:
-            raise ValueError(f"{name}: mel has {mel.shape[0]} frames for {t} video frames (expected {4 * t})")
+        if mel.shape[0] != MEL_PER_FRAME * t:
+            raise ValueError(f"{name}: mel has {mel.shape[0]} frames for {t} video frames "
+                             f"(expected {MEL_PER_FRAME * t})")
 
         def items():
             for s in range(0, t, self.chunk_frames):
                 e = min(t, s + self.chunk_frames)
                 found = np.ones(e - s, bool) if face_found is None else np.asarray(face_found[s:e], dtype=bool)
-                yield (np.asarray(mouths[s:e]), np.asarray(mel[4 * s:4 * e], dtype=np.float32), found, None)
+                yield (np.asarray(mouths[s:e]), np.asarray(mel[MEL_PER_FRAME * s:MEL_PER_FRAME * e], dtype=np.float32),
+                       found, None)
 
         return self._score_chunks(items(), path, name, state, aggregation, threshold)
 

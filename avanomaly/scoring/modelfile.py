@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 from pathlib import Path
 
 import torch
@@ -21,10 +22,19 @@ MODEL_FILENAME = "model.pt"
 PRETRAINED = {"starter": "starter.pt"}
 #: the model used when none is named (``avanomaly score`` without --model, ``Detector()``)
 DEFAULT_PRETRAINED = "starter"
+#: environment variable naming the default model (before DEFAULT_PRETRAINED)
+ENV_MODEL = "AVANOMALY_MODEL"
 MODEL_FORMAT = "avanomaly-model"
 MODEL_FORMAT_VERSION = 1
 REQUIRED_KEYS = ("sync", "ar", "preprocess")
 
+
+
+def default_model_path():
+    """The model used when --model is not given (score, serve, evaluate): $AVANOMALY_MODEL, else the shipped
+    starter model."""
+    env = os.environ.get(ENV_MODEL)
+    return Path(env).expanduser() if env else DEFAULT_PRETRAINED
 
 def pretrained_path(name: str, check: bool = True) -> Path:
     """The file of a shipped model (``PRETRAINED``); CheckpointError naming the known ones otherwise, or when the

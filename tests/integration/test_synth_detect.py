@@ -12,7 +12,8 @@ av = pytest.importorskip("av")
 preprocess = pytest.importorskip("avanomaly.preprocess")
 
 from avanomaly.data.synth import SynthSize, generate  # noqa: E402
-from avanomaly.data.synth.generator import CATEGORIES, ROOT_NAME  # noqa: E402
+from avanomaly.data.fakeavceleb import CATEGORIES  # noqa: E402
+from avanomaly.data.synth.generator import ROOT_NAME  # noqa: E402
 
 MIN_FACE_RATE = 0.95
 

@@ -196,3 +196,19 @@ def test_copy_of_tree_gives_same_index(tmp_path):
     a = index_fakeavceleb(root, warn=False)
     b = index_fakeavceleb(tmp_path / "b", warn=False)
     assert list(a.drop(columns="path").itertuples(index=False)) == list(b.drop(columns="path").itertuples(index=False))
+
+
+def test_subcategory_of_is_one_function_with_fakeavceleb_s_taxonomy():
+    """The data layer's subcategory_of is the one the report uses (issue 24: they disagreed). Only FakeAVCeleb's
+    eight (category, method) pairs have a sub-category; spellings the index normalises elsewhere map too."""
+    from avanomaly.data.fakeavceleb import SUBCATEGORIES, subcategory_of
+    from avanomaly.evaluation import report
+
+    assert report.subcategory_of is subcategory_of
+    for (cat, method), sub in SUBCATEGORIES.items():
+        assert subcategory_of(cat, method) == sub
+    assert subcategory_of("C", "Wav2Lip") == "FVRA-WL"  # category letter, method capitalised
+    assert subcategory_of("FakeVideo-FakeAudio", "fsgan_wavtolip") == "FVFA-GAN"  # the file-name spelling
+    assert subcategory_of("RealVideo-RealAudio", "") == "RVRA"  # every real clip
+    assert subcategory_of("FakeVideo-RealAudio", "newgen") == ""  # not in the taxonomy: no invented name
+    assert subcategory_of("FakeVideo-RealAudio", "unknown") == ""

@@ -41,7 +41,24 @@ def test_subcategory_mapping():
     assert subcategory_of("RealVideo-FakeAudio", "rtvc") == "RVFA"
     assert subcategory_of("FakeVideo-FakeAudio", "fsgan-wav2lip") == "FVFA-GAN"
     assert subcategory_of("FakeVideo-RealAudio", "faceswap") == "FVRA-FS"
-    assert subcategory_of("FakeVideo-RealAudio", "newgen") == "FVRA-newgen"
+    assert subcategory_of("FakeVideo-RealAudio", "newgen") == ""  # outside FakeAVCeleb's taxonomy (data layer's)
+
+
+def test_a_method_outside_the_taxonomy_gets_no_subcategory_group(tmp_path):
+    """Fakes of a method FakeAVCeleb does not have are compared by category, method and pooled, but no
+    sub-category is invented for them (main called them 'FVRA-newgen')."""
+    rows = [dict(path=f"/d/r{i}.mp4", label="real", category="RealVideo-RealAudio", method="real", score=float(i))
+            for i in range(4)]
+    rows += [dict(path=f"/d/{m}{i}.mp4", label="fake", category="FakeVideo-RealAudio", method=m, score=10.0 + i)
+             for m in ("wav2lip", "newgen") for i in range(3)]
+    payload = evaluate(pd.DataFrame(rows), tmp_path, bootstrap=0)
+    comps = payload["passes"]["raw"]["comparisons"]
+    names = {kind: {c["name"]: c["n_fake"] for c in comps if c["kind"] == kind} for kind in ("subcategory", "method")}
+    assert names["subcategory"] == {"FVRA-WL": 3}
+    assert names["method"] == {"newgen": 3, "wav2lip": 3}
+    assert next(c for c in comps if c["kind"] == "pooled")["n_fake"] == 6
+    detailed = pd.read_csv(tmp_path / "detailed_results.csv", keep_default_na=False)
+    assert set(detailed.loc[detailed["method"] == "newgen", "subcategory"]) == {""}
 
 
 @pytest.fixture(scope="module")
@@ -153,16 +170,6 @@ def _write_dataset(root):
                      split="train"))
     pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
     return root / "manifest.csv"
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    pytest.importorskip("torch")
-    from avanomaly.scoring.modelfile import save_model_file
-    from avanomaly.scoring.testing import tiny_models
-
-    sync, ar, cfg = tiny_models(seed=0)
-    return save_model_file(tmp_path_factory.mktemp("model") / "model.pt", sync, ar, cfg)
 
 
 def test_cli_scores_raw_and_trimmed_and_reuses_the_cache(tmp_path, tiny_model):

@@ -12,7 +12,10 @@ import pytest
 av = pytest.importorskip("av")
 
 from avanomaly.data.synth import SynthSize, generate  # noqa: E402
-from avanomaly.data.synth.generator import CATEGORIES, ETHNICITIES, META_HEADER, ROOT_NAME  # noqa: E402
+from avanomaly.data import fakeavceleb  # noqa: E402
+from avanomaly.data.fakeavceleb import CATEGORIES, CATEGORY_LETTERS, ETHNICITIES, GENDERS, METHODS  # noqa: E402
+from avanomaly.data.synth import generator  # noqa: E402
+from avanomaly.data.synth.generator import META_HEADER, ROOT_NAME  # noqa: E402
 from avanomaly.data.synth.sanity import auc, sync_statistic  # noqa: E402
 from avanomaly.errors import ConfigError  # noqa: E402
 
@@ -25,6 +28,16 @@ def tiny(tmp_path_factory) -> Path:
     generate(out, seed=7, size=TINY)
     return out
 
+
+
+def test_vocabulary_is_the_fakeavceleb_index_s():
+    """The generator writes the index's vocabulary, not a copy of it (issue 24): one place to change it."""
+    assert generator.ETHNICITIES is fakeavceleb.ETHNICITIES and generator.GENDERS is fakeavceleb.GENDERS
+    assert generator.REAL_TYPE is fakeavceleb.REAL_CATEGORY
+    assert generator.META_HEADER == ",".join(fakeavceleb.META_COLUMNS) + ","
+    assert {generator.LETTER_OF[cat]: cat for cat in CATEGORIES} == CATEGORY_LETTERS
+    assert {cat: tuple(m) for cat, m in generator.SYNTH_METHODS.items()} == {
+        cat: METHODS[cat] for cat in generator.FAKE_TYPES}
 
 def _frame_hashes(path: Path) -> list[str]:
     with av.open(str(path)) as c:
@@ -39,7 +52,8 @@ def test_layout_and_meta_quirk(tiny):
     assert all(len(r) == 10 for r in rows)
     assert {r[5] for r in rows} == set(CATEGORIES)  # every category present
     for source, target1, target2, method, letter, type_, race, gender, name, folder in rows:
-        assert CATEGORIES[type_] == letter and race in ETHNICITIES and gender in ("men", "women")
+        assert CATEGORY_LETTERS[letter] == type_ and race in ETHNICITIES and gender in GENDERS
+        assert method in METHODS[type_]  # a FakeAVCeleb method of that category
         assert folder == f"FakeAVCeleb/{type_}/{race}/{gender}/{source}"
         assert (root / type_ / race / gender / source / name).is_file()
         assert (method == "real") == (type_ == "RealVideo-RealAudio")

@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from avanomaly import conventions
+from avanomaly.data import fakeavceleb
 from avanomaly.data.synth import speech
 from avanomaly.data.synth.face import (
     BLINK_FRAMES,
@@ -42,23 +44,20 @@ from avanomaly.utils import atomic_write_bytes, atomic_write_json, atomic_write_
 
 log = logging.getLogger(__name__)
 
-FPS = 25
+FPS = conventions.FPS
 SAMPLES_PER_FRAME = speech.SAMPLE_RATE // FPS  # 640
 ROOT_NAME = "FakeAVCeleb_v1.2"
 SETTINGS_FILE = "synth_settings.json"
 #: bump when a change to the generator changes its output for the same seed
 GENERATOR_VERSION = 1
-META_HEADER = "source,target1,target2,method,category,type,race,gender,path,"
+# the dataset's vocabulary and meta_data.csv layout come from the FakeAVCeleb index (data/fakeavceleb.py)
+META_HEADER = ",".join(fakeavceleb.META_COLUMNS) + ","  # nine names + the trailing comma of the real file
 META_DIR_PREFIX = "FakeAVCeleb"  # the 10th field of the real meta_data.csv starts with this (not the root name)
-ETHNICITIES = ["African", "Asian (East)", "Asian (South)", "Caucasian (American)", "Caucasian (European)"]
-GENDERS = ["men", "women"]
-CATEGORIES = {  # type -> category letter
-    "RealVideo-RealAudio": "A",
-    "RealVideo-FakeAudio": "B",
-    "FakeVideo-RealAudio": "C",
-    "FakeVideo-FakeAudio": "D",
-}
-FAKE_TYPES = ["RealVideo-FakeAudio", "FakeVideo-RealAudio", "FakeVideo-FakeAudio"]
+ETHNICITIES = fakeavceleb.ETHNICITIES
+GENDERS = fakeavceleb.GENDERS
+REAL_TYPE = fakeavceleb.REAL_CATEGORY
+LETTER_OF = {cat: letter for letter, cat in fakeavceleb.CATEGORY_LETTERS.items()}  # type -> category letter
+FAKE_TYPES = [cat for cat in fakeavceleb.CATEGORIES if cat != REAL_TYPE]
 #: FakeAVCeleb method name -> synthetic methods that stand in for it, per fake type
 SYNTH_METHODS = {
     "RealVideo-FakeAudio": {"rtvc": ["rtvc-voice-swap", "rtvc-revoice", "rtvc-shift"]},
@@ -216,7 +215,7 @@ def plan_jobs(seed: int, size: SynthSize, leading_silence: bool) -> tuple[list[I
             n_frames = int(round(rng.uniform(*size.duration) * FPS))
             src = int(rng.integers(2**63))
             real_sources.append((f"{int(numbers[k]):05d}", src, n_frames))
-            jobs.append(ClipJob(len(jobs), "RealVideo-RealAudio", "real", "real", i, src, int(rng.integers(2**63)), n_frames, f"{int(numbers[k]):05d}.mp4"))
+            jobs.append(ClipJob(len(jobs), REAL_TYPE, "real", "real", i, src, int(rng.integers(2**63)), n_frames, f"{int(numbers[k]):05d}.mp4"))
         used = set()
         for j in range(size.fakes_per_identity):
             ftype = FAKE_TYPES[(i + j) % len(FAKE_TYPES)]
@@ -392,7 +391,7 @@ def render_job(job: ClipJob, identities: list[Identity], size: SynthSize) -> tup
             img = _lipsync_artifact(img, renderer, state, job.params["lipsync_blur"], job.params["lipsync_gain"])
         frames.append(finish_frame(img, noise_rng))
     silence = 0.0
-    if job.leading_silence and job.type != "RealVideo-RealAudio":
+    if job.leading_silence and job.type != REAL_TYPE:
         silence = float(rng.uniform(*LEADING_SILENCE_RANGE))
         audio = audio.copy()
         audio[: int(silence * speech.SAMPLE_RATE)] = 0.0
@@ -466,7 +465,7 @@ def _meta_rows(jobs, identities) -> list[str]:
         p = identities[job.identity]
         donor = job.donor_face if job.donor_face is not None else job.donor_voice
         target1 = identities[donor].id if donor is not None else "-"
-        fields = [p.id, target1, "-", job.method, CATEGORIES[job.type], job.type, p.ethnicity, p.gender, job.filename, f"{META_DIR_PREFIX}/{_rel_dir(job, p)}"]
+        fields = [p.id, target1, "-", job.method, LETTER_OF[job.type], job.type, p.ethnicity, p.gender, job.filename, f"{META_DIR_PREFIX}/{_rel_dir(job, p)}"]
         lines.append(",".join(fields))
     return lines
 
@@ -475,7 +474,7 @@ def _contact_sheet(root: Path, results: dict, jobs: list[ClipJob]) -> np.ndarray
     import av
 
     rows = []
-    for ftype in CATEGORIES:
+    for ftype in LETTER_OF:
         chosen = [j for j in jobs if j.type == ftype]
         # one clip per method for the fake types (first of each), one real clip
         seen, picks = set(), []
@@ -571,7 +570,7 @@ def generate(out, seed: int = 0, size: str | SynthSize = "demo", workers: int = 
     atomic_write_bytes(root / "synth_truth.npz", buf.getvalue())
     ok, png = cv2.imencode(".png", _contact_sheet(root, results, jobs)[..., ::-1])
     atomic_write_bytes(out / "contact_sheet.png", png.tobytes())
-    counts = {t: sum(j.type == t for j in jobs) for t in CATEGORIES}
+    counts = {t: sum(j.type == t for j in jobs) for t in LETTER_OF}
     atomic_write_json(root / SETTINGS_FILE, {**settings, "counts": counts, "n_clips": len(jobs)})  # written last: marks completion
     return SynthResult(root=root, n_clips=len(jobs), counts=counts)
 

@@ -25,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from avanomaly.conventions import FPS
+from avanomaly.data.fakeavceleb import REAL_CATEGORY
+
 SILENCE_LEVEL = 1e-3  # |sample| above this ends the leading silence
 MAX_LAG = 2  # frames, for the AV-synchrony statistic
 SYNC_BAND = (250.0, 900.0)  # Hz: first-formant region
 SYNC_BAND_ORDER = 4
-FPS = 25
-SAMPLES_PER_FRAME = 640
 STATISTICS = ["audio_rms", "duration", "leading_silence", "mouth_mean", "av_sync"]
 
 
@@ -108,14 +109,14 @@ def clip_statistics(root) -> list[dict]:
 
 
 def auc_table(rows: list[dict]) -> list[dict]:
-    real = [r for r in rows if r["type"] == "RealVideo-RealAudio"]
+    real = [r for r in rows if r["type"] == REAL_CATEGORY]
     groups: dict[str, list[dict]] = {}
     for r in rows:
-        if r["type"] == "RealVideo-RealAudio":
+        if r["type"] == REAL_CATEGORY:
             continue
         groups.setdefault(r["type"], []).append(r)
         groups.setdefault(f"{r['type']} / {r['synth_method'].split('+')[0]}", []).append(r)
-    groups["all fakes"] = [r for r in rows if r["type"] != "RealVideo-RealAudio"]
+    groups["all fakes"] = [r for r in rows if r["type"] != REAL_CATEGORY]
     table = []
     for name in sorted(groups):
         fakes = groups[name]

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import lfilter
 
-SAMPLE_RATE = 16000
+from avanomaly.conventions import SAMPLE_RATE
+
 #: audio is synthesised in blocks of this many samples (formants are constant inside a block)
 BLOCK = 160
 #: vowel formant targets (F1, F2, F3) in Hz for an adult male voice
