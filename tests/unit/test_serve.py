@@ -277,7 +277,10 @@ def test_health_reports_model_and_limits(tmp_uploads, tiny_det):
     assert h["status"] == "ok" and h["model_loaded"] is True and h["avanomaly_version"] == __version__
     assert h["model"]["type"] == "Detector" and h["model"]["calibrated"] is False and h["model"]["device"] == "cpu"
     assert h["model"]["front_end"] == "pixels" and h["model"]["model"] is None  # not a shipped model
-    assert h["limits"] == {"max_upload_mb": 12, "max_concurrency": 2, "max_queue": 3, "max_seconds": 600.0}
+    assert h["limits"] == {"max_upload_mb": 12, "max_concurrency": 2, "max_queue": 3, "max_seconds": 600.0,
+                           "body_timeout_s": 300.0, "min_upload_rate": 16384, "rate_grace_s": 10.0,
+                           "max_receiving": 8, "max_per_client": 4}
+    assert h["in_progress"] == 0 and h["receiving"] == 0
 
 
 def test_concurrent_detectors_get_their_own_face_detector(tiny_det):
