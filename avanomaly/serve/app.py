@@ -386,7 +386,7 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
             return error_response(exc.status, exc.reason, exc.message, headers=CLOSE)
         except MediaError as exc:
             return error_response(media_error_status(exc), exc.reason, f"{name}: {_scrub(exc.message, tmp_path, name)}")
-        except (ClientDisconnect, ClientGone):  # while uploading, waiting for a worker or being scored: the work was dropped
+        except (ClientDisconnect, ClientGone):  # while uploading, waiting or being scored: the work was dropped
             log.info("client disconnected; request for %s abandoned", name)
             return error_response(400, "client-disconnected", "the client disconnected; the request was abandoned")
         except AvanomalyError as exc:

@@ -173,7 +173,7 @@ def test_service_log_lines_appear_under_uvicorn(model_file, tmp_path):
         while b"Uvicorn running" not in log_path.read_bytes():
             assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
-        head = (f"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+        head = ("POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=B\r\n"
                 "Content-Length: 100000\r\n\r\n--B\r\n").encode()
         with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
             s.sendall(head)
