@@ -265,3 +265,33 @@ def test_preprocess_cli_augment(tmp_path):
     assert "done 3" in res.output
     entries = FeatureCache(tmp_path / "c").entries()
     assert len(entries) == 3 and sum("-aug" in e for e in entries) == 2
+
+
+def test_train_cli_augment_caches_train_variants_only_and_records_them(tmp_path):
+    import torch
+
+    from avanomaly.training.commands import train as train_cmd
+
+    tiny = ["preprocess.crop_size=16", "sync.crop_size=16", "sync.dim=16", "sync.width=4", "sync.max_offset=3",
+            "sync.temporal_layers=0", "ar.d_model=16", "ar.n_layers=1", "ar.n_heads=2", "ar.context=32",
+            "stage1.window=12", "stage1.batch_size=4", "stage1.windows_per_epoch=8", "stage1.max_epochs=1",
+            "stage2.window=12", "stage2.batch_size=4", "stage2.windows_per_epoch=8", "stage2.max_epochs=1",
+            "stage1.warmup_steps=1", "stage2.warmup_steps=1", "data.val_windows_per_clip=1",
+            "trainer.accelerator=cpu", "preprocess.detector=center", "augment.ops=[downscale,gain]"]
+    rows = []
+    for i, split in enumerate(["train", "train", "val"]):
+        write_test_video(tmp_path / f"c{i}.mp4", n_frames=30 + i, size=(32, 32))  # distinct contents
+        rows.append(f"c{i}.mp4,real,RealVideo-RealAudio,real,id{i},{split}")
+    (tmp_path / "m.csv").write_text("path,label,category,method,identity,split\n" + "\n".join(rows) + "\n")
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    res = CliRunner().invoke(train_cmd, ["--real-only", "--data", str(tmp_path / "m.csv"), "--out", str(run),
+                                         "--cache", str(cache), "--no-progress", "--threads", "1", "--augment", "1",
+                                         *tiny])
+    assert res.exit_code == 0, res.output
+    entries = FeatureCache(cache).entries()
+    assert len(entries) == 5 and sum("-aug" in e for e in entries) == 2  # 3 clean + 1 variant per TRAIN clip
+    blob = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+    assert blob["training_config"]["augment"]["variants"] == 1
+    assert blob["training_config"]["augment"]["ops"] == ["downscale", "gain"]
+    assert blob["provenance"]["n_train_clips"] == 2 and blob["provenance"]["n_augmented_train_clips"] == 2
+    assert blob["calibration"]["n"] == 1  # calibration on the one val clip, as recorded
