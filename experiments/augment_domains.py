@@ -140,7 +140,8 @@ def main(argv=None) -> int:
             **{f"mean_{c}": float(d[c].mean()) for c in d.columns if c.startswith("term_")},
             "seconds": timing.get(spec_name),
         })
-    out = {"model": str(det.source), "threshold": thr, "median_clean_margin": margin, "clips": [Path(p).name for p in reals],
+    out = {"model": str(det.source), "threshold": thr, "median_clean_margin": margin,
+           "clips": [Path(p).name for p in reals],
            "summary": summary, "rows": rows, "seconds": round(time.time() - t0, 1)}
     (args.out / "augment_domains.json").write_text(json.dumps(out, indent=2, default=float))
     terms = [c for c in summary[0] if c.startswith("mean_term_")]

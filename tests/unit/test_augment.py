@@ -174,7 +174,8 @@ def test_spec_and_config_round_trip():
     cfg = apply_overrides(TrainConfig(), ["augment.variants=3", "augment.ops=[downscale,noise]",
                                           "augment.noise_snr_db=[0,12]"])
     back = config_from_dict(yaml.safe_load(yaml.safe_dump(config_to_dict(cfg))))
-    assert back.augment == cfg.augment == AugmentConfig(variants=3, ops=["downscale", "noise"], noise_snr_db=[0.0, 12.0])
+    expected = AugmentConfig(variants=3, ops=["downscale", "noise"], noise_snr_db=[0.0, 12.0])
+    assert back.augment == cfg.augment == expected
     assert draw_spec(back.augment, "c", 1) == draw_spec(cfg.augment, "c", 1)
 
 
