@@ -391,7 +391,7 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
 def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms, device,
               threads):
     """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused)."""
-    from avanomaly.scoring.calibration import write_calibration
+    from avanomaly.scoring.modelfile import write_calibration
     from avanomaly.scoring.modelfile import pretrained_path, resolve_model_path, shipped_name
 
     if not 0.0 <= target_fpr < 1.0:

@@ -304,7 +304,7 @@ class Detector:
         (default: every term) on them and set the threshold at ``target_fpr``; the detector uses the new calibration
         from then on. -> (Calibration, failures: ScoreFailure of the clips that could not be scored). Raises
         AvanomalyError when no clip could be scored, ConfigError for unknown terms. Store it with
-        ``scoring.calibration.write_calibration(model_file, calibration)``."""
+        ``scoring.modelfile.write_calibration(model_file, calibration)``."""
         from avanomaly.scoring.calibration import calibrate_terms
 
         results = self.score_many(paths, progress=progress, threshold=float("inf"))
