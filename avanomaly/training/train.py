@@ -545,8 +545,8 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
 def _calibrate(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | None, str]:
     """Calibrate on the validation REAL clips: each is scored by a ``Detector`` exactly as a file is
     (``Detector.score_features``), then the score fusion and the threshold are fit (``calibrate_terms``)."""
-    from avanomaly.scoring.calibration import calibrate_terms, write_calibration
-    from avanomaly.scoring.modelfile import MODEL_FILENAME
+    from avanomaly.scoring.calibration import calibrate_terms
+    from avanomaly.scoring.modelfile import MODEL_FILENAME, write_calibration
     from avanomaly.scoring.detector import Detector
     from avanomaly.training.export import load_trained_models
 
