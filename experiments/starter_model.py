@@ -16,7 +16,8 @@ new term): on the clips of MANIFEST whose identity is one of the model's own cal
 It records what the calibration rests on (``Calibration.basis``: clips, speakers from the ``identity`` column,
 domains from a ``domain`` column when there is one, the leave-speaker-out false-alarm rate, the clips' recording
 facts). ``--basis-only`` keeps the stored threshold, fusion and reference scores exactly and only adds the basis;
-it refuses unless the re-scored clips land on the stored reference scores (to 1e-6), i.e. they are its clips.
+it refuses unless the re-scored clips land on the stored reference scores (to 1e-3; 8e-5 measured), i.e. they
+are its clips.
 
 Every step skips what is already done, so re-running after a kill continues where it stopped.
 """
@@ -75,9 +76,10 @@ def recalibrate(manifest: Path, threads: int, basis_only: bool = False) -> int:
         sys.exit(f"could not score {[f.path for f in failed]}")
     if basis_only:
         gap = float(np.max(np.abs(np.subtract(cal.reference_scores, old.reference_scores))))
-        if gap > 1e-6:
+        if gap > 1e-3:  # different threads / machines move scores by ~1e-4; other clips by > 0.1
             sys.exit(f"re-scored clips are {gap:.3g} off the stored reference scores: not its calibration clips "
                      "(or the model changed); nothing written")
+        print(f"re-scored clips within {gap:.2g} of the stored reference scores")
         old.basis = cal.basis  # threshold, fusion and reference scores untouched
         cal = old
     update_model_file(PRETRAINED, calibration=cal.to_dict())

@@ -15,8 +15,10 @@ The calibration pool's ranges (``pool`` in the calibration basis: min / p05 / p5
 clips) are stored with the calibration (:mod:`avanomaly.scoring.basis`). The rule (:func:`out_of_domain`; numbers
 in docs/scoring.md "Out of domain"):
 
+- a fact is judged only when the calibration recorded the pool's range of it (none for older model files or a
+  calibration on cached features: then nothing is said);
 - **warning** when a fact is below ``POOL_FRACTION`` of the pool's minimum, or below the absolute floor
-  (``WARN_FACE_PX``, ``WARN_FRAME_HEIGHT`` (at or below), ``WARN_BITS_PER_PIXEL``) whatever the pool;
+  (``WARN_FACE_PX``, ``WARN_FRAME_HEIGHT`` (at or below), ``WARN_BITS_PER_PIXEL``) however low the pool went;
 - **unknown** (abstain reasons ``face-too-small`` / ``low-resolution``) below the hard floors
   ``MIN_FACE_PX`` / ``MIN_FRAME_HEIGHT``, where the face mesh has too few pixels to follow the lips. Compression
   alone never abstains (bits per pixel falls with resolution for the same quality, so it is only a warning).
@@ -33,7 +35,7 @@ FACTS = ("face_px", "frame_height", "bits_per_pixel")
 #: 49.8 px, lowest frame 256 px, fewest bits 0.034 per pixel; the ten shared real clips reach down to 0.64, 0.63
 #: and 0.94 of those: docs/scoring.md "Out of domain")
 POOL_FRACTION = 0.5
-#: absolute warning floors, whatever the pool: face size in decoded pixels (inter-ocular distance for the landmark
+#: absolute warning floors, however low the pool went: face size in decoded pixels (inter-ocular distance for the landmark
 #: front end), source frame height (at or below: 144 p; 240 p would flag 6 of the 10 shared real clips, 160-224 px
 #: face crops of LRS2 / VoxCeleb2 with 32-56 px faces), bits per decoded pixel (heavy compression)
 WARN_FACE_PX = 20.0
@@ -116,18 +118,19 @@ def pool_ranges(rows) -> dict:
 
 
 def out_of_domain(facts: dict, pool: dict | None = None) -> tuple[list[str], list[str]]:
-    """A clip's ``facts`` against the calibration ``pool`` ranges -> (warnings, abstain reasons). Facts that were
-    not measured (NaN) are not held against the clip."""
+    """A clip's ``facts`` against the calibration ``pool`` ranges -> (warnings, abstain reasons). A fact is judged
+    only when it was measured (not NaN) and the pool has its range: a calibration that recorded no recording facts
+    (older model files, calibration on cached features) cannot say what is outside it."""
     pool = pool or {}
     floors = {"face_px": WARN_FACE_PX, "frame_height": WARN_FRAME_HEIGHT, "bits_per_pixel": WARN_BITS_PER_PIXEL}
     warnings, reasons = [], []
+    judged = {fact for fact in FACTS if _finite(facts.get(fact)) and _finite(pool.get(fact, {}).get("min"))}
     for fact in FACTS:
-        x = facts.get(fact)
-        if not _finite(x):
+        if fact not in judged:
             continue
-        lo = pool.get(fact, {}).get("min")
+        x, lo = facts[fact], pool[fact]["min"]
         why = []
-        if _finite(lo) and x < POOL_FRACTION * lo:
+        if x < POOL_FRACTION * lo:
             why.append(f"the calibration clips' smallest is {lo:.3g}")
         at_or_below = fact == "frame_height"  # "<= 240 p"
         if x <= floors[fact] if at_or_below else x < floors[fact]:
@@ -135,8 +138,8 @@ def out_of_domain(facts: dict, pool: dict | None = None) -> tuple[list[str], lis
         if why:
             warnings.append(f"out of domain: {_WHAT[fact]} than the model was calibrated on ({x:.3g} "
                             f"{_UNITS[fact]}; {'; '.join(why)}): the verdict is less reliable")
-    if _finite(facts.get("face_px")) and facts["face_px"] < MIN_FACE_PX:
+    if "face_px" in judged and facts["face_px"] < MIN_FACE_PX:
         reasons.append("face-too-small")
-    if _finite(facts.get("frame_height")) and facts["frame_height"] < MIN_FRAME_HEIGHT:
+    if "frame_height" in judged and facts["frame_height"] < MIN_FRAME_HEIGHT:
         reasons.append("low-resolution")
     return warnings, reasons
