@@ -17,11 +17,12 @@ in docs/scoring.md "Out of domain"):
 
 - a fact is judged only when the calibration recorded the pool's range of it (none for older model files or a
   calibration on cached features: then nothing is said);
-- **warning** when a fact is below ``POOL_FRACTION`` of the pool's minimum, or below the absolute floor
-  (``WARN_FACE_PX``, ``WARN_FRAME_HEIGHT`` (at or below), ``WARN_BITS_PER_PIXEL``) however low the pool went;
-- **unknown** (abstain reasons ``face-too-small`` / ``low-resolution``) below the hard floors
-  ``MIN_FACE_PX`` / ``MIN_FRAME_HEIGHT``, where the face mesh has too few pixels to follow the lips. Compression
-  alone never abstains (bits per pixel falls with resolution for the same quality, so it is only a warning).
+- **warning** when a fact is below ``POOL_FRACTION`` of the pool's minimum, or below both the pool's minimum and
+  the absolute floor (``WARN_FACE_PX``, ``WARN_FRAME_HEIGHT`` (at or below), ``WARN_BITS_PER_PIXEL``);
+- **unknown** (abstain reasons ``face-too-small`` / ``low-resolution``) below both the pool's minimum and the
+  hard floor ``MIN_FACE_PX`` / ``MIN_FRAME_HEIGHT``, where the face mesh has too few pixels to follow the lips.
+  Compression alone never abstains (bits per pixel falls with resolution at equal quality: only a warning).
+  Nothing inside the pool's range is ever flagged: a model calibrated on 144 p clips takes 144 p clips.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ FACTS = ("face_px", "frame_height", "bits_per_pixel")
 #: 49.8 px, lowest frame 256 px, fewest bits 0.034 per pixel; the ten shared real clips reach down to 0.64, 0.63
 #: and 0.94 of those: docs/scoring.md "Out of domain")
 POOL_FRACTION = 0.5
-#: absolute warning floors, however low the pool went: face size in decoded pixels (inter-ocular distance for the landmark
+#: absolute warning floors (below them and below the pool's minimum): face size in decoded pixels (inter-ocular distance for the landmark
 #: front end), source frame height (at or below: 144 p; 240 p would flag 6 of the 10 shared real clips, 160-224 px
 #: face crops of LRS2 / VoxCeleb2 with 32-56 px faces), bits per decoded pixel (heavy compression)
 WARN_FACE_PX = 20.0
 WARN_FRAME_HEIGHT = 144
 WARN_BITS_PER_PIXEL = 0.01
-#: hard floors: below them the verdict is "unknown"
+#: hard floors: below them (and the pool's minimum) the verdict is "unknown"
 MIN_FACE_PX = 10.0
 MIN_FRAME_HEIGHT = 96
 #: seconds of video packets read for bits per pixel
@@ -131,15 +132,16 @@ def out_of_domain(facts: dict, pool: dict | None = None) -> tuple[list[str], lis
         x, lo = facts[fact], pool[fact]["min"]
         why = []
         if x < POOL_FRACTION * lo:
-            why.append(f"the calibration clips' smallest is {lo:.3g}")
-        at_or_below = fact == "frame_height"  # "<= 240 p"
-        if x <= floors[fact] if at_or_below else x < floors[fact]:
-            why.append(f"{'at or below' if at_or_below else 'below'} {floors[fact]:g}")
+            why.append(f"under {POOL_FRACTION:g} x the calibration clips' smallest, {lo:.3g}")
+        at_or_below = fact == "frame_height"  # "<= 144 p"
+        if x < lo and (x <= floors[fact] if at_or_below else x < floors[fact]):
+            why.append(f"{'at or below' if at_or_below else 'below'} {floors[fact]:g} and the calibration "
+                       f"clips' smallest, {lo:.3g}")
         if why:
             warnings.append(f"out of domain: {_WHAT[fact]} than the model was calibrated on ({x:.3g} "
                             f"{_UNITS[fact]}; {'; '.join(why)}): the verdict is less reliable")
-    if "face_px" in judged and facts["face_px"] < MIN_FACE_PX:
-        reasons.append("face-too-small")
-    if "frame_height" in judged and facts["frame_height"] < MIN_FRAME_HEIGHT:
-        reasons.append("low-resolution")
+    for fact, floor, reason in (("face_px", MIN_FACE_PX, "face-too-small"),
+                                ("frame_height", MIN_FRAME_HEIGHT, "low-resolution")):
+        if fact in judged and facts[fact] < min(floor, pool[fact]["min"]):
+            reasons.append(reason)
     return warnings, reasons

@@ -44,10 +44,13 @@ def test_each_fact_warns_below_its_limit(fact, value, reasons):
     assert len(warnings) == 1 and "out of domain" in warnings[0] and got == reasons
 
 
-def test_absolute_floor_holds_however_low_the_pool_went():
+def test_a_low_pool_moves_the_rule_and_nothing_inside_it_is_flagged():
+    low = {"face_px": 9.0, "frame_height": 90.0, "bits_per_pixel": 0.004}
+    assert out_of_domain(low, pool_ranges([low])) == ([], [])  # calibrated on such clips: they are in domain
     low_pool = pool_ranges([{"face_px": 12.0, "frame_height": 100.0, "bits_per_pixel": 0.004}])
-    warnings, reasons = out_of_domain({"face_px": 15.0, "frame_height": 120.0, "bits_per_pixel": 0.008}, low_pool)
-    assert len(warnings) == 3 and reasons == []
+    warnings, reasons = out_of_domain({"face_px": 11.0, "frame_height": 99.0, "bits_per_pixel": 0.003}, low_pool)
+    assert len(warnings) == 3 and reasons == []  # below the pool and the floors, above half the pool
+    assert out_of_domain({**NORMAL, "face_px": 9.0}, low_pool)[1] == ["face-too-small"]
 
 
 def test_unmeasured_facts_and_a_pool_without_ranges_say_nothing():
