@@ -130,16 +130,10 @@ def out_of_domain(facts: dict, pool: dict | None = None) -> tuple[list[str], lis
         if fact not in judged:
             continue
         x, lo = facts[fact], pool[fact]["min"]
-        why = []
-        if x < POOL_FRACTION * lo:
-            why.append(f"under {POOL_FRACTION:g} x the calibration clips' smallest, {lo:.3g}")
-        at_or_below = fact == "frame_height"  # "<= 144 p"
-        if x < lo and (x <= floors[fact] if at_or_below else x < floors[fact]):
-            why.append(f"{'at or below' if at_or_below else 'below'} {floors[fact]:g} and the calibration "
-                       f"clips' smallest, {lo:.3g}")
-        if why:
+        low = x <= floors[fact] if fact == "frame_height" else x < floors[fact]  # "<= 144 p"
+        if x < POOL_FRACTION * lo or (x < lo and low):
             warnings.append(f"out of domain: {_WHAT[fact]} than the model was calibrated on ({x:.3g} "
-                            f"{_UNITS[fact]}; {'; '.join(why)}): the verdict is less reliable")
+                            f"{_UNITS[fact]}; its calibration clips: {lo:.3g} and up): the verdict is less reliable")
     for fact, floor, reason in (("face_px", MIN_FACE_PX, "face-too-small"),
                                 ("frame_height", MIN_FRAME_HEIGHT, "low-resolution")):
         if fact in judged and facts[fact] < min(floor, pool[fact]["min"]):
