@@ -54,7 +54,6 @@ NEW_REPOS = {
     "looking-to-listen/looking-to-listen.github.io": ("733d41f34d86d3dffafc4e12b6a0d6b6afd0f7a5",
                                                       "none stated (project page of Ephrat et al. 2018; AVSpeech clips)"),
     "rizkiarm/LipNet": ("518a07aedd66f6cf07b3730205d1768a46eb394f", "MIT (GRID corpus: CC BY 4.0, Cooke et al. 2006)"),
-    "AlexLicuriceanu/romanian-lip-reading": ("baebbacade228b4a135b4618b99ee9fab38d8a56", "GPL-3.0"),
     "ikwbb/Lip-Reading-Model-In-Cantonese": ("7af2c11a6f8368d67f5c6e3fdf7a1993a17b3f2f", "none stated"),
     "astorfi/lip-reading-deeplearning": ("9bb807facdb2ce867a2f471c2eec7255991b759d", "Apache-2.0"),
     # test-only sources below: never in train or val (whole repositories, TEST_REPOS)
@@ -132,13 +131,6 @@ _LRS2 = {"00008": "633028e6f7322cfa6574cdee0c2f55d523cfe92c", "00016": "f736019a
 _GRID_RZ = {"GRID/brbk7n": "f1", "GRID/lbax4n": "m_glasses", "GRID/lbbc2a": "f2", "GRID/lrwp9a": "f3",
             "GRID/lwbsza": "f4", "GRID/pwij3p": "m2", "id2_vcd_swwp2s": "m2", "GRID/sbia1a": "m3",
             "GRID/sbwe5n": "m4", "GRID/swiz3n": "m5"}
-#: Romanian TEDx talk (Madalina Dobrovolschi) cut into utterances, 256 px face crops with their audio
-_RO = ["afara orbitei pamantului da/405c254e_afara_orbitei_pamantului_da",
-       "am auzit-o de foarte multe ori/4ed1a641_am_auzit-o_de_foarte_multe_ori",
-       "cam asta e defectul/3530f319_cam_asta_e_defectul", "ce e defectul/86e93627_ce_e_defectul",
-       "fascinant/0c925d6a_fascinant", "m-am intersectat cu povestea unei plante/"
-       "cc5b9aca_m-am_intersectat_cu_povestea_unei_plante", "o vulnerabilitate/6b166749_o_vulnerabilitate",
-       "un lucru foarte simplu/559b9961_un_lucru_foarte_simplu"]
 #: AVSpeech examples on the Looking-to-Listen page: YouTube id -> clip starts (3 s each, face box drawn on)
 _AVSPEECH = {"3DsHHfu4_co": (106, 109, 14), "5JGS4NZrYpk": (220, 223, 409), "FrKHP3yLjJw": (115, 130, 133),
              "GzLqfm08oBI": (109, 90, 93), "K84V0Tmdzzo": (17, 210, 243)}
@@ -200,8 +192,6 @@ def new_clips() -> list[Clip]:
                  note="portrait phone selfie, a man saying colour words, 2.2-2.5 s") for i in (6, 7)]
     out += [_new(rz, f"evaluation/samples/{p}.mpg", f"grid_rz_{p.split('/')[-1]}", "lab", person=f"grid_rz_{who}",
                  note="GRID corpus sample (not speaker s1)") for p, who in _GRID_RZ.items()]
-    out += [_new("AlexLicuriceanu/romanian-lip-reading", f"dataset/{p}.mp4", "ro_tedx_madalina", "web", "ro",
-                 note="Romanian TEDx talk cut into utterances, 256 px face crop") for p in _RO]
     out += [_new(l2l, f"supplemental/dataset_examples/{yt}_{t}_.mp4", f"avspeech_{yt}", "web",
                  note="AVSpeech example (TEDx-style talk), 640x360, face box drawn on") for yt, ts in _AVSPEECH.items()
             for t in ts]
