@@ -56,6 +56,8 @@ NEW_REPOS = {
     "rizkiarm/LipNet": ("518a07aedd66f6cf07b3730205d1768a46eb394f", "MIT (GRID corpus: CC BY 4.0, Cooke et al. 2006)"),
     "ikwbb/Lip-Reading-Model-In-Cantonese": ("7af2c11a6f8368d67f5c6e3fdf7a1993a17b3f2f", "none stated"),
     "astorfi/lip-reading-deeplearning": ("9bb807facdb2ce867a2f471c2eec7255991b759d", "Apache-2.0"),
+    "Lukeli0425/VASP": ("f498fb011c4219dfa83ffd8dfe3f86df4a9f67ec",
+                        "none stated (course data: VoxCeleb-style interview crops of celebrities, origin not stated)"),
     # test-only sources below: never in train or val (whole repositories, TEST_REPOS)
     "NLTM-IIITH/LipSync": ("f5efdb11316463bf72315f1ce89c9fd10eba053c", "none stated (README badge: MIT)"),
     "Hangz-nju-cuhk/Talking-Face_PC-AVS": ("14736e3a236b1e3b39ff8302ae66a1abc4876a49", "CC BY 4.0"),
@@ -134,6 +136,28 @@ _GRID_RZ = {"GRID/brbk7n": "f1", "GRID/lbax4n": "m_glasses", "GRID/lbbc2a": "f2"
 #: AVSpeech examples on the Looking-to-Listen page: YouTube id -> clip starts (3 s each, face box drawn on)
 _AVSPEECH = {"3DsHHfu4_co": (106, 109, 14), "5JGS4NZrYpk": (220, 223, 409), "FrKHP3yLjJw": (115, 130, 133),
              "GzLqfm08oBI": (109, 90, 93), "K84V0Tmdzzo": (17, 210, 243)}
+#: Lukeli0425/VASP train/ID<n>/<NNN>.mp4 (a course project's face-recognition set, later deleted from the repo):
+#: 20 celebrities in TV interviews, 224 px crops, 4-10 s each with their own audio. ID -> clip numbers (ranges)
+_VASP = {1: "14-37,39,41-43,45,47-54,56-60,63-72", 2: "13-17,19-22,24-29,32-35,37,40-47,49-65",
+         3: "15-17,20-24,26-28", 4: "14-19,22-27,29-30,32-47,50-51,53", 5: "13,15,17-24,26-29,31,33-41,43,45-47",
+         6: "14-15,17-20,22-24,26-36,38-45,47,49-58,60-62", 7: "15-29,31-40,42-45,47,49-52,54-55,57",
+         8: "12-19,21-24,26,28-29,32-34,36-39,41,43-56,58-65", 9: "14-21,24-25,27-30,33-35,37,39-46",
+         10: "15-36,38-43,46,48-49,51-56,58-63", 11: "17-22,26-30,32", 12: "15-16,18-28,30-34,36-38",
+         13: "15-17,19-27,29-31,33-34,37-38,40-42", 14: "15-18,20-25,27-28,30-32,36-39",
+         15: "11-13,15-20,22-26,28,30-38,40-41,43-45,48-50,53-54", 16: "15,17-22,25-36,38-45,47-50",
+         17: "19-22,24-25,27", 18: "16-18,21-27,29-31,34-36", 19: "13-15,17,19-25,27-28,31-33,36-39,41-44",
+         20: "17-27,29-32,34-35"}
+
+
+def _numbers(ranges: str) -> list[int]:
+    """``"3-5,9"`` -> ``[3, 4, 5, 9]``."""
+    out = []
+    for part in ranges.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
 #: PC-AVS misc/ clips (VoxCeleb2-style 224 px crops) not in the shared set
 _PCAVS = ["Audio_Source/00015", "Audio_Source/00086", "Audio_Source/00104", "Pose_Source/00067",
           "Pose_Source/00473", "Pose_Source/620900105", "Pose_Source/741400163", "Pose_Source/796100172"]
@@ -195,8 +219,12 @@ def new_clips() -> list[Clip]:
     out += [_new(l2l, f"supplemental/dataset_examples/{yt}_{t}_.mp4", f"avspeech_{yt}", "web",
                  note="AVSpeech example (TEDx-style talk), 640x360, face box drawn on") for yt, ts in _AVSPEECH.items()
             for t in ts]
+    out += [_new("Lukeli0425/VASP", f"train/ID{i}/{n:03d}.mp4", f"vasp_id{i}", "interview",
+                 note="celebrity TV interview, VoxCeleb-style 224 px crop") for i, r in _VASP.items() for n in _numbers(r)]
+    # 00104 and 741400163 both show Robert Downey Jr. (generator_corpus.py gives them two identities)
     out += [_new("Hangz-nju-cuhk/Talking-Face_PC-AVS", f"misc/{p}.mp4", f"pcavs_{p.split('/')[1]}", "lowres",
-                 note="VoxCeleb2-style 224 px crop") for p in _PCAVS]
+                 person="pcavs_00104" if p.endswith("741400163") else "", note="VoxCeleb2-style 224 px crop")
+            for p in _PCAVS]
     out += [_new("smeetrs/deep_avsr", f"audio_only/demo/{n}.mp4", f"lrs2_{n}", "lowres", commit=c,
                  note="LRS2 demo clip, 160 px") for n, c in _LRS2.items()]
     out += [_new(sad, f"test/examples/source_image/{n}_000.mp4", who, "news",
