@@ -11,7 +11,9 @@ Score the clips with the CLI first (resumable; the default model is the shipped 
         --scores /work/corpus22/starter_scores.csv [--out OUT.md]
 
 Rates are over the clips that got a verdict (``real`` or ``fake``): clips the detector abstained on (``unknown``)
-and files it could not score (no face, ...) are counted in their own columns, not as alarms.
+and files it could not score (no face, ...) are counted in their own columns, not as alarms. ``--unseen-by-starter``
+leaves out the people the shipped starter was trained or calibrated on (``starter_people``: every speaker of
+experiments/corpus.py but its test speakers), who may sit in this corpus's val or test split.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ from pathlib import Path
 import pandas as pd
 
 SPLITS = ("test", "val")
+
+
+def starter_people() -> set[str]:
+    """Person ids (corpus_domains' naming) of the starter's training and calibration speakers."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import corpus
+    import corpus_domains
+
+    return {corpus_domains.ALIASES.get(s, s) for s in corpus_domains.BASE_LABELS} - set(corpus.TEST_SPEAKERS)
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -88,8 +99,14 @@ def main(argv=None) -> int:
     ap.add_argument("--manifest", type=Path, required=True)
     ap.add_argument("--scores", type=Path, required=True, help="CSV written by `avanomaly score --csv`")
     ap.add_argument("--out", type=Path, default=None, help="also write the markdown table and reasons here")
+    ap.add_argument("--unseen-by-starter", action="store_true",
+                    help="leave out the people the shipped starter was trained or calibrated on")
     args = ap.parse_args(argv)
     df = join(args.manifest, args.scores)
+    if args.unseen_by_starter:
+        seen = starter_people()
+        print(f"left out (starter train/calibration people): {sorted(set(df.identity) & seen)}")
+        df = df[~df.identity.isin(seen)]
     md = markdown(table(df))
     failed = df[df.status != "ok"].groupby(["split", "domain", "reason"], dropna=False).size()
     text = md + "\n\nNot scored (split, domain, reason -> clips):\n\n" + failed.to_string() + "\n"

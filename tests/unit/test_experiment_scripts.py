@@ -166,3 +166,10 @@ def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
     assert t.loc[("test", "web"), "rate"] == 0.5 and t.loc[("test", "news"), "judged"] == 0
     assert t.loc[("val", "all"), "fake"] == 0 and ("train", "all") not in t.index
     assert "| test | **all** | 4 | 3 | 2 | 1 | 50.0% [" in mod.markdown(t.reset_index())
+
+
+def test_domain_false_alarms_starter_people_are_its_train_and_calibration_speakers():
+    mod = _load("domain_false_alarms")
+    seen = mod.starter_people()
+    assert {"grid_s1", "obama", "aoc", "theresa_may", "styletalk_feifeili", "mead_m030"} <= seen
+    assert not {"vexpress_tys", "styletalk_reagan"} & seen  # corpus.py's test speakers
