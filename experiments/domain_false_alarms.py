@@ -11,7 +11,8 @@ Score the clips with the CLI first (resumable; the default model is the shipped 
         --scores /work/corpus22/starter_scores.csv [--out OUT.md]
 
 Rates are over the clips that got a verdict (``real`` or ``fake``): clips the detector abstained on (``unknown``)
-and files it could not score (no face, ...) are counted in their own columns, not as alarms. ``--unseen-by-starter``
+and files it could not score (no face, ...) are counted in their own columns, not as alarms. The interval treats
+clips as independent, which clips of one person are not: "people with an alarm" shows how the alarms spread. ``--unseen-by-starter``
 leaves out the people the shipped starter was trained or calibrated on (``starter_people``: every speaker of
 experiments/corpus.py but its test speakers), who may sit in this corpus's val or test split.
 """
@@ -78,19 +79,20 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
             rows.append({"split": split, "domain": domain, "clips": len(g), "people": g.identity.nunique(),
                          "judged": judged, "fake": fake, "rate": fake / judged if judged else float("nan"),
                          "ci_lo": lo, "ci_hi": hi, "unknown": int((ok.verdict == "unknown").sum()),
-                         "failed": int((g.status == "failed").sum()), "missing": int((g.status == "missing").sum())})
+                         "failed": int((g.status == "failed").sum()), "missing": int((g.status == "missing").sum()),
+                         "people_alarmed": ok[ok.verdict == "fake"].identity.nunique()})
     return pd.DataFrame(rows)
 
 
 def markdown(t: pd.DataFrame) -> str:
     head = "| split | domain | clips | people | with a verdict | called fake | false-alarm rate [95 % CI] | unknown | " \
-           "not scored |"
-    lines = [head, "|" + "---|" * 9]
+           "not scored | people with an alarm |"
+    lines = [head, "|" + "---|" * 10]
     for r in t.itertuples():
         rate = "-" if r.judged == 0 else f"{r.rate:.1%} [{r.ci_lo:.1%}, {r.ci_hi:.1%}]"
         name = f"**{r.domain}**" if r.domain == "all" else r.domain
         lines.append(f"| {r.split} | {name} | {r.clips} | {r.people} | {r.judged} | {r.fake} | {rate} | "
-                     f"{r.unknown} | {r.failed + r.missing} |")
+                     f"{r.unknown} | {r.failed + r.missing} | {r.people_alarmed} of {r.people} |")
     return "\n".join(lines)
 
 

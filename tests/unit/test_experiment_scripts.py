@@ -165,6 +165,7 @@ def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
     assert t.loc[("test", "all"), ["clips", "judged", "fake", "unknown", "failed"]].tolist() == [4, 2, 1, 1, 1]
     assert t.loc[("test", "web"), "rate"] == 0.5 and t.loc[("test", "news"), "judged"] == 0
     assert t.loc[("val", "all"), "fake"] == 0 and ("train", "all") not in t.index
+    assert t.loc[("test", "all"), "people_alarmed"] == 1
     assert "| test | **all** | 4 | 3 | 2 | 1 | 50.0% [" in mod.markdown(t.reset_index())
 
 
