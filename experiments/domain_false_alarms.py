@@ -4,17 +4,18 @@ domain, with Clopper-Pearson 95 % intervals.
 Every clip of the corpus is real, so every ``fake`` verdict at the model's calibrated threshold is a false alarm.
 Score the clips with the CLI first (resumable; the default model is the shipped starter)::
 
-    cut -d, -f1,6 /work/corpus22/manifest.csv | grep -E ',(test|val)$' | cut -d, -f1 | sed 's|^|/work/corpus22/|' \\
-        > /tmp/list.txt
+    python -c "import pandas as pd; m = pd.read_csv('/work/corpus22/manifest.csv'); \\
+      print('\\n'.join('/work/corpus22/' + p for p in m[m.split.isin(['test', 'val'])].path))" > /tmp/list.txt
     xargs -d '\\n' -a /tmp/list.txt avanomaly score --workers 1 --csv /work/corpus22/starter_scores.csv
     python experiments/domain_false_alarms.py --manifest /work/corpus22/manifest.csv \\
         --scores /work/corpus22/starter_scores.csv [--out OUT.md]
 
 Rates are over the clips that got a verdict (``real`` or ``fake``): clips the detector abstained on (``unknown``)
 and files it could not score (no face, ...) are counted in their own columns, not as alarms. The interval treats
-clips as independent, which clips of one person are not: "people with an alarm" shows how the alarms spread. ``--unseen-by-starter``
-leaves out the people the shipped starter was trained or calibrated on (``starter_people``: every speaker of
-experiments/corpus.py but its test speakers), who may sit in this corpus's val or test split.
+clips as independent, which clips of one person are not: "people with an alarm" shows how the alarms spread.
+``--unseen-by-starter`` leaves out the people the shipped starter was trained or calibrated on
+(``starter_people``: every speaker of experiments/corpus.py but its test speakers), who may sit in this corpus's
+val or test split.
 """
 
 from __future__ import annotations
