@@ -51,8 +51,8 @@ NEW_REPOS = {
     "Rudrabha/Wav2Lip": ("eaaf87cdda923c4e14d352b0d1be324916af7d90", "none stated (README: research / non-commercial only)"),
     "sibozhang/Text2Video": ("f9dddb72a26c280750aec1f5f4a116caf684013c", "none stated (VidTIMIT: its own terms)"),
     "amrkh97/Lipify-LipReading": ("0996ba9b5f24da5740afd83088446abaee9e4ef6", "MIT"),
-    "looking-to-listen/looking-to-listen.github.io": ("733d41f34d86d3dffafc4e12b6a0d6b6afd0f7a5",
-                                                      "none stated (project page of Ephrat et al. 2018; AVSpeech clips)"),
+    "looking-to-listen/looking-to-listen.github.io": (
+        "733d41f34d86d3dffafc4e12b6a0d6b6afd0f7a5", "none stated (project page of Ephrat et al. 2018; AVSpeech clips)"),
     "rizkiarm/LipNet": ("518a07aedd66f6cf07b3730205d1768a46eb394f", "MIT (GRID corpus: CC BY 4.0, Cooke et al. 2006)"),
     "ikwbb/Lip-Reading-Model-In-Cantonese": ("7af2c11a6f8368d67f5c6e3fdf7a1993a17b3f2f", "none stated"),
     "astorfi/lip-reading-deeplearning": ("9bb807facdb2ce867a2f471c2eec7255991b759d", "Apache-2.0"),
@@ -183,7 +183,7 @@ def new_clips() -> list[Clip]:
              note="VidTIMIT speaker fadg0, sentence sa1 (sa1.mp4 beside it has no audio)"),
         # train / val pool
         _new(l2l, "supplemental/audio_visual/bill/bill.mp4", "l2l_bill", "noisy",
-             note="input of the speech-enhancement demo: man talking in a noisy cafeteria, 1080p (bill_clean is output)"),
+             note="input of the speech-enhancement demo: man talking in a noisy cafeteria, 1080p (bill_clean: output)"),
         _new(l2l, "supplemental/audio_visual/car/original.mp4", "l2l_inbar", "phone", commit=l2l_old,
              note="selfie video in a car, people talking in the back (demo input 'original')"),
         _new(l2l, "supplemental/audio_visual/noisy_bar/original.mp4", "l2l_omri", "noisy", commit=l2l_old,
@@ -220,7 +220,8 @@ def new_clips() -> list[Clip]:
                  note="AVSpeech example (TEDx-style talk), 640x360, face box drawn on") for yt, ts in _AVSPEECH.items()
             for t in ts]
     out += [_new("Lukeli0425/VASP", f"train/ID{i}/{n:03d}.mp4", f"vasp_id{i}", "interview",
-                 note="celebrity TV interview, VoxCeleb-style 224 px crop") for i, r in _VASP.items() for n in _numbers(r)]
+                 note="celebrity TV interview, VoxCeleb-style 224 px crop")
+            for i, r in _VASP.items() for n in _numbers(r)]
     # 00104 and 741400163 both show Robert Downey Jr. (generator_corpus.py gives them two identities)
     out += [_new("Hangz-nju-cuhk/Talking-Face_PC-AVS", f"misc/{p}.mp4", f"pcavs_{p.split('/')[1]}", "lowres",
                  person="pcavs_00104" if p.endswith("741400163") else "", note="VoxCeleb2-style 224 px crop")

@@ -86,8 +86,8 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown(t: pd.DataFrame) -> str:
-    head = "| split | domain | clips | people | with a verdict | called fake | false-alarm rate [95 % CI] | unknown | " \
-           "not scored | people with an alarm |"
+    head = ("| split | domain | clips | people | with a verdict | called fake | false-alarm rate [95 % CI] | "
+            "unknown | not scored | people with an alarm |")
     lines = [head, "|" + "---|" * 10]
     for r in t.itertuples():
         rate = "-" if r.judged == 0 else f"{r.rate:.1%} [{r.ci_lo:.1%}, {r.ci_hi:.1%}]"

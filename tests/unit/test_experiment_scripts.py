@@ -155,10 +155,12 @@ def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
     import pandas as pd
 
     man = pd.DataFrame({"path": [f"clips/c{i}.mp4" for i in range(6)], "identity": list("aabcdd"),
-                        "split": ["test"] * 4 + ["val", "train"], "domain": ["web", "web", "news", "news", "lab", "lab"]})
+                        "split": ["test"] * 4 + ["val", "train"],
+                        "domain": ["web", "web", "news", "news", "lab", "lab"]})
     man.to_csv(tmp_path / "manifest.csv", index=False)
     sc = pd.DataFrame({"path": [str(tmp_path / f"clips/c{i}.mp4") for i in range(5)],
-                       "status": ["ok", "ok", "ok", "failed", "ok"], "verdict": ["fake", "real", "unknown", None, "real"],
+                       "status": ["ok", "ok", "ok", "failed", "ok"],
+                       "verdict": ["fake", "real", "unknown", None, "real"],
                        "reason": [None, None, None, "no-face", None], "score": [2.0, 0.1, 0.5, None, -1.0]})
     sc.to_csv(tmp_path / "scores.csv", index=False)
     t = mod.table(mod.join(tmp_path / "manifest.csv", tmp_path / "scores.csv")).set_index(["split", "domain"])
