@@ -202,13 +202,19 @@ def write_failures(path, failures: Iterable[tuple[str, str, str]]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: int = 1, progress: bool = True) -> Report:
+def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: int = 1, progress: bool = True,
+                    engine=None) -> Report:
     """Preprocess ``paths`` into ``cache`` (a FeatureCache or a folder); resumable and fault tolerant.
 
     Files whose entry exists are skipped. Bad files never stop the batch: each failure is recorded as
     (path, reason, message) in the report and in ``<cache>/failures.csv`` (rewritten each run; header only
     when nothing failed). ``workers > 1`` uses a ``spawn`` process pool with one torch/OpenCV thread per
     worker; ``workers == 1`` runs in this process without touching its thread settings.
+
+    ``engine``: an :class:`avanomaly.distributed.EngineSpec` other than ``local`` runs the same per-file work
+    (``_process_one``: same keys, same atomic cache writes) on a Dask cluster instead (a local one of ``workers``
+    processes, or ``engine.address``; the cache folder must then be one the workers share). A file whose worker
+    died more often than the cluster retries is a failure with reason ``worker-died``; a rerun does it again.
     """
     cfg = cfg or PreprocessConfig()
     cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache)
@@ -239,7 +245,13 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
 
     args = (dataclasses.asdict(cfg), str(cache.root))
     try:
-        if workers <= 1 or len(paths) <= 1:
+        if engine is not None and not engine.is_local:
+            from avanomaly.distributed.engine import map_unordered
+
+            spec = dataclasses.replace(engine, workers=engine.workers or workers)
+            for out in map_unordered(spec, _process_one, paths, _init_worker, (*args, True, imported_detectors())):
+                record(out.value if out.ok else ("failed", paths[out.index], None, (out.reason, out.message)))
+        elif workers <= 1 or len(paths) <= 1:
             saved = dict(_WORKER)
             _init_worker(*args, set_threads=False)
             try:
