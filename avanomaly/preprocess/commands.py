@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import DatasetError, failure_line, shorten
 
 MANIFEST_PATH_COLUMN = "path"
@@ -87,8 +88,9 @@ def echo_skipped(skipped) -> None:
 @click.option("--no-progress", "--quiet", "no_progress", is_flag=True,
               help="Hide the progress bar (also hidden when stderr is not a terminal).")
 @click.option("--list-detectors", is_flag=True, help="Print the available face detectors and exit.")
+@engine_options
 def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side, face_fallback, trim_leading_silence,
-               front_end, manifests, threads, no_progress, list_detectors):
+               front_end, manifests, threads, no_progress, list_detectors, engine, address):
     """Decode INPUT videos (files, folders, manifest CSVs) into cached mouth crops + log-mel under --out.
 
     Already cached files are skipped, so an interrupted run can simply be restarted. Bad files are listed
@@ -103,6 +105,7 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         return
     if out is None:
         raise click.UsageError("missing option '--out' (the cache folder)")
+    spec = engine_from_options(engine, address, workers)
     if threads:
         import torch
 
@@ -136,7 +139,8 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")
     from avanomaly.utils import available_cores
 
-    report = preprocess_many(paths, out, cfg, workers=workers or available_cores(), progress=not no_progress and _stderr_is_tty())
+    report = preprocess_many(paths, out, cfg, workers=workers or available_cores(),
+                             progress=not no_progress and _stderr_is_tty(), engine=spec)
     click.echo(report.summary())
     click.echo(f"cache: {out}")
     if report.failed:
