@@ -41,17 +41,12 @@ def store_refs(root, prefix: str = "") -> list[ClipRef]:
     return refs
 
 
-class _Clip:
-    """A streamed sample as a clip source (``window``, ``mouths``) for :func:`windows._sample`."""
+def _ref(sample) -> ClipRef:
+    """A streamed sample as a ClipRef over its in-memory arrays."""
+    from avanomaly.preprocess.cache import CachedClip
 
-    def __init__(self, sample):
-        from avanomaly.preprocess.cache import CachedClip
-
-        self._c = CachedClip(Path(sample.key), sample.mouths, sample.mel, sample.face_found, sample.meta)
-        self.mouths = sample.mouths
-
-    def window(self, start, length):
-        return self._c.window(start, length)
+    clip = CachedClip(Path(sample.key), sample.mouths, sample.mel, sample.face_found, sample.meta)
+    return ClipRef(name=sample.key, clip=clip, n_frames=int(sample.mouths.shape[0]))
 
 
 class StreamingWindows(IterableDataset):
@@ -108,11 +103,11 @@ class StreamingWindows(IterableDataset):
             while len(buffer) < self.buffer_clips:
                 s = next(stream)
                 per = self.windows_per_clip or max(1, (s.mouths.shape[0] - self.window + 1) // self.window)
-                buffer.append([_Clip(s), per])
+                buffer.append([_ref(s), per])
             j = int(rng.integers(len(buffer)))
-            clip, left = buffer[j]
-            start = int(rng.integers(0, clip.mouths.shape[0] - self.window + 1))
-            yield _sample(clip, start, self.window, j)
+            ref, left = buffer[j]
+            start = int(rng.integers(0, ref.n_frames - self.window + 1))
+            yield _sample(ref, start, self.window, j)
             n += 1
             if left <= 1:
                 buffer.pop(j)
