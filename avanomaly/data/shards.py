@@ -212,33 +212,39 @@ def _sample(key: str, parts: dict, url: str) -> SampleArrays:
 
 
 # --------------------------------------------------------------------------------------------- converters
-def _cache_sample(cache, key: str) -> SampleArrays:
+def _cache_sample(cache, key: str, extra: dict | None = None) -> SampleArrays:
     clip = cache.get(key)
     ff = clip.face_found if clip.face_found is not None else np.ones(clip.n_frames, dtype=bool)
-    return SampleArrays(key, np.asarray(clip.mouths), np.asarray(clip.mel), np.asarray(ff), dict(clip.meta))
+    return SampleArrays(key, np.asarray(clip.mouths), np.asarray(clip.mel), np.asarray(ff),
+                        {**clip.meta, **(extra or {})})
 
 
 def _write_cache_shard(job: tuple) -> str:
-    """One converter task (module level: it runs on engine workers): (cache root, keys, shard path) -> the path."""
+    """One converter task (module level: it runs on engine workers): (cache root, keys, shard path, extra meta per
+    key) -> the path."""
     from avanomaly.preprocess.cache import FeatureCache
 
-    root, keys, path = job
+    root, keys, path, extra = job
     cache = FeatureCache(root)
-    write_shard(path, [_cache_sample(cache, k) for k in keys])
+    write_shard(path, [_cache_sample(cache, k, extra.get(k)) for k in keys])
     return str(path)
 
 
 def cache_to_shards(cache, out, keys: Sequence[str] | None = None, clips_per_shard: int = DEFAULT_CLIPS_PER_SHARD,
-                    engine=None, workers: int = 1) -> dict:
+                    engine=None, workers: int = 1, extra_meta: dict | None = None) -> dict:
     """Pack the folder cache's entries (all, or ``keys``; in sorted key order) into shards under ``out``.
 
     Shard ``i`` holds keys ``i*clips_per_shard ..``; each shard is one task, written by whichever worker runs it
     (``engine``: an :class:`avanomaly.distributed.EngineSpec`; None/local: in this process). Shards already
-    finished are kept (resumable). -> the store index (``finish_store``)."""
+    finished are kept (resumable). ``extra_meta``: key -> fields added to that clip's stored meta (e.g. the
+    manifest's ``identity``, which ``RandomWindows(balance=True)`` groups by). -> the store index (``finish_store``)."""
     from avanomaly.preprocess.cache import FeatureCache
 
     cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache)
-    keys = sorted(cache.entries() if keys is None else keys)
+    keys = sorted(set(cache.entries() if keys is None else keys))
+    missing = [k for k in keys if not cache.has(k)]
+    if missing:
+        raise DatasetError(f"{cache.root}: {len(missing)} key(s) not in the cache (first: {shorten(missing[0])})")
     if not keys:
         raise DatasetError(f"{cache.root}: no cache entry to pack into shards")
     if clips_per_shard < 1:
@@ -249,7 +255,9 @@ def cache_to_shards(cache, out, keys: Sequence[str] | None = None, clips_per_sha
     for i in range(0, len(keys), clips_per_shard):
         path = out / shard_name(i // clips_per_shard)
         if not (path.is_file() and path.with_name(path.name + INDEX_SUFFIX).is_file()):
-            jobs.append((str(cache.root), keys[i:i + clips_per_shard], str(path)))
+            part = keys[i:i + clips_per_shard]
+            jobs.append((str(cache.root), part, str(path), {k: (extra_meta or {})[k] for k in part
+                                                             if k in (extra_meta or {})}))
     if engine is not None and not engine.is_local and jobs:
         import dataclasses
 
@@ -264,6 +272,33 @@ def cache_to_shards(cache, out, keys: Sequence[str] | None = None, clips_per_sha
         for job in jobs:
             _write_cache_shard(job)
     return finish_store(out)
+
+
+def keys_of_sources(cache, paths) -> dict[str, str]:
+    """Cache keys of the entries preprocessed from ``paths`` (matched by ``meta["source"]``, resolved), without
+    hashing the videos again: -> {path: key} for the paths found."""
+    from avanomaly.preprocess.cache import FeatureCache
+
+    cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache)
+    wanted = {str(Path(p).resolve()): str(p) for p in paths}
+    found = {}
+    for key in cache.entries():
+        try:
+            meta = json.loads((cache.path_of(key) / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a corrupt entry: cache.get reports it when it is packed
+        source = meta.get("source") if isinstance(meta, dict) else None
+        if source and str(Path(source).resolve()) in wanted:
+            found[wanted[str(Path(source).resolve())]] = key
+    return found
+
+
+def store_summary(store) -> dict:
+    """Shards, clips, frames and bytes of a store."""
+    store = store if isinstance(store, ShardStore) else ShardStore(store)
+    return {"shards": len(store.shards), "clips": len(store.entries()),
+            "frames": sum(store.n_frames(k) for k in store.entries()),
+            "bytes": sum(p.stat().st_size for p in store.shards if p.is_file())}
 
 
 def shards_to_cache(store, cache) -> list[str]:

@@ -181,3 +181,29 @@ def test_training_from_shards_gives_the_folder_caches_loss_curve(tmp_path):
                               f"data.val_shards={tmp_path / 'val_store'}", "data.streaming=true"))
     assert streamed.model_path is not None and streamed.model_path.is_file()
     assert np.isfinite(float(streamed.stage1["best"]))
+
+
+def test_shards_cli_pack_a_manifest_split_unpack_and_info(tmp_path):
+    from click.testing import CliRunner
+
+    from avanomaly.cli import cli
+
+    cache = fill_cache(tmp_path / "cache", n=5)  # sources /v/k0.mp4 .. /v/k4.mp4
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label,identity,split\n" + "".join(
+        f"/v/k{i}.mp4,real,spk{i % 2},{'val' if i == 4 else 'train'}\n" for i in range(5)) +
+        "/v/missing.mp4,real,spk9,train\n")
+    run = CliRunner()
+    res = run.invoke(cli, ["shards", "pack", str(cache.root), "--out", str(tmp_path / "train"), "--manifest",
+                           str(manifest), "--split", "train", "--clips-per-shard", "3"])
+    assert res.exit_code == 0, res.output
+    assert "4 clip(s) in 2 shard(s)" in res.output and "1 manifest clip(s) not in the cache" in res.output
+    store = ShardStore(tmp_path / "train")
+    assert store.entries() == cache.entries()[:4]
+    assert [store.get(k).meta["identity"] for k in store.entries()] == ["spk0", "spk1", "spk0", "spk1"]
+    res = run.invoke(cli, ["shards", "unpack", str(tmp_path / "train"), "--out", str(tmp_path / "back")])
+    assert res.exit_code == 0 and FeatureCache(tmp_path / "back").entries() == store.entries()
+    res = run.invoke(cli, ["shards", "info", str(tmp_path / "train")])
+    assert res.exit_code == 0 and "2 shard(s), 4 clip(s)" in res.output
+    res = run.invoke(cli, ["shards", "info", str(tmp_path)])
+    assert res.exit_code == 1 and "not a shard store" in res.output
