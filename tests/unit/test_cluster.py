@@ -69,6 +69,8 @@ def test_a_worker_killed_mid_clip_loses_nothing(synth_paths, tmp_path, monkeypat
     first = preprocess_many(synth_paths, tmp_path / "dask", cfg, workers=2, progress=False, engine=engine_spec("dask"))
     assert not flag.exists()  # a worker did die
     cache = FeatureCache(tmp_path / "dask")
+    assert cache.temp_dirs()  # killed mid-entry: its temporary folder is left, and it is no entry
+    assert not set(p.name for p in cache.temp_dirs()) & set(cache.entries())
     # the dead worker's clip was run again on another worker (or is listed as failed, never half written)
     assert {r[1] for r in first.failed} <= {"worker-died"}
     rerun = preprocess_many(synth_paths, cache, cfg, workers=2, progress=False, engine=engine_spec("dask"))
