@@ -162,6 +162,10 @@ class ShardStore:
     def n_frames(self, key: str) -> int:
         return int(self._entries[key][1]["n_frames"])
 
+    def meta(self, key: str) -> dict:
+        """The clip's meta as recorded in the index (no shard is opened)."""
+        return dict(self._entries[key][1]["meta"])
+
     def get(self, key: str):
         """The clip ``key`` as a :class:`avanomaly.preprocess.CachedClip` over memory maps of its shard."""
         from avanomaly.preprocess.cache import CachedClip

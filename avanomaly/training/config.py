@@ -51,6 +51,7 @@ class DataConfig:
     shards: str = ""  # a shard store of TRAINING clips (avanomaly.data.shards) instead of manifest + cache
     val_shards: str = ""  # the shard store of the validation clips (required with shards)
     streaming: bool = False  # with shards: stream the training windows shard by shard (docs/scale.md)
+    shard_url: str = ""  # with streaming: where the shards are read, "{name}" = a shard's file name ("" = local)
 
 
 @dataclass

@@ -27,17 +27,19 @@ from avanomaly.training.windows import ClipRef, _sample
 SHUFFLE_CLIPS = 64
 
 
-def store_refs(root, prefix: str = "") -> list[ClipRef]:
-    """ClipRefs for every clip of the shard store at ``root`` (memory-mapped), in key order; ``group``: the
-    clip's ``meta["identity"]`` when the store recorded one."""
+def store_refs(root, prefix: str = "", open_clips: bool = True) -> list[ClipRef]:
+    """ClipRefs for every clip of the shard store at ``root``, in key order; ``group``: the clip's
+    ``meta["identity"]`` when the store recorded one. ``open_clips``: memory-map each clip from its local shard;
+    False: ``clip`` is None (only the index is read: what the streaming loader needs, whose shards may be remote)."""
     from avanomaly.data.shards import ShardStore
 
     store = ShardStore(root)
     refs = []
     for key in store.entries():
-        clip = store.get(key)
-        refs.append(ClipRef(name=prefix + str(clip.meta.get("source") or key), clip=clip, n_frames=clip.n_frames,
-                            group=str(clip.meta.get("identity", ""))))
+        meta = store.meta(key)
+        clip = store.get(key) if open_clips else None
+        refs.append(ClipRef(name=prefix + str(meta.get("source") or key), clip=clip, n_frames=store.n_frames(key),
+                            group=str(meta.get("identity", ""))))
     return refs
 
 
@@ -115,8 +117,14 @@ class StreamingWindows(IterableDataset):
                 buffer[j][1] = left - 1
 
 
-def shard_paths(root) -> list[str]:
-    """The shard files of the store at ``root``, in index order."""
+def shard_paths(root, url: str = "") -> list[str]:
+    """The shards of the store at ``root`` in index order: local paths, or ``url`` with ``{name}`` replaced by each
+    shard's file name (``data.shard_url``, e.g. ``pipe:aws s3 cp s3://bucket/vox2/{name} -``)."""
     from avanomaly.data.shards import ShardStore
 
-    return [str(p) for p in ShardStore(root).shards]
+    shards = ShardStore(root).shards
+    if not url:
+        return [str(p) for p in shards]
+    if "{name}" not in url:
+        raise DatasetError(f"data.shard_url {url!r} must contain {{name}} (replaced by each shard's file name)")
+    return [url.replace("{name}", p.name) for p in shards]

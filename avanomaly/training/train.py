@@ -40,7 +40,8 @@ CURVES_FILE = "training_curves.png"
 CALIBRATION_FILE = "calibration.json"
 #: config sections that may change when resuming (hardware / loader settings, not the model or data)
 RESUMABLE_SECTIONS = ("trainer", "out")
-RESUMABLE_KEYS = ("data.cache", "data.preprocess_workers", "stage1.num_workers", "stage2.num_workers", "calibrate")
+RESUMABLE_KEYS = ("data.cache", "data.preprocess_workers", "data.shard_url", "stage1.num_workers", "stage2.num_workers",
+                  "calibrate")
 #: signal that stops a training run gracefully (a cluster's / container's stop request); Ctrl-C is Lightning's
 STOP_SIGNAL = signal.SIGTERM
 LAST_CKPT = "last.ckpt"
@@ -294,7 +295,9 @@ def _train_from_shards(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> T
 
     if not cfg.data.val_shards:
         raise ConfigError("data.shards needs data.val_shards (the validation clips' store)")
-    train_refs, val_refs = store_refs(cfg.data.shards), store_refs(cfg.data.val_shards)
+    # streaming reads the training shards itself (possibly remote): only their index is needed here
+    train_refs = store_refs(cfg.data.shards, open_clips=not cfg.data.streaming)
+    val_refs = store_refs(cfg.data.val_shards)
     provenance = {"shards": str(cfg.data.shards), "val_shards": str(cfg.data.val_shards),
                   "streaming": bool(cfg.data.streaming), "n_train_clips": len(train_refs),
                   "n_val_clips": len(val_refs)}
@@ -524,7 +527,7 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
         from avanomaly.training.datamodule import StreamingDataModule
         from avanomaly.training.streaming import shard_paths
 
-        dm = StreamingDataModule(shard_paths(cfg.data.shards), val_refs, st, seed=cfg.trainer.seed * 10 + index,
+        dm = StreamingDataModule(shard_paths(cfg.data.shards, cfg.data.shard_url), val_refs, st, seed=cfg.trainer.seed * 10 + index,
                                  val_per_clip=cfg.data.val_windows_per_clip)
     else:
         dm = WindowDataModule(train_refs, val_refs, st, seed=cfg.trainer.seed * 10 + index,

@@ -46,6 +46,19 @@ def test_engine_spec_checks_its_options():
         engine_spec("local", "tcp://h:8786")
 
 
+def test_dask_engine_without_the_package_is_a_usage_error_with_the_pip_line(monkeypatch):
+    import sys
+
+    import click
+
+    from avanomaly.distributed.options import engine_from_options
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if avanomaly[cluster] were not installed
+    with pytest.raises(click.UsageError, match=r"avanomaly\[cluster\]"):
+        engine_from_options("dask", None)
+    assert engine_from_options("local", None).is_local  # the default needs nothing
+
+
 @pytest.mark.slow  # a local cluster and a local pool: ~50 s on a busy 2-core machine
 def test_two_worker_cluster_gives_the_local_pools_features(synth_paths, tmp_path):
     cfg = PreprocessConfig()

@@ -207,3 +207,19 @@ def test_shards_cli_pack_a_manifest_split_unpack_and_info(tmp_path):
     assert res.exit_code == 0 and "2 shard(s), 4 clip(s)" in res.output
     res = run.invoke(cli, ["shards", "info", str(tmp_path)])
     assert res.exit_code == 1 and "not a shard store" in res.output
+
+
+def test_streaming_reads_shards_through_a_pipe_url(tmp_path):
+    """data.shard_url: shards read through a command's stdout (as from object storage) give the same windows."""
+    from avanomaly.training.streaming import StreamingWindows, shard_paths, store_refs
+
+    cache_to_shards(fill_cache(tmp_path / "cache", n=4), tmp_path / "store", clips_per_shard=2)
+    local = shard_paths(tmp_path / "store")
+    piped = shard_paths(tmp_path / "store", f"pipe:cat {tmp_path / 'store'}/{{name}}")
+    assert piped[0].startswith("pipe:cat ") and piped[0].endswith("shard-000000.tar")
+    assert _windows(StreamingWindows(piped, 12, 8, seed=1)) == _windows(StreamingWindows(local, 12, 8, seed=1))
+    with pytest.raises(DatasetError, match="name"):
+        shard_paths(tmp_path / "store", "s3://bucket/shards")
+    refs = store_refs(tmp_path / "store", open_clips=False)  # the index alone: no shard opened
+    assert [r.clip for r in refs] == [None] * 4 and [r.n_frames for r in refs] == [30, 31, 32, 33]
+    assert [r.group for r in refs] == ["id0", "id1", "id2", "id0"]
