@@ -102,8 +102,7 @@ def dask_client(spec: EngineSpec):
     distributed = require_module("distributed", CLUSTER_EXTRA, "--engine dask")
     import dask
 
-    settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                "distributed.worker.daemon": False}  # workers may start processes of their own
+    settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}
     with dask.config.set(settings):
         if spec.address:
             try:
