@@ -67,7 +67,11 @@ def test_two_worker_cluster_gives_the_local_pools_features(synth_paths, tmp_path
     assert local.ok and dask.ok and len(dask.done) == len(synth_paths)
     assert dask.keys == local.keys  # the same content-hash keys
     assert_same_caches(FeatureCache(tmp_path / "pool"), FeatureCache(tmp_path / "dask"))
-    again = preprocess_many(synth_paths, tmp_path / "dask", cfg, workers=2, progress=False, engine=engine_spec("dask"))
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        existing = engine_spec("dask", cluster.scheduler_address)  # --address: a cluster started elsewhere
+        again = preprocess_many(synth_paths, tmp_path / "dask", cfg, progress=False, engine=existing)
     assert sorted(again.skipped) == sorted(dask.done) and not again.done  # resumable: done entries skipped
 
 
