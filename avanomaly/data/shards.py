@@ -182,28 +182,64 @@ class ShardStore:
 
 
 # --------------------------------------------------------------------------------------------- streaming
+class _PipeStream:
+    """The stdout of a ``pipe:`` command. Closing it after the end waits for the command and checks its status; closing
+    it early (the reader stopped) ends the command. Either way no process is left behind."""
+
+    def __init__(self, command: str):
+        self.command = command
+        self.proc = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE)  # noqa: S602 - the user's own
+        self.stdout = self.proc.stdout
+        self.at_end = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stdout.read(n)
+        if not data and n != 0:
+            self.at_end = True
+        return data
+
+    def close(self) -> None:
+        self.stdout.close()
+        if not self.at_end:
+            self.proc.kill()
+            self.proc.wait()
+            return
+        code = self.proc.wait()
+        if code != 0:
+            raise DatasetError(f"pipe:{shorten(self.command)} exited with status {code}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def open_stream(url: str):
     """A readable byte stream of a shard: a local path, or ``pipe:COMMAND`` (the command's stdout, WebDataset's
     convention for object storage, e.g. ``pipe:aws s3 cp s3://bucket/shard-000000.tar -``)."""
     if url.startswith("pipe:"):
-        proc = subprocess.Popen(url[5:], shell=True, stdout=subprocess.PIPE)  # noqa: S602 - the user's own command
-        return proc.stdout
+        return _PipeStream(url[5:])
     return open(url, "rb")
 
 
 def iter_shard(url: str) -> Iterator[SampleArrays]:
-    """The samples of one shard, read front to back (no seeking: works on a pipe)."""
-    with open_stream(url) as fh, tarfile.open(fileobj=fh, mode="r|") as tar:
-        current, parts = None, {}
-        for member in tar:
-            key, _, ext = member.name.partition(".")
-            if key != current:
-                if current is not None:
-                    yield _sample(current, parts, url)
-                current, parts = key, {}
-            parts[ext] = tar.extractfile(member).read()
-        if current is not None:
-            yield _sample(current, parts, url)
+    """The samples of one shard, read front to back (no seeking: works on a pipe). DatasetError when the stream is
+    not a tar shard (truncated, or a failed download)."""
+    try:
+        with open_stream(url) as fh, tarfile.open(fileobj=fh, mode="r|") as tar:
+            current, parts = None, {}
+            for member in tar:
+                key, _, ext = member.name.partition(".")
+                if key != current:
+                    if current is not None:
+                        yield _sample(current, parts, url)
+                    current, parts = key, {}
+                parts[ext] = tar.extractfile(member).read()
+            if current is not None:
+                yield _sample(current, parts, url)
+    except (tarfile.TarError, OSError) as exc:
+        raise DatasetError(f"{shorten(url)}: not a readable tar shard ({shorten(exc, 200)})") from None
 
 
 def _sample(key: str, parts: dict, url: str) -> SampleArrays:

@@ -223,3 +223,12 @@ def test_streaming_reads_shards_through_a_pipe_url(tmp_path):
     refs = store_refs(tmp_path / "store", open_clips=False)  # the index alone: no shard opened
     assert [r.clip for r in refs] == [None] * 4 and [r.n_frames for r in refs] == [30, 31, 32, 33]
     assert [r.group for r in refs] == ["id0", "id1", "id2", "id0"]
+
+
+def test_a_broken_or_failing_stream_is_a_dataset_error(tmp_path):
+    bad = tmp_path / "shard-000000.tar"
+    bad.write_bytes(b"not a tar at all" * 100)
+    with pytest.raises(DatasetError, match="not a readable tar shard"):
+        list(iter_shard(str(bad)))
+    with pytest.raises(DatasetError, match="exited with status 3"):
+        list(iter_shard("pipe:exit 3"))
