@@ -2,8 +2,8 @@
 
 Engines: ``local`` (the package's own process pools, in preprocess/ and scoring/: this module is not used) and
 ``dask`` (Dask/distributed, the ``cluster`` extra). Why Dask and not Ray (docs/scale.md "Engine"): a pure-Python
-install (35 MB with its dependencies; Ray 2.60: a 79 MB wheel, 202 MB unpacked, with a C++ runtime), a local cluster that starts in about a second with
-no daemon left behind, plain processes with a nanny that restarts a killed worker and re-runs its tasks, and
+install (35 MB with its dependencies; Ray 2.60: a 79 MB wheel, 202 MB unpacked, with a C++ runtime), a local
+cluster that starts in 2-4 s here with no daemon left behind, plain processes with a nanny that restarts a killed worker and re-runs its tasks, and
 ``--address tcp://host:8786`` for a cluster started by ``dask scheduler`` / ``dask worker`` or dask-jobqueue.
 
 Semantics of :func:`map_unordered`:
