@@ -11,12 +11,12 @@ import pytest
 pytest.importorskip("distributed")
 
 from avanomaly.distributed import engine_spec  # noqa: E402
-from avanomaly.distributed.testing import KILL_FLAG_ENV  # noqa: E402
+from avanomaly.preprocess.testing import KILL_FLAG_ENV  # noqa: E402
 from avanomaly.errors import ConfigError  # noqa: E402
 from avanomaly.preprocess import FeatureCache, PreprocessConfig, import_detector, preprocess_many  # noqa: E402
 
 SIZE = dict(identities=2, reals_per_identity=1, fakes_per_identity=1, duration=(0.8, 1.0), frame_size=96)
-KILLER = "avanomaly.distributed.testing:KillOnceDetector"
+KILLER = "avanomaly.preprocess.testing:KillOnceDetector"
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
-"""Test helpers for the engines: a face detector that kills the worker process running it, once.
+"""Test helpers for killed preprocessing workers (any engine): a face detector that kills its worker, once.
 
-``preprocess --detector avanomaly.distributed.testing:KillOnceDetector`` with ``$AVANOMALY_KILL_FLAG`` naming a file
+``preprocess --detector avanomaly.preprocess.testing:KillOnceDetector`` with ``$AVANOMALY_KILL_FLAG`` naming a file
 that exists: the first process to reach its :data:`KILL_AT_CALL`-th ``detect`` call removes the file and SIGKILLs
 itself (mid-clip: the entry's temporary folder is open, nothing is published). Otherwise it is the ``center``
-detector. Used by the killed-worker tests and ``benchmarks/cluster.py``; never in production.
+detector. Used by the killed-worker tests (tests/unit/test_cluster.py); never in production.
 """
 
 from __future__ import annotations
