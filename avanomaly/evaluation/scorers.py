@@ -131,7 +131,7 @@ class AvanomalyScorer(Scorer):
     name = "avanomaly"
 
     def __init__(self, model=None, cache=None, workers: int = 1, device: str = "cpu", threads: int | None = None,
-                 progress: bool = True, **_ignored):
+                 progress: bool = True, engine=None, **_ignored):
         from avanomaly.scoring.modelfile import default_model_path, resolve_model_path
 
         self.model = str(default_model_path() if model is None else model)
@@ -139,6 +139,7 @@ class AvanomalyScorer(Scorer):
         self.device = device
         self.threads = threads
         self.progress = progress
+        self.engine = engine
         self._detector = None
 
         self._model_file = resolve_model_path(self.model)
@@ -147,7 +148,10 @@ class AvanomalyScorer(Scorer):
         self._content_keys: dict[str, str] = {}
 
     def describe(self) -> dict:
-        return {"method": self.name, "model": str(self._model_file), "workers": self.workers}
+        out = {"method": self.name, "model": str(self._model_file), "workers": self.workers}
+        if self.engine is not None and not self.engine.is_local:
+            out["engine"] = self.engine.describe()
+        return out
 
     def _detector_for(self, trim: bool):
         if self._detector is None:
@@ -204,11 +208,12 @@ class AvanomalyScorer(Scorer):
 
         bar = self._progress(len(todo), trim)
         try:
-            if self.workers > 1 and len(todo) > 1:
+            on_cluster = self.engine is not None and not self.engine.is_local
+            if (self.workers > 1 or on_cluster) and len(todo) > 1:
                 from avanomaly.scoring.pool import scoring_pool
 
                 with scoring_pool(todo_paths, self.workers, _load_detector, (self.model, trim, self.device),
-                                  threads=self.threads) as finished:
+                                  threads=self.threads, engine=self.engine) as finished:
                     for j, res in finished:
                         record(j, res)
                         bar.update(1)

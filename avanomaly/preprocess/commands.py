@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import DatasetError, failure_line, shorten
 
 MANIFEST_PATH_COLUMN = "path"
@@ -91,8 +92,9 @@ def echo_skipped(skipped) -> None:
               help="Also cache N domain-augmented variants of every clip (down-scaling, re-compression, frame-rate "
                    "jitter, noise, reverb, band-limiting, gain; see docs/training.md \"Augmentation\") [0].")
 @click.option("--augment-seed", default=0, type=int, help="Seed of the augmented variants' draws [0].")
+@engine_options
 def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side, face_fallback, trim_leading_silence,
-               front_end, manifests, threads, no_progress, list_detectors, augment, augment_seed):
+               front_end, manifests, threads, no_progress, list_detectors, augment, augment_seed, engine, address):
     """Decode INPUT videos (files, folders, manifest CSVs) into cached mouth crops + log-mel under --out.
 
     Already cached files are skipped, so an interrupted run can simply be restarted. Bad files are listed
@@ -107,6 +109,7 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         return
     if out is None:
         raise click.UsageError("missing option '--out' (the cache folder)")
+    spec = engine_from_options(engine, address, workers)
     if threads:
         import torch
 
@@ -144,7 +147,8 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
 
     report = preprocess_many(paths, out, cfg, workers=workers or available_cores(),
                              progress=not no_progress and _stderr_is_tty(),
-                             augment=AugmentConfig(variants=augment, seed=augment_seed) if augment else None)
+                             augment=AugmentConfig(variants=augment, seed=augment_seed) if augment else None,
+                             engine=spec)
     click.echo(report.summary())
     click.echo(f"cache: {out}")
     if report.failed:

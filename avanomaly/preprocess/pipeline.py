@@ -226,7 +226,7 @@ def write_failures(path, failures: Iterable[tuple[str, str, str]]) -> None:
 
 
 def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: int = 1, progress: bool = True,
-                    augment: AugmentConfig | None = None, clean: bool = True) -> Report:
+                    augment: AugmentConfig | None = None, clean: bool = True, engine=None) -> Report:
     """Preprocess ``paths`` into ``cache`` (a FeatureCache or a folder); resumable and fault tolerant.
 
     ``augment`` (``augment.variants`` > 0): also write that many augmented variants of every file, each its own
@@ -238,6 +238,11 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
     (path, reason, message) in the report and in ``<cache>/failures.csv`` (rewritten each run; header only
     when nothing failed). ``workers > 1`` uses a ``spawn`` process pool with one torch/OpenCV thread per
     worker; ``workers == 1`` runs in this process without touching its thread settings.
+
+    ``engine``: an :class:`avanomaly.distributed.EngineSpec` other than ``local`` runs the same per-file work
+    (``_process_one``: same keys, same atomic cache writes) on a Dask cluster instead (a local one of ``workers``
+    processes, or ``engine.address``; the cache folder must then be one the workers share). A file whose worker
+    died more often than the cluster retries is a failure with reason ``worker-died``; a rerun does it again.
     """
     cfg = cfg or PreprocessConfig()
     cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache)
@@ -274,7 +279,20 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
     args = (dataclasses.asdict(cfg), str(cache.root))
     aug = dataclasses.asdict(augment) if n_variants else None
     try:
-        if workers <= 1 or len(tasks) <= 1:
+        if engine is not None and not engine.is_local:
+            from avanomaly.distributed.engine import map_unordered
+
+            spec = dataclasses.replace(engine, workers=engine.workers or workers)
+            for out in map_unordered(spec, _process_one, tasks, _init_worker,
+                                     (*args, True, imported_detectors(), aug)):
+                if out.ok:
+                    record(out.value)
+                else:
+                    task = tasks[out.index]
+                    path, variant = (task, None) if isinstance(task, str) else task
+                    name = path if variant is None else variant_name(path, variant)
+                    record(("failed", name, None, (out.reason, out.message), variant))
+        elif workers <= 1 or len(tasks) <= 1:
             saved = dict(_WORKER)
             _init_worker(*args, set_threads=False, augment=aug)
             try:

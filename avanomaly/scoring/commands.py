@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import MAX_MESSAGE_CHARS, ConfigError, failure_line, shorten
 from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
@@ -172,8 +173,9 @@ def render_table(results) -> str:
                    "process may use]; 1 scores in this process. With several, each runs 1 torch thread unless "
                    "--threads says otherwise.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr (bar or per-file lines).")
+@engine_options
 def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggregation, topk, window, skip_seconds,
-          device, threads, chunk_frames, precision, max_seconds, workers, quiet):
+          device, threads, chunk_frames, precision, max_seconds, workers, quiet, engine, address):
     """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate.
 
     FILES may also be folders (every video under them, recursively) and manifest CSVs (their 'path' column).
@@ -186,6 +188,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
         raise click.UsageError("--json and --csv - both write to stdout; choose one")
     if overwrite and not csv_out:
         raise click.UsageError("--overwrite applies to --csv FILE")
+    spec = engine_from_options(engine, address)
     from avanomaly.preprocess.commands import echo_skipped, scan_for_inputs
 
     given, scan = files, scan_for_inputs(files)
@@ -236,7 +239,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     main_thread = threading.current_thread() is threading.main_thread()  # handlers live in the main thread only
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        if n_workers <= 1:  # in this process, through the score_file seam
+        if n_workers <= 1 and spec.is_local:  # in this process, through the score_file seam
             for i, f in enumerate(todo):
                 record(i, score_file(detector, f, **score_kwargs))
         else:
@@ -244,7 +247,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
 
             options = {k: v for k, v in (("chunk_frames", chunk_frames), ("precision", precision)) if v is not None}
             with scoring_pool(todo, n_workers, load_detector, (model_path, device, options), threads=threads,
-                              score_kwargs=score_kwargs) as finished:
+                              score_kwargs=score_kwargs, engine=spec) as finished:
                 for i, res in finished:
                     record(i, res)
     except KeyboardInterrupt as exc:

@@ -91,8 +91,9 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
     if no_progress:
         sets.append("trainer.progress=false")
     cfg = apply_overrides(cfg, sets + list(overrides))
-    if not cfg.data.manifest:
-        raise click.UsageError("--data is required (a manifest CSV or a FakeAVCeleb root)")
+    if not cfg.data.manifest and not cfg.data.shards:
+        raise click.UsageError("--data is required (a manifest CSV or a FakeAVCeleb root; or data.shards=STORE "
+                               "data.val_shards=STORE, docs/scale.md)")
 
     from avanomaly.errors import TrainingInterrupted
     from avanomaly.training.train import train as run_training

@@ -49,6 +49,10 @@ class DataConfig:
     preprocess_workers: int = 1
     val_windows_per_clip: int = 8  # fixed, evenly spaced validation windows per val clip
     balance_identities: bool = False  # training windows: every identity equally often (else by clip length)
+    shards: str = ""  # a shard store of TRAINING clips (avanomaly.data.shards) instead of manifest + cache
+    val_shards: str = ""  # the shard store of the validation clips (required with shards)
+    streaming: bool = False  # with shards: stream the training windows shard by shard (docs/scale.md)
+    shard_url: str = ""  # with streaming: where the shards are read, "{name}" = a shard's file name ("" = local)
 
 
 @dataclass

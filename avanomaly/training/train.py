@@ -40,7 +40,8 @@ CURVES_FILE = "training_curves.png"
 CALIBRATION_FILE = "calibration.json"
 #: config sections that may change when resuming (hardware / loader settings, not the model or data)
 RESUMABLE_SECTIONS = ("trainer", "out")
-RESUMABLE_KEYS = ("data.cache", "data.preprocess_workers", "stage1.num_workers", "stage2.num_workers", "calibrate")
+RESUMABLE_KEYS = ("data.cache", "data.preprocess_workers", "data.shard_url", "stage1.num_workers", "stage2.num_workers",
+                  "calibrate")
 #: signal that stops a training run gracefully (a cluster's / container's stop request); Ctrl-C is Lightning's
 STOP_SIGNAL = signal.SIGTERM
 LAST_CKPT = "last.ckpt"
@@ -257,6 +258,8 @@ def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
     from avanomaly.data import read_manifest
     from avanomaly.preprocess import FeatureCache
 
+    if cfg.data.shards:
+        return _train_from_shards(cfg, resume, guard)
     if not cfg.data.manifest:
         raise ConfigError("no training data (data.manifest / --data)")
     run_dir = Path(cfg.out)
@@ -298,6 +301,21 @@ def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
                             _guard=guard)
     result.failed = failed
     return result
+
+
+def _train_from_shards(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
+    """``data.shards`` / ``data.val_shards``: train on shard stores (already split, already preprocessed)."""
+    from avanomaly.training.streaming import store_refs
+
+    if not cfg.data.val_shards:
+        raise ConfigError("data.shards needs data.val_shards (the validation clips' store)")
+    # streaming reads the training shards itself (possibly remote): only their index is needed here
+    train_refs = store_refs(cfg.data.shards, open_clips=not cfg.data.streaming)
+    val_refs = store_refs(cfg.data.val_shards)
+    provenance = {"shards": str(cfg.data.shards), "val_shards": str(cfg.data.val_shards),
+                  "streaming": bool(cfg.data.streaming), "n_train_clips": len(train_refs),
+                  "n_val_clips": len(val_refs)}
+    return train_on_clips(cfg, train_refs, val_refs, resume=resume, provenance=provenance, _guard=guard)
 
 
 def _global_rank() -> int:
@@ -519,8 +537,15 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
         enable_progress_bar=tr.progress, enable_model_summary=False, callbacks=callbacks,
         default_root_dir=str(stage_dir), log_every_n_steps=tr.log_every_n_steps,
     )
-    dm = WindowDataModule(train_refs, val_refs, st, seed=cfg.trainer.seed * 10 + index,
-                          val_per_clip=cfg.data.val_windows_per_clip, balance=cfg.data.balance_identities)
+    if cfg.data.streaming and cfg.data.shards:  # training windows streamed shard by shard (docs/scale.md)
+        from avanomaly.training.datamodule import StreamingDataModule
+        from avanomaly.training.streaming import shard_paths
+
+        dm = StreamingDataModule(shard_paths(cfg.data.shards, cfg.data.shard_url), val_refs, st, seed=cfg.trainer.seed * 10 + index,
+                                 val_per_clip=cfg.data.val_windows_per_clip)
+    else:
+        dm = WindowDataModule(train_refs, val_refs, st, seed=cfg.trainer.seed * 10 + index,
+                              val_per_clip=cfg.data.val_windows_per_clip, balance=cfg.data.balance_identities)
     with warnings.catch_warnings():  # scoped: the caller's warning filters are left as they were
         # lightning 2.6 with torch 2.13 warns about its own pytree use on every fit: nothing a user can act on
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
