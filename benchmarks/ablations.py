@@ -1,6 +1,6 @@
 """Ablations over seeds: each variant is trained (real clips only) and scored on the test split.
 
-    .venv/bin/python experiments/ablations.py --data DIR/FakeAVCeleb_v1.2 --out reports/ablations \
+    .venv/bin/python benchmarks/ablations.py --data DIR/FakeAVCeleb_v1.2 --out reports/ablations \
         [--groups temporal,backbone,offset,family,aggregation] [--seeds 0,1,2] [--trim] [--threads 1] \
         [--docs docs/results.md] [--dry-run]
 
@@ -200,7 +200,7 @@ def main(argv=None) -> int:
     total = time.time() - t0
     print(f"{total / 60:.1f} min")
     if args.docs:
-        cmd = "python experiments/ablations.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        cmd = "python benchmarks/ablations.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
         body = (f"Produced {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by\n\n```bash\n{cmd}\n```\n\n"
                 f"({total / 60:.1f} min on this shared 2-core CPU, {len(trainings)} training runs; AUC mean ± std "
                 f"over seeds {seeds}, {'trimmed' if args.trim else 'raw'} pass)\n\n{table}\n")

@@ -1,7 +1,7 @@
 """avanomaly vs the baselines, per FakeAVCeleb category (AUC), raw and silence-trimmed, + the supervised
 baseline's leave-one-method-out generalisation gap.
 
-    .venv/bin/python experiments/baselines.py --data DIR/FakeAVCeleb_v1.2 --model RUN --out reports/baselines \
+    .venv/bin/python benchmarks/baselines.py --data DIR/FakeAVCeleb_v1.2 --model RUN --out reports/baselines \
         [--cache CACHE] [--methods avanomaly,sync-heuristic,sync-only,iforest,supervised] [--bootstrap 200] \
         [--no-trimmed] [--no-lomo] [--threads 1] [--docs docs/results.md]
 
@@ -172,7 +172,7 @@ def main(argv=None) -> int:
         print(lomo_md)
     total = time.time() - t0
     if args.docs:
-        cmd = "python experiments/baselines.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        cmd = "python benchmarks/baselines.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
         body = (f"Produced {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by\n\n```bash\n{cmd}\n```\n\n"
                 f"({total / 60:.1f} min on this shared 2-core CPU; per method: "
                 + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()) + ")\n\n"

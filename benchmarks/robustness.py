@@ -1,6 +1,6 @@
 """Robustness: AUC (all fakes pooled vs real, test split) under perturbations of every test clip.
 
-    .venv/bin/python experiments/robustness.py --data DIR/FakeAVCeleb_v1.2 --model RUN --out reports/robustness \
+    .venv/bin/python benchmarks/robustness.py --data DIR/FakeAVCeleb_v1.2 --model RUN --out reports/robustness \
         [--perturbations crf,downscale,noise,offset] [--max-clips N] [--trim] [--threads 1] [--docs docs/results.md]
 
 Perturbations (each applied to real AND fake clips alike, strength 0 = the clean clip):
@@ -277,7 +277,7 @@ def main(argv=None) -> int:
     total = time.time() - t0
     print(f"{total / 60:.1f} min")
     if args.docs:
-        cmd = "python experiments/robustness.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        cmd = "python benchmarks/robustness.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
         body = (f"Produced {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by\n\n```bash\n{cmd}\n```\n\n"
                 f"({total / 60:.1f} min on this shared 2-core CPU)\n\n{table}\n\n"
                 f"![robustness]({(out / 'robustness.png')})\n")

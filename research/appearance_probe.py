@@ -1,9 +1,9 @@
 """Issue 17 research, second cue: is the MOUTH region of a generated talking head rendered differently from the
 rest of the same face? (within-clip, so frame size, face size and compression cancel to first order)
 
-    python experiments/dynamics_extract.py [--manifest EXTRA.csv]    # once: meshes -> /work/dyncache/mesh
-    python experiments/appearance_probe.py extract [--manifest EXTRA.csv]   # per-clip region statistics
-    python experiments/appearance_probe.py report [--manifest EXTRA.csv]    # AUCs (fakes only measure)
+    python -m research.dynamics_extract [--manifest EXTRA.csv]    # once: meshes -> WORK/dyncache/mesh
+    python -m research.appearance_probe extract [--manifest EXTRA.csv]   # per-clip region statistics
+    python -m research.appearance_probe report [--manifest EXTRA.csv]    # AUCs (fakes only measure)
 
 Lip-sync generators re-render the lower face (Wav2Lip at 96 px, MuseTalk / LatentSync at 256 px, then pasted into
 the real frame); one-shot animators (SadTalker, ...) warp one photo; diffusion heads (VASA-1, EMO, Hallo) render
@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser, select_groups  # noqa: E402
+from research.dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser, select_groups
 
 #: canonical face: inter-ocular distance (px) and the eye centres' positions in the warped image
 IOD = 48.0

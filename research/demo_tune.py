@@ -1,6 +1,6 @@
 """Compare `make demo` training runs / clip aggregations on the synthetic benchmark, fast, from cached features.
 
-    python experiments/demo_tune.py --data SYNTH/FakeAVCeleb_v1.2 --features FEATCACHE --out tune.json RUN [RUN ...]
+    python -m research.demo_tune --data SYNTH/FakeAVCeleb_v1.2 --features FEATCACHE --out tune.json RUN [RUN ...]
 
 For every trained run (a `avanomaly train` run directory) this scores, from a feature cache (made once,
 with `trim_leading_silence=True`, the evaluation's "trimmed" pass):

@@ -1,13 +1,13 @@
 """Stage 0 of the dynamics probe: run the face mesh once per clip and cache everything the probe reads.
 
-    python experiments/dynamics_extract.py [--cache /work/dyncache] [--groups corpus shared generator]
+    python -m research.dynamics_extract [--cache WORK/dyncache] [--groups corpus shared generator]
 
 For every clip (corpus train/val/test, the shared reals and fakes, the generator fakes) this writes
 
 - ``CACHE/lm/<key>/``: the landmark front end's cache entry (98 lip features, mel, meta), the same key and
   content ``avanomaly preprocess --front-end landmarks`` gives, so the shipped sync model can score it;
 - ``CACHE/mesh/<key>.npz``: ``points`` (T, 478, 3) float32 pixel meshes (NaN frames without a face) and
-  ``frame_hw`` (H, W) of the decoded frames, for the dynamics features of avanomaly/preprocess/dynamics.py.
+  ``frame_hw`` (H, W) of the decoded frames, for the dynamics features of research/dynamics.py.
 
 Clips are decoded and tracked exactly as ``preprocess_file`` does (same chunks, same ``LipTracker``); the tracker's
 landmarker is wrapped to record the meshes it returns. Already cached clips are skipped.
@@ -16,6 +16,7 @@ landmarker is wrapped to record the meshes it returns. Already cached clips are 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,10 +25,13 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path("/work/corpus/manifest.csv")
-REAL_AV = REPO.parent / "shared" / "data" / "real-av"
-GENERATOR = Path("/work/corpus/generator")
-CACHE = Path("/work/dyncache")
+#: the folder the probes read their inputs from and cache into: $AVANOMALY_RESEARCH_WORK, else REPO/work
+#: (the starter corpus of scripts/corpus.py in WORK/corpus, loose generator fakes in WORK/corpus/generator)
+WORK = Path(os.environ.get("AVANOMALY_RESEARCH_WORK", REPO / "work"))
+CORPUS = WORK / "corpus" / "manifest.csv"
+REAL_AV = Path(os.environ.get("AVANOMALY_REAL_AV", REPO.parent / "shared" / "data" / "real-av"))
+GENERATOR = WORK / "corpus" / "generator"
+CACHE = WORK / "dyncache"
 N_MESH_POINTS = 478
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mpg")
 
@@ -43,7 +47,7 @@ def probe_parser(doc: str, steps: bool = False) -> argparse.ArgumentParser:
         ap.add_argument("step", choices=("extract", "report"))
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--manifest", type=Path, action="append", default=[],
-                    help="extra reals and generator fakes (experiments/generator_corpus.py's manifest); repeatable")
+                    help="extra reals and generator fakes (scripts/generator_corpus.py's manifest); repeatable")
     ap.add_argument("--groups", nargs="*", default=None, help="only these groups (prefix match)")
     return ap
 
@@ -62,7 +66,7 @@ def landmark_config():
 def clip_table(corpus: Path = CORPUS, real_av: Path = REAL_AV, generator: Path = GENERATOR, extra=()) -> pd.DataFrame:
     """One row per clip: path, group (corpus_train / corpus_val / corpus_test / shared_real / shared_fake /
     generator_fake, and for each ``extra`` manifest (path,label,method,identity; e.g. the one
-    experiments/generator_corpus.py writes) extra_real / extra_fake_<method>), identity (speaker or source)
+    scripts/generator_corpus.py writes) extra_real / extra_fake_<method>), identity (speaker or source)
     and label."""
     rows = []
     c = pd.read_csv(corpus)
@@ -144,7 +148,7 @@ def extract_resized(path: str, cfg, cache, mesh_dir: Path, out_dir: Path, target
     import cv2
 
     from avanomaly.io import iter_clip_chunks
-    from avanomaly.preprocess.dynamics import dynamics_from_points, fill_missing
+    from research.dynamics import dynamics_from_points, fill_missing
     from avanomaly.preprocess.landmarks import FaceMeshLandmarker
     from avanomaly.preprocess.pipeline import CHUNK_FRAMES
 

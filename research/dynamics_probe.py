@@ -1,9 +1,9 @@
 """Issue 17 research probe: can a real-only model of face MOTION flag generated talking heads?
 
-    python experiments/dynamics_extract.py            # once: face meshes + landmark caches -> /work/dyncache
-    python experiments/dynamics_probe.py [--out /work/dyncache/probe] [--epochs N]
+    python -m research.dynamics_extract            # once: face meshes + landmark caches -> WORK/dyncache
+    python -m research.dynamics_probe [--out WORK/dyncache/probe] [--epochs N]
 
-Features per frame (avanomaly/preprocess/dynamics.py): the 98 lip features' frame-to-frame change (PCA to
+Features per frame (research/dynamics.py): the 98 lip features' frame-to-frame change (PCA to
 ``N_LIP_PCS`` components fitted on train) and the face's motion (head rotation, translation and zoom in
 inter-ocular units, eye openness, brow height, jaw drop changes, upper-face non-rigidity). Feature sets:
 ``lips``, ``face``, ``all``.
@@ -42,9 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import CACHE, clip_table, landmark_config  # noqa: E402
-from real_faces import MEL_PER_FRAME, SHIFTS, auc, auc_ci, shifted, swapped  # noqa: E402
+from research.dynamics_extract import CACHE, clip_table, landmark_config
+from benchmarks.real_faces import MEL_PER_FRAME, SHIFTS, auc, auc_ci, shifted, swapped
 
 #: principal components kept of the lip-feature changes
 N_LIP_PCS = 16
@@ -73,7 +72,7 @@ SEED = 0
 
 def lips_from_mesh(points: np.ndarray) -> np.ndarray:
     """(T, 478, 3) meshes (NaN frames without a face) -> (T, 98) lip features, missing frames filled."""
-    from avanomaly.preprocess.dynamics import fill_missing
+    from research.dynamics import fill_missing
     from avanomaly.preprocess.landmarks import N_LIP_FEATURES, lip_features
 
     rows = []
@@ -87,7 +86,7 @@ def load_clips(cache_root: Path = CACHE, mesh_dir: str = "mesh", extra=()) -> li
     """Every clip of clip_table() found in the cache: lips (T, 98), mel (T, 80) (mean of the 4 mel frames), pose
     (T, 12) rows with missing frames filled, plus group / identity / frame size / face size."""
     from avanomaly.preprocess import FeatureCache
-    from avanomaly.preprocess.dynamics import dynamics_from_points, fill_missing
+    from research.dynamics import dynamics_from_points, fill_missing
 
     cfg = landmark_config()
     cache = FeatureCache(cache_root / "lm")
@@ -119,7 +118,7 @@ def wrap(a):
 
 def raw_motion(lips: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """-> (lip changes (T-1, 98), face motion (T-1, 12)) of frames 1..T-1."""
-    from avanomaly.preprocess.dynamics import POSE_COLUMNS
+    from research.dynamics import POSE_COLUMNS
 
     col = {c: i for i, c in enumerate(POSE_COLUMNS)}
     d = np.diff(pose.astype(np.float64), axis=0)
@@ -337,7 +336,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="*", default=list(MODELS))
     ap.add_argument("--feature-sets", nargs="*", default=list(FEATURE_SETS))
     ap.add_argument("--manifest", type=Path, action="append", default=[],
-                    help="extra reals and generator fakes (experiments/generator_corpus.py's manifest); repeatable")
+                    help="extra reals and generator fakes (scripts/generator_corpus.py's manifest); repeatable")
     ap.add_argument("--no-sync", action="store_true", help="skip the starter model (fusion / shift / swap checks)")
     args = ap.parse_args(argv)
     import torch
@@ -447,7 +446,7 @@ def main(argv=None) -> int:
                                                           id_rows + gen_rows), ""]
     out = {"selected": selected, "selection": sel_rows, "measured": measure_rows, "confounds": conf,
            "per_identity": id_rows + gen_rows}
-    # every clip's score under every variant (mean NLL per dim), for experiments/generator_benchmark.py
+    # every clip's score under every variant (mean NLL per dim), for research/generator_benchmark.py
     pd.DataFrame([{"path": c["path"], "group": c["group"], "identity": c["identity"],
                    **{v: rr["scores"][c["name"] + "|" + c["group"]] for v, rr in res.items()}} for c in clips]
                  ).to_csv(args.out / "dynamics_scores.csv", index=False)

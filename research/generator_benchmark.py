@@ -1,14 +1,14 @@
 """Issue 17 ablation: which real-only cue sees generator-made talking heads? Per generator family, with CIs.
 
-    python experiments/generator_corpus.py --mirrors /work/.mirror --out /work/gencorpus    # the fakes + reals
+    python scripts/generator_corpus.py --mirrors /work/.mirror --out /work/gencorpus    # the fakes + reals
     M=/work/gencorpus/manifest.csv
-    python experiments/dynamics_extract.py --manifest $M        # meshes + landmark caches (all clips)
-    python experiments/sync_scores.py --manifest $M             # the starter model's score of every clip
-    python experiments/appearance_probe.py extract --manifest $M
-    python experiments/texture_probe.py extract --manifest $M
-    python experiments/scene_probe.py --manifest $M
-    python experiments/dynamics_probe.py --manifest $M --out /work/dyncache/probe_v2
-    python experiments/generator_benchmark.py [--out /work/dyncache/generator_benchmark.md]
+    python -m research.dynamics_extract --manifest $M        # meshes + landmark caches (all clips)
+    python -m research.sync_scores --manifest $M             # the starter model's score of every clip
+    python -m research.appearance_probe extract --manifest $M
+    python -m research.texture_probe extract --manifest $M
+    python -m research.scene_probe --manifest $M
+    python -m research.dynamics_probe --manifest $M --out WORK/dyncache/probe_v2
+    python -m research.generator_benchmark [--out WORK/dyncache/generator_benchmark.md]
 
 Streams (clip scores, higher = more likely fake; nothing is fitted on or selected with a fake):
 
@@ -36,14 +36,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from appearance_probe import RATIOS, mahalanobis_from_train  # noqa: E402
-from dynamics_extract import CACHE, HELD_OUT_REAL  # noqa: E402
-from real_faces import auc, auc_ci  # noqa: E402
+from research.appearance_probe import RATIOS, mahalanobis_from_train
+from research.dynamics_extract import CACHE, HELD_OUT_REAL
+from benchmarks.real_faces import auc, auc_ci
 
 STREAMS = ("sync", "dynamics", "appearance", "texture", "scene", "fused (max z)")
 EXCLUDED_METHODS = ("AniPortrait",)
-#: benchmark identities (generator_corpus.py) who are also training speakers of experiments/corpus.py
+#: benchmark identities (generator_corpus.py) who are also training speakers of scripts/corpus.py
 TRAINED_PEOPLE = {"obama", "theresa_may", "aoc"}
 #: families with fewer clips are pooled into "other" in the per-family rows (they still count in "all fakes")
 MIN_FAMILY = 3

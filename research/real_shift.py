@@ -1,6 +1,6 @@
 """Does a model trained on real clips only see audio shifts on REAL faces it never saw?
 
-    python experiments/real_shift.py --out work/real_shift [--synth SYNTH_ROOT] [--epochs 60] [--model RUN]
+    python -m research.real_shift --out work/real_shift [--synth SYNTH_ROOT] [--epochs 60] [--model RUN]
 
 The shared real clips (../shared/data/real-av, 10 talking heads from LRS2, VoxCeleb2, HDTF, ...) are split by
 clip: HELD_OUT (never trained on, incl. the VGG clip whose 120 ms audio-delayed copy is a shared fake), VAL

@@ -1,6 +1,6 @@
 """Issue 17 research, fourth cue: does anything outside the face move like in camera footage?
 
-    python experiments/scene_probe.py [--manifest EXTRA.csv]    # needs dynamics_extract.py's meshes -> CACHE/scene.csv
+    python -m research.scene_probe [--manifest EXTRA.csv]    # needs dynamics_extract.py's meshes -> CACHE/scene.csv
 
 One-shot animators warp ONE photo: outside the head (background, torso) nothing but the codec changes, while a
 camera sees noise, breathing, shoulders and lighting. Per frame, at the file's own resolution (not shrunk, so
@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import clip_table, landmark_config, probe_parser, select_groups  # noqa: E402
+from research.dynamics_extract import clip_table, landmark_config, probe_parser, select_groups
 
 FACE_GROW = 0.3
 MIN_BACKGROUND = 0.2

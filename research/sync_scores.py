@@ -1,6 +1,6 @@
 """Starter-model (sync stream) scores of every clip the dynamics / appearance probes read, from their landmark cache.
 
-    python experiments/sync_scores.py [--manifest EXTRA.csv] [--model starter]   # -> CACHE/sync_scores.csv
+    python -m research.sync_scores [--manifest EXTRA.csv] [--model starter]   # -> CACHE/sync_scores.csv
 
 The cache entries are the ones ``avanomaly preprocess --front-end landmarks`` writes (same key), so these are
 the scores ``avanomaly score FILE`` gives, without decoding the files again.
@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import clip_table, landmark_config, probe_parser, select_groups  # noqa: E402
+from research.dynamics_extract import clip_table, landmark_config, probe_parser, select_groups
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,7 @@
 """Issue 17 research, third cue: does the SKIN of a generated talking head change over time like real skin?
 
-    python experiments/texture_probe.py extract [--manifest EXTRA.csv]   # needs dynamics_extract.py's meshes
-    python experiments/texture_probe.py report [--manifest EXTRA.csv]
+    python -m research.texture_probe extract [--manifest EXTRA.csv]   # needs dynamics_extract.py's meshes
+    python -m research.texture_probe report [--manifest EXTRA.csv]
 
 Every frame's face is warped onto one canonical face shape (a piecewise-affine warp through the 478-point mesh,
 the "shape-free texture" of active appearance models), so head motion, expression and face size are taken out
@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser, select_groups  # noqa: E402
+from research.dynamics_extract import HELD_OUT_REAL, clip_table, landmark_config, probe_parser, select_groups
 
 #: canonical face: inter-ocular distance (px), eye centres' height, canvas size (H, W)
 IOD = 32.0
@@ -198,7 +197,7 @@ def extract(table: pd.DataFrame, cache: Path, train_paths: list) -> pd.DataFrame
 
 def head_pose_spread(mesh_file: Path) -> float:
     """Sum of the clip's yaw, pitch and roll standard deviations (radians), from its meshes."""
-    from avanomaly.preprocess.dynamics import POSE_COLUMNS, dynamics_from_points, fill_missing
+    from research.dynamics import POSE_COLUMNS, dynamics_from_points, fill_missing
 
     rows = fill_missing(dynamics_from_points(np.load(mesh_file)["points"]))
     return float(sum(np.nanstd(rows[:, POSE_COLUMNS.index(c)]) for c in ("yaw", "pitch", "roll")))

@@ -7,7 +7,7 @@ repository at a fixed commit (``git show COMMIT:PATH``); a video whose repositor
 
 Rebuild (needs the repositories as git directories, e.g. from the session ``fetch`` tool or ``git clone``)::
 
-    python experiments/corpus.py --mirrors /work/.mirror --out /work/corpus
+    python scripts/corpus.py --mirrors /work/.mirror --out /work/corpus
 
 ``--mirrors`` holds ``<owner>+<name>/repo`` (bare or normal git dirs). Writes ``OUT/clips/...`` and
 ``OUT/manifest.csv`` (path,label,category,method,identity,split,source). Splits are by speaker: ``train``

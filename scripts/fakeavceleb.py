@@ -1,6 +1,6 @@
-"""The FakeAVCeleb protocol of experiments/fakeavceleb.md, as one resumable script (GPU recommended).
+"""The FakeAVCeleb protocol of scripts/fakeavceleb.md, as one resumable script (GPU recommended).
 
-    python experiments/fakeavceleb.py --root /data/FakeAVCeleb_v1.2 --out work/favc [--train-data real.csv]
+    python scripts/fakeavceleb.py --root /data/FakeAVCeleb_v1.2 --out work/favc [--train-data real.csv]
         [--temporal transformer|mamba] [--seed 0] [--workers 8] [--baselines] [--dry-run] [-- TRAIN_OVERRIDES...]
 
 Steps (each an `avanomaly` command run in-process through its click entry point, no shell; a step whose

@@ -10,7 +10,7 @@ own terms; nothing here is committed to avanomaly. This set is for EVALUATION: n
 
 Rebuild (needs the repositories as git directories, e.g. from the session ``fetch`` tool or ``git clone``)::
 
-    python experiments/generator_corpus.py --mirrors /work/.mirror --out /work/gencorpus
+    python scripts/generator_corpus.py --mirrors /work/.mirror --out /work/gencorpus
 
 Writes ``OUT/clips/<owner>__<name>__<path>`` and ``OUT/manifest.csv`` (path,label,category,method,identity,pair,width,
 height,fps,duration,source,licence,note), each clip read with ``avanomaly.io.probe``. Clips under 2 s or without an
@@ -25,8 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import _show  # noqa: E402  (git show COMMIT:PATH from a mirror, as the training corpus does)
+from corpus import _show  # scripts/corpus.py, beside this file (git show COMMIT:PATH from a mirror, as the training corpus does)
 
 #: (owner/name, newest snapshot commit used, licence as stated in the repository's LICENSE). Sources may pin an older
 #: commit of the same repository (files later deleted from it).

@@ -1,14 +1,14 @@
 """Train the starter model shipped in avanomaly/pretrained/starter.pt, on public real clips only (CPU, 2 cores).
 
-    python experiments/starter_model.py --mirrors /work/.mirror --work work/starter [--install]
+    python scripts/starter_model.py --mirrors /work/.mirror --work work/starter [--install]
 
-1. ``experiments/corpus.py``: extract the real-only corpus from the fetched repositories (sources, commits and
+1. ``scripts/corpus.py``: extract the real-only corpus from the fetched repositories (sources, commits and
    licences are listed there) into WORK/corpus, with a speaker-disjoint train / val / test split;
 2. ``avanomaly preprocess --front-end landmarks`` into WORK/cache (MediaPipe face mesh; resumable);
 3. ``avanomaly train --real-only --config starter`` into WORK/run (stage 1 sync on lip landmarks + log-mel,
    stage 2 AR model; calibration on the val speakers, never trained on); ``--resume`` continues a killed run;
 4. ``--install``: copy WORK/run/model.pt to avanomaly/pretrained/starter.pt (the weights the package ships);
-5. ``experiments/real_faces.py`` on the shared real clips and the corpus's test speakers -> WORK/real_faces.
+5. ``benchmarks/real_faces.py`` on the shared real clips and the corpus's test speakers -> WORK/real_faces.
 
 ``--recalibrate MANIFEST`` only re-calibrates the shipped starter.pt in place (default score terms, e.g. after a
 new term): on the clips of MANIFEST whose identity is one of the model's own calibration speakers
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     if args.mirrors is None or args.work is None:
         ap.error("--mirrors and --work are required (unless --recalibrate)")
-    run([py, str(REPO / "experiments" / "corpus.py"), "--mirrors", str(args.mirrors), "--out", str(work / "corpus")])
+    run([py, str(REPO / "scripts" / "corpus.py"), "--mirrors", str(args.mirrors), "--out", str(work / "corpus")])
     manifest = work / "corpus" / "manifest.csv"
     run([py, "-m", "avanomaly", "preprocess", "--front-end", "landmarks", "--manifest", str(manifest),
          "--out", str(work / "cache"), "--workers", str(args.workers), "--no-progress"])
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
         PRETRAINED.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run_dir / MODEL_FILENAME, PRETRAINED)
         print(f"installed {PRETRAINED} ({PRETRAINED.stat().st_size / 1e6:.2f} MB)")
-    run([py, str(REPO / "experiments" / "real_faces.py"), "--out", str(work / "real_faces"),
+    run([py, str(REPO / "benchmarks" / "real_faces.py"), "--out", str(work / "real_faces"),
          "--model", str(run_dir), "--corpus", str(manifest), "--threads", str(args.threads)])
     print(f"corpus + preprocessing {t_pre - t0:.0f} s, training {t_train - t_pre:.0f} s, "
           f"benchmark {time.time() - t_train:.0f} s")

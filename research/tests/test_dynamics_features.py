@@ -1,9 +1,9 @@
-"""Face-dynamics features (avanomaly/preprocess/dynamics.py) on synthetic meshes with known pose and motion."""
+"""Face-dynamics features (research/dynamics.py) on synthetic meshes with known pose and motion."""
 
 import numpy as np
 import pytest
 
-from avanomaly.preprocess.dynamics import (
+from research.dynamics import (
     LIDS,
     N_POSE_FEATURES,
     POSE_COLUMNS,

@@ -4,9 +4,7 @@ video with a stub face mesh (no MediaPipe needed)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import importlib
 
 import numpy as np
 import pytest
@@ -14,19 +12,12 @@ import pytest
 from avanomaly.io.testing import write_test_video
 from avanomaly.preprocess.landmarks import EYE_LEFT, EYE_RIGHT, INNER_OPEN, LIPS_OUTER, NOSE_BASE
 
-REPO = Path(__file__).resolve().parents[2]
 N_MESH = 478
 
 
 def _load(name):
-    sys.path.insert(0, str(REPO / "experiments"))
-    try:
-        spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    finally:
-        sys.path.remove(str(REPO / "experiments"))
+    """research.<name> (the repository root is on sys.path: ``pythonpath = .`` in setup.cfg's pytest section)."""
+    return importlib.import_module(f"research.{name}")
 
 
 def _mesh(frame_hw, opening: float) -> np.ndarray:
