@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from avanomaly.cli_common import expand_inputs
 from avanomaly.io.testing import write_test_video
 from avanomaly.preprocess import FeatureCache, PreprocessConfig, preprocess_file, preprocess_many
-from avanomaly.preprocess.commands import expand_inputs, preprocess as preprocess_cmd
+from avanomaly.preprocess.commands import preprocess as preprocess_cmd
 
 CFG = PreprocessConfig(detector="center", crop_size=32)
 

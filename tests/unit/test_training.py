@@ -462,7 +462,7 @@ def test_cli_sigterm_exits_non_zero_and_says_where_to_resume(tmp_path):
     from pathlib import Path
 
     from avanomaly.io.testing import write_test_video
-    from avanomaly.training.commands import EXIT_TERMINATED
+    from avanomaly.cli_common import EXIT_TERMINATED
 
     rows = []
     for i, split in enumerate(["train", "train", "val"]):
