@@ -16,8 +16,8 @@ from avanomaly.preprocess.detectors import (
     import_detector,
     register_detector,
 )
+from avanomaly.preprocess.frontends import extract_mouths
 from avanomaly.preprocess.mel import log_mel, mel_filterbank, mel_power
-from avanomaly.preprocess.mouths import extract_mouths
 from avanomaly.preprocess.pipeline import Report, preprocess_clip, preprocess_file, preprocess_many
 
 __all__ = [

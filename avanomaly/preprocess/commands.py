@@ -3,67 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
+from avanomaly.cli_common import echo_skipped, scan_for_inputs, stderr_is_tty
 from avanomaly.distributed.options import engine_from_options, engine_options
-from avanomaly.errors import DatasetError, failure_line, shorten
-
-MANIFEST_PATH_COLUMN = "path"
-
-
-def _manifest_paths(csv_path: Path) -> list[str]:
-    import pandas as pd
-
-    try:
-        df = pd.read_csv(csv_path)
-    except Exception as exc:  # noqa: BLE001
-        raise DatasetError(f"{shorten(csv_path)}: cannot read manifest CSV ({shorten(exc)})") from exc
-    if MANIFEST_PATH_COLUMN not in df.columns:
-        raise DatasetError(f"{shorten(csv_path)}: manifest has no '{MANIFEST_PATH_COLUMN}' column "
-                           f"(columns: {shorten(list(df.columns))})")
-    out = []
-    for value in df[MANIFEST_PATH_COLUMN].astype(str):
-        p = Path(value)
-        out.append(str(p if p.is_absolute() else csv_path.parent / p))
-    return out
-
-
-def scan_for_inputs(inputs, manifests=()):
-    """Files as given, folders searched recursively for video extensions, ``.csv`` files read as manifests ->
-    :class:`avanomaly.io.scan.ScanResult` (``paths`` in order without duplicates; ``skipped``: every path a folder
-    search passed over, with its reason). Paths that do not exist or cannot be looked up (too long, a link loop)
-    are kept: they fail on their own with a reason."""
-    from avanomaly.io.scan import ScanResult, path_problem, scan_inputs
-
-    out = ScanResult()
-    for m in manifests:
-        out.paths += _manifest_paths(Path(m))
-    for item in inputs:
-        p = Path(item)
-        if path_problem(p) is None and p.suffix.lower() == ".csv" and p.is_file():
-            out.paths += _manifest_paths(p)
-            continue
-        found = scan_inputs([p])
-        out.paths += found.paths
-        out.skipped += found.skipped
-    out.paths = list(dict.fromkeys(out.paths))
-    return out
-
-
-def expand_inputs(inputs, manifests=()) -> list[str]:
-    """The paths of :func:`scan_for_inputs`."""
-    return scan_for_inputs(inputs, manifests).paths
-
-
-def echo_skipped(skipped) -> None:
-    """List on stderr every path a folder search passed over, with its reason."""
-    if not skipped:
-        return
-    click.echo(f"{len(skipped)} path(s) in the given folders not read:", err=True)
-    for path, reason in skipped:
-        click.echo(f"  {shorten(path)}: {reason}", err=True)
+from avanomaly.errors import failure_line
 
 
 @click.command("preprocess")
@@ -146,7 +91,7 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
     from avanomaly.preprocess.augment import AugmentConfig
 
     report = preprocess_many(paths, out, cfg, workers=workers or available_cores(),
-                             progress=not no_progress and _stderr_is_tty(),
+                             progress=not no_progress and stderr_is_tty(),
                              augment=AugmentConfig(variants=augment, seed=augment_seed) if augment else None,
                              engine=spec)
     click.echo(report.summary())
@@ -158,13 +103,6 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         for hint in cli_hints([reason for _, reason, _ in report.failed], cfg):
             click.echo(hint, err=True)
         sys.exit(1)
-
-
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def cli_hints(reasons, cfg) -> list[str]:

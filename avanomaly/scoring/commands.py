@@ -6,8 +6,6 @@ Exit codes: 0 every file scored; 3 some files failed (listed with reasons on std
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import signal
 import sys
@@ -16,19 +14,14 @@ from pathlib import Path
 
 import click
 
+from avanomaly.cli_common import (EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_TERMINATED, UsageFailure, echo_skipped,
+                                  scan_for_inputs, stderr_is_tty)
 from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import MAX_MESSAGE_CHARS, ConfigError, failure_line, shorten
-from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
-
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_SOME_FAILED = 3
-#: exit code of an interrupted batch (128 + SIGINT, the shell's convention)
-EXIT_INTERRUPTED = 130
-#: exit status after SIGTERM (128 + 15, as a shell reports a process killed by it)
-EXIT_TERMINATED = 143
+from avanomaly.scoring.output import CSV_COLUMNS, csv_record, csv_row, render_table, result_name
+from avanomaly.scoring.result import SCHEMA_VERSION
 
 
 class _Terminated(KeyboardInterrupt):
@@ -37,21 +30,6 @@ class _Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum, frame):
     raise _Terminated(signal.Signals(signum).name)
-#: columns of the CSV / table output
-CSV_COLUMNS = ("path", "status", "score", "percentile", "verdict", "abstain", "threshold", "av_offset_frames",
-               "av_offset_confidence", "face_rate", "duration", "warnings", "reason", "message",
-               "file_size", "file_mtime_ns", "settings")
-
-
-class UsageFailure(click.ClickException):
-    """A usage or model problem: exit code 2. The message is cut to MAX_MESSAGE_CHARS (it may quote user data)."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, message: str):
-        super().__init__(shorten(message, MAX_MESSAGE_CHARS))
-
-
 def default_model_path():
     """scoring.modelfile.default_model_path, imported when called (so ``score --help`` needs no torch)."""
     from avanomaly.scoring.modelfile import default_model_path as default
@@ -100,47 +78,10 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _row(res) -> dict:
-    """The CSV row of a result (``file_size`` / ``file_mtime_ns`` identify the file's content for resuming)."""
-    from avanomaly.scoring.resume import file_identity
-
-    d = res.to_dict()
-    row = {k: d.get(k) for k in CSV_COLUMNS}
-    row["warnings"] = "; ".join(d.get("warnings", []))
-    row["abstain"] = " ".join(d.get("abstain", []))
-    if row["message"] is not None:
-        row["message"] = shorten(row["message"], MAX_MESSAGE_CHARS)
-    row["file_size"], row["file_mtime_ns"] = file_identity(res.path) if res.path else ("", "")
-    return row
-
-
 def score_file(detector, path, **kwargs):
     """``detector.score_one_safe`` for one path (the seam a batch scores through; a path that cannot be looked
     up, e.g. a name over NAME_MAX bytes, is a ScoreFailure from the decoder's own path check)."""
     return detector.score_one_safe(path, **kwargs)
-
-
-def _fmt(v, spec):
-    return "-" if v is None else format(v, spec)
-
-
-def _name(path, missing: str) -> str:
-    return shorten(Path(path).name) if path else missing
-
-
-def render_table(results) -> str:
-    head = ("file", "score", "pctile", "verdict", "AV offset", "conf", "face rate", "notes")
-    rows = []
-    for r in results:
-        if not r.ok:
-            rows.append((_name(r.path, "?"), "-", "-", "FAILED", "-", "-", "-", shorten(r.reason)))
-            continue
-        rows.append((_name(r.path, "<array>"), f"{r.score:.4f}", _fmt(r.percentile, ".1f"),
-                     r.verdict or "n/a", f"{r.av_offset_frames:+d}", f"{r.av_offset_confidence:.2f}",
-                     f"{r.face_rate:.2f}", f"{len(r.warnings)} warning(s)" if r.warnings else ""))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head, *rows]]
-    return "\n".join(lines)
 
 
 @click.command("score")
@@ -189,8 +130,6 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     if overwrite and not csv_out:
         raise click.UsageError("--overwrite applies to --csv FILE")
     spec = engine_from_options(engine, address)
-    from avanomaly.preprocess.commands import echo_skipped, scan_for_inputs
-
     given, scan = files, scan_for_inputs(files)
     files = scan.paths
     echo_skipped(scan.skipped)
@@ -225,9 +164,9 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     def record(i: int, res) -> None:
         done[i] = res
         if sink is not None:
-            sink.append(_row(res))
+            sink.append(csv_row(res))
         elif csv_out == "-":
-            click.echo(_csv_record(_row(res)), nl=False)
+            click.echo(csv_record(csv_row(res)), nl=False)
         if plot_dir and res.ok:
             _plot(res, plot_dir, len(skipped) + i)
         if bar is not None:
@@ -284,7 +223,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
         for r in results:
             if r.ok and r.warnings:
                 for wmsg in r.warnings:
-                    click.echo(f"  {_name(r.path, '?')}: {wmsg}")
+                    click.echo(f"  {result_name(r.path, '?')}: {wmsg}")
         if skipped:
             click.echo(f"{len(skipped)} file(s) already scored in {shorten(csv_out)} were skipped "
                        "(--overwrite scores them again)")
@@ -298,24 +237,11 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
 
 def _progress_bar(total: int, initial: int, quiet: bool):
     """ONE tqdm bar with an ETA on stderr, or None (--quiet, or stderr is not a terminal: per-file lines then)."""
-    if quiet or not _stderr_is_tty():
+    if quiet or not stderr_is_tty():
         return None
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="file", desc="scoring", file=sys.stderr, dynamic_ncols=True)
-
-
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _csv_record(row: dict) -> str:
-    buf = io.StringIO()
-    csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n").writerow(row)
-    return buf.getvalue()
 
 
 def _plot(res, plot_dir, index: int) -> None:

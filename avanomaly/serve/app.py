@@ -28,7 +28,7 @@ from avanomaly._version import __version__
 from avanomaly.errors import AvanomalyError, EmptyFileError, MediaError, NotMediaError, ScoringCancelled, TooLongError
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.scoring.basis import summary as basis_summary
-from avanomaly.serve import (DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_PER_CLIENT,
+from avanomaly.serve.settings import (DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_PER_CLIENT,
                              DEFAULT_MAX_QUEUE, DEFAULT_MAX_RECEIVING, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB,
                              DEFAULT_MIN_UPLOAD_RATE, DEFAULT_RATE_GRACE_S)
 from avanomaly.serve.guards import Guard, OriginHostGuard

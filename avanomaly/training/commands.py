@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
 import click
 
-#: exit status of a run stopped by SIGTERM (128 + the signal number, the shell's convention)
-EXIT_TERMINATED = 128 + signal.SIGTERM
+from avanomaly.cli_common import EXIT_TERMINATED  # a run stopped by SIGTERM (128 + the signal number)
+
 REAL_ONLY_MESSAGE = (
     "avanomaly trains on REAL videos only (a model of real talking people; fakes are never seen in training).\n"
     "Pass --real-only to confirm: every train/val row must be RealVideo-RealAudio (use --drop-fakes to leave "

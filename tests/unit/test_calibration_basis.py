@@ -148,7 +148,7 @@ def test_clopper_pearson_edges():
 
 
 def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
-    """The starter's calibration loads with its basis (recorded by experiments/starter_model.py --recalibrate
+    """The starter's calibration loads with its basis (recorded by scripts/starter_model.py --recalibrate
     --basis-only on its own 7 calibration clips: threshold and reference scores unchanged)."""
     from avanomaly.scoring.modelfile import pretrained_path, read_model_file
 

@@ -15,8 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+def _load(name, folder="scripts"):
+    spec = importlib.util.spec_from_file_location(name, REPO / folder / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
@@ -141,7 +141,7 @@ def test_domain_corpus_clip_list_keeps_test_sources_and_benchmark_people_out_of_
 
 
 def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
-    mod = _load("domain_false_alarms")
+    mod = _load("domain_false_alarms", "benchmarks")
     lo, hi = mod.clopper_pearson(0, 10)
     assert lo == 0.0 and hi == pytest.approx(1 - 0.025 ** 0.1, abs=1e-9)
     lo, hi = mod.clopper_pearson(10, 10)
@@ -172,7 +172,7 @@ def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
 
 
 def test_domain_false_alarms_starter_people_are_its_train_and_calibration_speakers():
-    mod = _load("domain_false_alarms")
+    mod = _load("domain_false_alarms", "benchmarks")
     seen = mod.starter_people()
     assert {"grid_s1", "obama", "aoc", "theresa_may", "styletalk_feifeili", "mead_m030"} <= seen
     assert not {"vexpress_tys", "styletalk_reagan"} & seen  # corpus.py's test speakers
