@@ -32,19 +32,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from avanomaly.errors import ConfigError, shorten
+# the operation base and registry, re-exported: augment.register_augmentation is the public way to add one
+from avanomaly.preprocess.augment_base import _REGISTRY, AUDIO, BANDLIMIT_MODES, NOISE_COLORS, VIDEO  # noqa: F401
+from avanomaly.preprocess.augment_base import Augmentation, register_augmentation  # noqa: F401
 from avanomaly.utils import settings_hash
 
-VIDEO, AUDIO = "video", "audio"
 #: the registered operations a default AugmentConfig draws from (all of them)
 DEFAULT_OPS = ("downscale", "reencode", "fps_jitter", "reverb", "noise", "bandlimit", "gain")
-#: noise colours of the ``noise`` operation / modes of the ``bandlimit`` operation (augment_ops.py)
-NOISE_COLORS = ("white", "pink")
-BANDLIMIT_MODES = ("telephone", "8k")
 #: per-key part of augmented cache keys
 AUG_KEY_TAG = "aug"
 
@@ -181,22 +180,6 @@ def augmented_key(clean_key: str, spec: AugmentSpec) -> str:
 
 
 # --------------------------------------------------------------------------------------------- registry
-_REGISTRY: dict[str, type] = {}
-
-
-def register_augmentation(name: str, overwrite: bool = False) -> Callable[[type], type]:
-    """Class decorator: make an :class:`Augmentation` subclass available by ``name``."""
-
-    def deco(cls: type) -> type:
-        if name in _REGISTRY and not overwrite:
-            raise ConfigError(f"augmentation {name!r} is already registered (pass overwrite=True to replace it)")
-        if getattr(cls, "kind", None) not in (VIDEO, AUDIO):
-            raise ConfigError(f"augmentation {name!r}: kind must be {VIDEO!r} or {AUDIO!r}")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
 
 
 def _registry() -> dict[str, type]:
@@ -229,27 +212,6 @@ def build_augmentation(name: str, params: dict, rng: np.random.Generator) -> "Au
 def _order(name: str) -> int:
     cls = augmentation_class(name)
     return (0 if cls.kind == VIDEO else len(_REGISTRY)) + list(_registry()).index(name)
-
-
-class Augmentation:
-    """One operation with its per-clip state. Video: ``video(frames (n,H,W,3) uint8) -> same shape``; audio:
-    ``audio(samples (n,) float32) -> (n,) float32``; called chunk after chunk, in order."""
-
-    name = ""
-    kind = ""
-
-    def __init__(self, rng: np.random.Generator | None = None):
-        self.rng = rng if rng is not None else np.random.default_rng(0)
-
-    @classmethod
-    def draw(cls, cfg: AugmentConfig, rng: np.random.Generator) -> dict:
-        raise NotImplementedError
-
-    def video(self, frames: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def audio(self, samples: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------------------------- apply

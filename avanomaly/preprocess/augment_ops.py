@@ -14,8 +14,8 @@ import numpy as np
 
 from avanomaly.conventions import FPS, SAMPLE_RATE
 from avanomaly.errors import ConfigError
-from avanomaly.preprocess.augment import (AUDIO, BANDLIMIT_MODES, NOISE_COLORS, VIDEO, Augmentation,
-                                          register_augmentation)
+from avanomaly.preprocess.augment_base import (AUDIO, BANDLIMIT_MODES, NOISE_COLORS, VIDEO, Augmentation,
+                                               register_augmentation)
 
 #: telephone band (Hz) and the narrow-band sample rate of the ``bandlimit`` operation
 TELEPHONE_BAND = (300.0, 3400.0)
