@@ -181,8 +181,12 @@ class LipTracker:
     def push(self, frames: np.ndarray) -> None:
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
-        for frame in frames:
-            pts = self.landmarker.points(frame)
+        self.push_points(self.landmarker.points(frame) for frame in frames)
+
+    def push_points(self, points) -> None:
+        """Per frame, in order: the face mesh's points ((P, 3) pixels, or None without a face), computed
+        elsewhere (the pipelined front end's worker processes, preprocess/meshpool.py)."""
+        for pts in points:
             f = None if pts is None else lip_features(pts)
             self.n_checked += 1
             if f is None:
