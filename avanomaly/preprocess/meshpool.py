@@ -35,8 +35,6 @@ from avanomaly.errors import AvanomalyError
 IN_FLIGHT_PER_WORKER = 3
 #: seconds between checks that the workers are alive while waiting for a result
 POLL_SECONDS = 0.5
-#: seconds a worker may take to start (spawn, imports, first landmarker) before the pool gives up
-START_TIMEOUT = 120.0
 
 
 class MeshWorkerError(AvanomalyError):
@@ -145,6 +143,7 @@ class MeshPool:
         return bool(self._procs)
 
     def start(self) -> None:
+        """Start the worker processes now (else on the first clip); returns without waiting for them."""
         if self._procs:
             return
         import multiprocessing as mp
@@ -160,11 +159,8 @@ class MeshPool:
                 proc.start()
             self._jobs.append(jobs)
             self._procs.append(proc)
-        ready = 0
-        while ready < self.n_workers:
-            msg = self._get(START_TIMEOUT)
-            if msg[0] == "ready":
-                ready += 1
+        # no wait for the workers' start-up (imports, ~1-2 s): jobs queue meanwhile, a worker that dies is seen
+        # by the first wait for a result
 
     def close(self) -> None:
         """Stop the workers and the queues' threads (idempotent)."""
@@ -212,23 +208,18 @@ class MeshPool:
         self._jobs[worker].put((job_id, bool(new_track), int(n_skip), frames))
         return job_id
 
-    def _get(self, timeout: float | None = None):
-        """The next result message; MeshWorkerError when a worker has died (or nothing came in ``timeout``)."""
-        waited = 0.0
+    def _get(self):
+        """The next result message; MeshWorkerError (and the pool stopped) when a worker has died."""
         while True:
             try:
                 return self._results.get(timeout=POLL_SECONDS)
             except _queue.Empty:
-                waited += POLL_SECONDS
                 dead = [p for p in self._procs if not p.is_alive()]
-                if dead:
-                    codes = ", ".join(f"{p.name} exit {p.exitcode}" for p in dead)
+                if dead or not self._procs:
+                    codes = ", ".join(f"{p.name} exit {p.exitcode}" for p in dead) or "closed"
                     self.close()
                     raise MeshWorkerError(f"a face-mesh worker process ended ({codes}); the pool was stopped "
                                           "(killed, or out of memory?)") from None
-                if timeout is not None and waited >= timeout:
-                    self.close()
-                    raise MeshWorkerError(f"the face-mesh workers did not answer within {timeout:g} s") from None
 
     def result(self, job_id: tuple, store: dict):
         """Wait for ``job_id``'s points (list of (478,3) arrays or None); results of other jobs of this session

@@ -155,12 +155,20 @@ class Detector:
         self.mesh_segment = int(mesh_segment if mesh_segment is not None
                                 else (MESH_SEGMENT_FRAMES if mesh_workers > 1 else 0))
         self.landmarker_factory = landmarker_factory
-        self._mesh_pool = self._new_mesh_pool() if self.pipeline else None  # its processes start on first use
+        self._mesh_pool = self._new_mesh_pool() if self.pipeline else None  # processes: start_workers / first use
 
     def _new_mesh_pool(self):
         from avanomaly.preprocess.meshpool import MeshPool
 
         return MeshPool(self.mesh_workers, self.landmarker_factory)
+
+    def start_workers(self) -> None:
+        """Start the pipelined path's face-mesh processes now, so their start-up (~1-2 s) overlaps whatever the
+        caller does next instead of the first file (no-op without ``pipeline``)."""
+        if self.pipeline:
+            if self._mesh_pool is None:
+                self._mesh_pool = self._new_mesh_pool()
+            self._mesh_pool.start()
 
     def close(self) -> None:
         """Stop the pipelined path's face-mesh worker processes (they start again if the detector is used)."""
@@ -217,10 +225,16 @@ class Detector:
         return self._sequential_chunks(clip, name, state, max_seconds, should_stop)
 
     def _sequential_chunks(self, clip, name, state, max_seconds, should_stop) -> Iterator[tuple]:
+        tracker = None
+        if self.landmarker_factory is not None and self.preprocess_cfg.front_end == "landmarks":
+            from avanomaly.preprocess.landmarks import LipTracker
+
+            tracker = LipTracker(dataclasses.replace(self.preprocess_cfg, face_fallback="center"), source=name,
+                                 landmarker_factory=self.landmarker_factory)
         chunks = iter_chunks(clip, self.preprocess_cfg, self.chunk_frames, prefetch=self.prefetch,
                              max_seconds=max_seconds)
         return stream_features(chunks, self.preprocess_cfg, self.face_detector, name=name, state=state,
-                               face_fallback="center", should_stop=should_stop)
+                               face_fallback="center", should_stop=should_stop, tracker=tracker)
 
     def _pipelined_chunks(self, clip, name, state, max_seconds, should_stop) -> Iterator[tuple]:
         """``_clip_chunks`` with the face mesh in the worker pool: small decoded chunks feed the mesh at once, the
