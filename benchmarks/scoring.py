@@ -101,10 +101,12 @@ def worker_cpu_seconds() -> float:
 
 
 def timed(fn, *args):
-    """(result of fn, wall seconds, CPU seconds of this process and its live workers) of one call."""
-    c0, t0 = cpu_seconds() + worker_cpu_seconds(), time.perf_counter()
+    """(result of fn, wall seconds, CPU seconds of this process and its live workers, of the workers alone) of one
+    call."""
+    c0, w0, t0 = cpu_seconds(), worker_cpu_seconds(), time.perf_counter()
     out = fn(*args)
-    return out, time.perf_counter() - t0, cpu_seconds() + worker_cpu_seconds() - c0
+    wall, workers = time.perf_counter() - t0, worker_cpu_seconds() - w0
+    return out, wall, cpu_seconds() - c0 + workers, workers
 
 
 def pool_pass(files, args) -> dict:
@@ -176,21 +178,21 @@ def main(argv=None) -> int:
         video_s = 0.0
         scores = {}
         for _ in range(args.repeat):
-            (video_s, dec), _, dec_cpu = timed(decode_seconds, f, cfg, det.chunk_frames)
-            fe, _, fe_cpu = timed(frontend_seconds, f, det)
-            got = [("decode", dec, dec_cpu), ("frontend", fe, fe_cpu)]
+            (video_s, dec), _, dec_cpu, _ = timed(decode_seconds, f, cfg, det.chunk_frames)
+            fe, _, fe_cpu, _ = timed(frontend_seconds, f, det)
+            got = [("decode", dec, dec_cpu, 0.0), ("frontend", fe, fe_cpu, 0.0)]
             for key, d in passes.items():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    res, sc, sc_cpu = timed(d.anomaly_score, f, None, 0.0)
+                    res, sc, sc_cpu, sc_workers = timed(d.anomaly_score, f, None, 0.0)
                 scores[key] = res.score
-                got.append((key, sc, sc_cpu))
-            for key, wall, cpu in got:
+                got.append((key, sc, sc_cpu, sc_workers))
+            for key, wall, cpu, workers in got:
                 if wall < best[key][0]:
-                    best[key] = (wall, cpu)
+                    best[key] = (wall, cpu, workers)
         row = {"file": f.name, "video_s": video_s}
         for key in keys:
-            row[f"{key}_wall_s"], row[f"{key}_cpu_s"] = best[key]
+            row[f"{key}_wall_s"], row[f"{key}_cpu_s"], row[f"{key}_worker_cpu_s"] = best[key]
             row[f"{key}_rtf"] = video_s / best[key][0]
         row["ratio"] = best["decode"][0] / best["score"][0]
         row["score_over_frontend"] = best["frontend"][0] / best["score"][0]
@@ -204,6 +206,7 @@ def main(argv=None) -> int:
     total_v = sum(r["video_s"] for r in rows)
     tot = {k: sum(r[f"{k}_wall_s"] for r in rows) for k in keys}
     cpu = {k: sum(r[f"{k}_cpu_s"] for r in rows) for k in keys}
+    worker_cpu = {k: sum(r[f"{k}_worker_cpu_s"] for r in rows) for k in keys}
     summary = {"threads": args.threads, "device": args.device, "model": args.model or "default-size random",
                "files": len(rows), "video_s": total_v, "decode_rtf": total_v / tot["decode"],
                "frontend_rtf": total_v / tot["frontend"], "score_rtf": total_v / tot["score"],
@@ -222,12 +225,19 @@ def main(argv=None) -> int:
         summary[f"{key}_over_decode"] = tot["decode"] / tot[key]
         summary[f"{key}_over_frontend"] = tot["frontend"] / tot[key]
         summary[f"{key}_max_score_change"] = max(abs(r["scores"][key] - r["scores"]["score"]) for r in rows)
+        n_frames = total_v * cfg.fps
+        summary[f"{key}_cpu_ms_per_frame"] = {"this process": 1e3 * (cpu[key] - worker_cpu[key]) / n_frames,
+                                              "mesh workers": 1e3 * worker_cpu[key] / n_frames}
         print(f"{key.upper()} ({'exact' if key == 'pipe' else f'{args.mesh_workers} mesh workers'}): "
               f"{summary[key + '_rtf']:.1f}x real time, {key}/decode {summary[key + '_over_decode']:.2f}, "
               f"{key}/front end {summary[key + '_over_frontend']:.2f}, CPU/wall {cpu[key] / tot[key]:.2f}, "
-              f"largest score change vs sequential {summary[key + '_max_score_change']:.2g}")
+              f"largest score change vs sequential {summary[key + '_max_score_change']:.2g}; CPU ms per frame: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in summary[f"{key}_cpu_ms_per_frame"].items()))
     for d in passes.values():
         d.close()
+    summary["cpu_ms_per_frame"] = {k: 1e3 * cpu[k] / (total_v * cfg.fps) for k in keys}
+    print("CPU ms per frame (all processes; on a busy machine these hold better than wall times): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in summary["cpu_ms_per_frame"].items()))
     print("CPU time / wall time: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["cpu_over_wall"].items())
           + f"; whole run {summary['process_cpu_over_wall']:.2f} (of {args.threads} thread(s))")
     if args.workers > 1:
