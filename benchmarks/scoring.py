@@ -170,6 +170,7 @@ def main(argv=None) -> int:
         for d in passes.values():
             d.anomaly_score(files[0], threshold=0.0)
 
+    torch.set_num_threads(args.threads)
     rows = []
     keys = ["decode", "frontend", *passes]
     wall0, cpu0 = time.perf_counter(), cpu_seconds() + worker_cpu_seconds()
@@ -182,6 +183,8 @@ def main(argv=None) -> int:
             fe, _, fe_cpu, _ = timed(frontend_seconds, f, det)
             got = [("decode", dec, dec_cpu, 0.0), ("frontend", fe, fe_cpu, 0.0)]
             for key, d in passes.items():
+                # pipelined: the mesh workers have their cores, torch takes the rest (as `avanomaly score` does)
+                torch.set_num_threads(max(1, args.threads - d.mesh_workers) if d.pipeline else args.threads)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     res, sc, sc_cpu, sc_workers = timed(d.anomaly_score, f, None, 0.0)
@@ -235,6 +238,7 @@ def main(argv=None) -> int:
               + ", ".join(f"{k} {v:.2f}" for k, v in summary[f"{key}_cpu_ms_per_frame"].items()))
     for d in passes.values():
         d.close()
+    torch.set_num_threads(args.threads)
     summary["cpu_ms_per_frame"] = {k: 1e3 * cpu[k] / (total_v * cfg.fps) for k in keys}
     print("CPU ms per frame (all processes; on a busy machine these hold better than wall times): "
           + ", ".join(f"{k} {v:.2f}" for k, v in summary["cpu_ms_per_frame"].items()))

@@ -250,6 +250,8 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     try:
         if n_workers <= 1:  # in this process, through the score_file seam
             detector.start_workers()  # the pipelined face mesh's processes start while the first file decodes
+            if detector.pipeline and not threads:  # the mesh workers have their cores: torch takes the rest
+                _set_threads(max(1, available_cores() - detector.mesh_workers))
             for i, f in enumerate(todo):
                 record(i, score_file(detector, f, **score_kwargs))
         else:
