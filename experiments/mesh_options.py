@@ -17,7 +17,8 @@ Variants: ``default`` (tracking mode, refined landmarks, the decode size: long s
 detection on every frame); ``track_conf_0.3`` / ``det_conf_0.3`` (min_tracking / min_detection confidence 0.3
 instead of 0.5); ``side_384`` / ``side_320`` / ``side_256`` (frames down-scaled, INTER_AREA, to this long side
 before the mesh); ``skip_silent`` (no mesh on frames whose audio is silent by the stream's SILENCE_DBFS: the
-previous frame's points stand in).
+previous frame's points stand in); ``split`` (what ``--mesh-workers N >= 2`` computes: face tracks of
+MESH_SEGMENT_FRAMES, each warmed up on the MESH_WARMUP_FRAMES before it, here one after the other).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ VARIANTS = {
     "default": {}, "no_refine": {"refine": False}, "static": {"static": True},
     "track_conf_0.3": {"track_conf": 0.3}, "det_conf_0.3": {"det_conf": 0.3},
     "side_384": {"side": 384}, "side_320": {"side": 320}, "side_256": {"side": 256}, "skip_silent": {},
+    "split": {},
 }
 
 
@@ -80,7 +82,17 @@ def lip_track(frames, silent, cfg, variant):
     mesh = Mesh(**VARIANTS[variant])
     tracker = LipTracker(cfg, landmarker_factory=lambda: mesh)
     t0 = time.process_time()
-    if variant == "skip_silent":
+    if variant == "split":
+        from avanomaly.scoring.detector import MESH_SEGMENT_FRAMES as seg, MESH_WARMUP_FRAMES as warm
+
+        pts = []
+        for s in range(0, len(frames), seg):
+            track = Mesh()
+            start = max(0, s - warm)
+            pts.extend([track.points(f) for f in frames[start:s + seg]][s - start:])
+            track.close()
+        tracker.push_points(pts)
+    elif variant == "skip_silent":
         pts, last = [], None
         for f, s in zip(frames, silent):
             if not s or last is None:
