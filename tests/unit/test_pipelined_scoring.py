@@ -102,7 +102,7 @@ def test_pipelined_scores_equal_the_sequential_path_on_a_multi_chunk_clip(trim):
     # 130 frames in 40-frame chunks: 4 audio blocks; the pipelined path decodes 25-frame chunks (not aligned
     # with the blocks) and regroups the audio; black frames before the first face and mid-clip
     # with trim: silence, then quiet sound that is "sound" within the first second but 35 dB below the rest, so
-    # the onset found on a 25-frame chunk (0.48 s) is not the one found on the 40-frame block (1.08 s)
+    # the onset found on a 25-frame chunk is not the one found on the 40-frame block (1.08 s)
     clip = _clip(lead_silence=12 if trim else 0, quiet_until=30 if trim else 0, black=(0, 1, 2, 60, 61))
     seq = _detector(False, chunk_frames=40, trim=trim).anomaly_score(clip, threshold=0.0)
     with _detector(True, chunk_frames=40, trim=trim) as det:
