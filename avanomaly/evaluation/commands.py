@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from avanomaly.distributed.options import engine_from_options, engine_options
+
 DEFAULT_BOOTSTRAP = 1000
 #: exit code when a pass has no successfully scored clip of a class (the report is written, its metrics are empty)
 EXIT_NO_CLASS_LEFT = 3
@@ -55,7 +57,9 @@ def missing_classes(metrics: dict) -> list[str]:
               help="torch threads in this process [torch's default with --workers 1, else 1; workers: 1 each].")
 @click.option("--seed", default=0, show_default=True, help="bootstrap seed (and FakeAVCeleb split seed).")
 @click.option("--quiet", is_flag=True, help="no progress bars.")
-def evaluate(model, data, out, split, method, bootstrap, trimmed, threshold, cache, workers, threads, seed, quiet):
+@engine_options
+def evaluate(model, data, out, split, method, bootstrap, trimmed, threshold, cache, workers, threads, seed, quiet,
+             engine, address):
     """Score every clip of a split and write detailed_results.csv, metrics.json, threshold_sweep.csv,
     report.md, report.html and plots/ into OUT. Raw and silence-trimmed passes are reported side by side."""
     import torch
@@ -65,12 +69,14 @@ def evaluate(model, data, out, split, method, bootstrap, trimmed, threshold, cac
 
     from avanomaly.utils import available_cores
 
+    spec = engine_from_options(engine, address)
     workers = workers or available_cores()
     if threads or workers > 1:
         torch.set_num_threads(threads or 1)  # several processes share the cores: one thread here too
     metrics = evaluate_model(model, data, out, split=None if split == "all" else split, method=method,
                              bootstrap=bootstrap, trimmed_pass=trimmed, cache=cache, workers=workers,
-                             threshold=threshold, seed=seed, progress=not quiet)
+                             threshold=threshold, seed=seed, progress=not quiet,
+                             engine=spec)
     for name, p in metrics["passes"].items():
         if p["n_failed"]:
             click.echo(f"{name}: {p['n_failed']} clip(s) failed to score (listed in the report)", err=True)

@@ -62,15 +62,17 @@ def score_clips(clips: pd.DataFrame, scorer, trimmed_pass: bool = True, dataset:
 
 def evaluate_model(model, data, out, split: str | None = "test", method: str = "avanomaly", bootstrap: int = 1000,
                    trimmed_pass: bool = True, cache=None, workers: int = 1, threshold: float | None = None,
-                   seed: int = 0, dataset: str | None = None, progress: bool = True) -> dict:
+                   seed: int = 0, dataset: str | None = None, progress: bool = True, engine=None) -> dict:
     """Read ``data`` (manifest CSV or FakeAVCeleb root), score ``split`` with ``method`` and write the report.
 
     ``seed`` seeds the bootstrap and, for a FakeAVCeleb root, its identity split (``read_manifest(data, seed)``).
+    ``engine``: where the avanomaly scorer's per-file work runs (:class:`avanomaly.distributed.EngineSpec`).
     """
     from avanomaly.data import read_manifest
 
     clips = select_split(read_manifest(data, seed=seed), split)
-    scorer = create_scorer(method, model=model, cache=cache, workers=workers, progress=progress)
+    scorer = create_scorer(method, model=model, cache=cache, workers=workers, progress=progress,
+                           engine=engine)
     name = dataset or Path(str(data)).name.removesuffix(".csv")
     results = score_clips(clips, scorer, trimmed_pass=trimmed_pass, dataset=name)
     extra = {"data": str(data), "split": split, **scorer.describe()}

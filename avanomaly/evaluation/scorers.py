@@ -1,4 +1,6 @@
-"""Pluggable scorers for ``avanomaly evaluate --method NAME``.
+"""Pluggable scorers for ``avanomaly evaluate --method NAME``: the lookup (``create_scorer``, which imports the
+baselines so they register) and the ``avanomaly`` scorer itself; the interface lives in
+:mod:`avanomaly.evaluation.registry` (re-exported here).
 
 A scorer turns clip paths into per-clip result rows (see :data:`SCORE_COLUMNS`); the evaluation only sees
 those rows, so a baseline detector plugs in by registering a factory::
@@ -20,46 +22,18 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import pandas as pd
 
 from avanomaly.errors import ConfigError
+from avanomaly.evaluation.registry import (_REGISTRY, SCORE_COLUMNS, Scorer, failure_row,  # noqa: F401
+                                          register_scorer, result_row)
 
 log = logging.getLogger(__name__)
 
-#: columns every scorer returns (extra columns are kept; nll / times may be None)
-SCORE_COLUMNS = ("path", "score", "verdict", "threshold", "offset", "confidence", "face_rate", "trimmed",
-                 "trimmed_seconds", "status", "error", "warnings", "nll", "times")
 #: version of the cached score records (bump when their meaning changes)
 SCORE_CACHE_VERSION = 1
-
-_REGISTRY: dict[str, Callable[..., "Scorer"]] = {}
-
-
-class Scorer:
-    """Interface: ``score_many(paths, trim_leading_silence) -> DataFrame`` with :data:`SCORE_COLUMNS`."""
-
-    name = "scorer"
-
-    def score_many(self, paths: Sequence, trim_leading_silence: bool = False) -> pd.DataFrame:
-        raise NotImplementedError
-
-    def describe(self) -> dict:
-        """What to store in metrics.json about this scorer (model path, settings)."""
-        return {"method": self.name}
-
-
-def register_scorer(name: str):
-    """Decorator: register a Scorer class/factory under ``name`` (``--method name``)."""
-
-    def deco(factory):
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
-            raise ConfigError(f"scorer '{name}' is already registered")
-        _REGISTRY[name] = factory
-        return factory
-
-    return deco
 
 
 def available_scorers() -> list[str]:
@@ -87,25 +61,6 @@ def _load_plugins() -> None:
                 raise
 
 
-def failure_row(path, reason: str, message: str, trimmed: bool) -> dict:
-    return {"path": str(path), "score": float("nan"), "verdict": None, "threshold": None, "offset": None,
-            "confidence": None, "face_rate": None, "trimmed": bool(trimmed), "trimmed_seconds": None,
-            "status": "failed", "error": f"{reason}: {message}", "warnings": "", "nll": None, "times": None}
-
-
-def result_row(res, trimmed: bool) -> dict:
-    """ScoreResult / ScoreFailure (avanomaly.scoring) -> one row."""
-    if not getattr(res, "ok", False):
-        return failure_row(res.path, res.reason, res.message, trimmed)
-    trimmed_s = 0.0
-    if res.frame_times:  # the first scored frame is frame 1 of the (possibly trimmed) clip
-        trimmed_s = max(0.0, round(res.frame_times[0] * res.fps - 1) / res.fps)
-    return {"path": str(res.path), "score": float(res.score), "verdict": res.verdict, "threshold": res.threshold,
-            "offset": res.av_offset_frames, "confidence": res.av_offset_confidence, "face_rate": res.face_rate,
-            "trimmed": bool(trimmed), "trimmed_seconds": trimmed_s, "status": "ok", "error": "",
-            "warnings": "; ".join(res.warnings), "nll": list(res.frame_nll), "times": list(res.frame_times)}
-
-
 # ---------------------------------------------------------------------------------------- avanomaly
 def _load_detector(model, trim: bool, device: str):
     from avanomaly.scoring import detector as det
@@ -131,7 +86,7 @@ class AvanomalyScorer(Scorer):
     name = "avanomaly"
 
     def __init__(self, model=None, cache=None, workers: int = 1, device: str = "cpu", threads: int | None = None,
-                 progress: bool = True, **_ignored):
+                 progress: bool = True, engine=None, **_ignored):
         from avanomaly.scoring.modelfile import default_model_path, resolve_model_path
 
         self.model = str(default_model_path() if model is None else model)
@@ -139,6 +94,7 @@ class AvanomalyScorer(Scorer):
         self.device = device
         self.threads = threads
         self.progress = progress
+        self.engine = engine
         self._detector = None
 
         self._model_file = resolve_model_path(self.model)
@@ -147,7 +103,10 @@ class AvanomalyScorer(Scorer):
         self._content_keys: dict[str, str] = {}
 
     def describe(self) -> dict:
-        return {"method": self.name, "model": str(self._model_file), "workers": self.workers}
+        out = {"method": self.name, "model": str(self._model_file), "workers": self.workers}
+        if self.engine is not None and not self.engine.is_local:
+            out["engine"] = self.engine.describe()
+        return out
 
     def _detector_for(self, trim: bool):
         if self._detector is None:
@@ -204,11 +163,12 @@ class AvanomalyScorer(Scorer):
 
         bar = self._progress(len(todo), trim)
         try:
-            if self.workers > 1 and len(todo) > 1:
+            on_cluster = self.engine is not None and not self.engine.is_local
+            if (self.workers > 1 or on_cluster) and len(todo) > 1:
                 from avanomaly.scoring.pool import scoring_pool
 
                 with scoring_pool(todo_paths, self.workers, _load_detector, (self.model, trim, self.device),
-                                  threads=self.threads) as finished:
+                                  threads=self.threads, engine=self.engine) as finished:
                     for j, res in finished:
                         record(j, res)
                         bar.update(1)

@@ -19,7 +19,7 @@ _EXPORTS = {
     "FaceDetector": "detectors", "HaarDetector": "detectors", "available_detectors": "detectors",
     "create_detector": "detectors", "import_detector": "detectors", "register_detector": "detectors",
     "log_mel": "mel", "mel_filterbank": "mel", "mel_power": "mel",
-    "extract_mouths": "mouths",
+    "extract_mouths": "frontends",
     "Report": "pipeline", "preprocess_clip": "pipeline", "preprocess_file": "pipeline",
     "preprocess_many": "pipeline",
 }

@@ -3,66 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from avanomaly.errors import DatasetError, failure_line, shorten
-
-MANIFEST_PATH_COLUMN = "path"
-
-
-def _manifest_paths(csv_path: Path) -> list[str]:
-    import pandas as pd
-
-    try:
-        df = pd.read_csv(csv_path)
-    except Exception as exc:  # noqa: BLE001
-        raise DatasetError(f"{shorten(csv_path)}: cannot read manifest CSV ({shorten(exc)})") from exc
-    if MANIFEST_PATH_COLUMN not in df.columns:
-        raise DatasetError(f"{shorten(csv_path)}: manifest has no '{MANIFEST_PATH_COLUMN}' column "
-                           f"(columns: {shorten(list(df.columns))})")
-    out = []
-    for value in df[MANIFEST_PATH_COLUMN].astype(str):
-        p = Path(value)
-        out.append(str(p if p.is_absolute() else csv_path.parent / p))
-    return out
-
-
-def scan_for_inputs(inputs, manifests=()):
-    """Files as given, folders searched recursively for video extensions, ``.csv`` files read as manifests ->
-    :class:`avanomaly.io.scan.ScanResult` (``paths`` in order without duplicates; ``skipped``: every path a folder
-    search passed over, with its reason). Paths that do not exist or cannot be looked up (too long, a link loop)
-    are kept: they fail on their own with a reason."""
-    from avanomaly.io.scan import ScanResult, path_problem, scan_inputs
-
-    out = ScanResult()
-    for m in manifests:
-        out.paths += _manifest_paths(Path(m))
-    for item in inputs:
-        p = Path(item)
-        if path_problem(p) is None and p.suffix.lower() == ".csv" and p.is_file():
-            out.paths += _manifest_paths(p)
-            continue
-        found = scan_inputs([p])
-        out.paths += found.paths
-        out.skipped += found.skipped
-    out.paths = list(dict.fromkeys(out.paths))
-    return out
-
-
-def expand_inputs(inputs, manifests=()) -> list[str]:
-    """The paths of :func:`scan_for_inputs`."""
-    return scan_for_inputs(inputs, manifests).paths
-
-
-def echo_skipped(skipped) -> None:
-    """List on stderr every path a folder search passed over, with its reason."""
-    if not skipped:
-        return
-    click.echo(f"{len(skipped)} path(s) in the given folders not read:", err=True)
-    for path, reason in skipped:
-        click.echo(f"  {shorten(path)}: {reason}", err=True)
+from avanomaly.cli_common import echo_skipped, scan_for_inputs, stderr_is_tty
+from avanomaly.distributed.options import engine_from_options, engine_options
+from avanomaly.errors import failure_line
 
 
 @click.command("preprocess")
@@ -87,8 +33,13 @@ def echo_skipped(skipped) -> None:
 @click.option("--no-progress", "--quiet", "no_progress", is_flag=True,
               help="Hide the progress bar (also hidden when stderr is not a terminal).")
 @click.option("--list-detectors", is_flag=True, help="Print the available face detectors and exit.")
+@click.option("--augment", "augment", default=0, type=click.IntRange(0),
+              help="Also cache N domain-augmented variants of every clip (down-scaling, re-compression, frame-rate "
+                   "jitter, noise, reverb, band-limiting, gain; see docs/training.md \"Augmentation\") [0].")
+@click.option("--augment-seed", default=0, type=int, help="Seed of the augmented variants' draws [0].")
+@engine_options
 def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side, face_fallback, trim_leading_silence,
-               front_end, manifests, threads, no_progress, list_detectors):
+               front_end, manifests, threads, no_progress, list_detectors, augment, augment_seed, engine, address):
     """Decode INPUT videos (files, folders, manifest CSVs) into cached mouth crops + log-mel under --out.
 
     Already cached files are skipped, so an interrupted run can simply be restarted. Bad files are listed
@@ -103,6 +54,7 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         return
     if out is None:
         raise click.UsageError("missing option '--out' (the cache folder)")
+    spec = engine_from_options(engine, address, workers)
     if threads:
         import torch
 
@@ -136,7 +88,12 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")
     from avanomaly.utils import available_cores
 
-    report = preprocess_many(paths, out, cfg, workers=workers or available_cores(), progress=not no_progress and _stderr_is_tty())
+    from avanomaly.preprocess.augment import AugmentConfig
+
+    report = preprocess_many(paths, out, cfg, workers=workers or available_cores(),
+                             progress=not no_progress and stderr_is_tty(),
+                             augment=AugmentConfig(variants=augment, seed=augment_seed) if augment else None,
+                             engine=spec)
     click.echo(report.summary())
     click.echo(f"cache: {out}")
     if report.failed:
@@ -146,13 +103,6 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         for hint in cli_hints([reason for _, reason, _ in report.failed], cfg):
             click.echo(hint, err=True)
         sys.exit(1)
-
-
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def cli_hints(reasons, cfg) -> list[str]:

@@ -1,6 +1,7 @@
 """The per-frame visual front end chosen by ``PreprocessConfig.front_end``, behind one tracker interface.
 
-- ``pixels``: :class:`~avanomaly.preprocess.mouths.MouthTracker` -> grayscale mouth crops, uint8 (T, S, S);
+- ``pixels``: :class:`~avanomaly.preprocess.mouths.MouthTracker` -> grayscale mouth crops, uint8 (T, S, S)
+  (``extract_mouths``: the same on in-memory frames);
 - ``landmarks``: :class:`~avanomaly.preprocess.landmarks.LipTracker` -> lip features, float32 (T, F).
 
 Both take decoded chunks with ``push(frames)`` and hand back final frames with ``take()`` / ``finish()`` as
@@ -9,6 +10,8 @@ exactly its cache entry's features.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -55,6 +58,21 @@ def track_frames(frames: np.ndarray, cfg, detector=None, source=None, chunk_fram
         tracker.push(frames[i: i + step])
     return tracker.finish()
 
+
+
+def extract_mouths(frames: np.ndarray, detector, cfg=None, source=None, chunk_frames: int | None = None):
+    """frames (T, H, W, 3) uint8 RGB -> (mouths uint8 (T, S, S), face_found bool (T,)): the pixel front end on
+    in-memory frames (``detector``: a :class:`~avanomaly.preprocess.detectors.FaceDetector`).
+
+    No face in any detection frame: ``NoFaceError`` naming ``source`` when ``cfg.face_fallback == "error"``,
+    or centre crops (a centred box of the frame, mouth in its lower part) with ``face_found`` all False
+    when ``cfg.face_fallback == "center"``. ``chunk_frames`` processes the frames in runs of that length,
+    exactly as the streaming file path does (``MouthTracker``); default: one run.
+    """
+    from avanomaly.preprocess.config import PreprocessConfig
+
+    cfg = dataclasses.replace(cfg or PreprocessConfig(), front_end="pixels")
+    return track_frames(frames, cfg, detector, source, chunk_frames)
 
 #: how much a mouth must move for a clip to show visible speech, per front end (below it the verdict abstains):
 #: ``landmarks``: 5-95 % range of the inner lip opening (inter-ocular units; real talking clips measured

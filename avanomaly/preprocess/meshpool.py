@@ -403,6 +403,11 @@ class PipelinedLipTracker:
             self._consume_one()
         return self.lips.finish()
 
+    @property
+    def face_px(self) -> list[float]:
+        """The face's size (inter-ocular pixels) of each face found so far (LipTracker's; stream_features' fact)."""
+        return self.lips.face_px
+
     def abort(self) -> None:
         """Forget this clip's jobs: their results are dropped when they arrive (the pool's session moves on)."""
         self.pool.forget()

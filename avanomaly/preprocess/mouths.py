@@ -24,8 +24,6 @@ gives no face overlapping the track, the full frame is searched again, so a lost
 
 from __future__ import annotations
 
-import dataclasses
-
 import cv2
 import numpy as np
 
@@ -215,6 +213,7 @@ class MouthTracker:
         self.found: list[np.ndarray] = []
         self.n_checked = 0
         self.frame_shape: tuple[int, int] | None = None
+        self.face_px: list[float] = []  # face-box width (pixels of the frames pushed) of each frame with a face
 
     def push(self, frames: np.ndarray) -> None:
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -225,6 +224,7 @@ class MouthTracker:
         size = self.cfg.crop_size
         geom, found, self.previous = track_geometry(frames, self.detector, self.cfg.detect_every, self.previous)
         self.n_checked += len(detection_frames(len(frames), self.cfg.detect_every))
+        self.face_px.extend((geom[found, 2] / MOUTH_SIDE_PER_FACE_WIDTH).tolist())
         if not found.any():
             if self.last_geom is None:  # no face yet: wait for the first one
                 self.pending.append(frames)
@@ -291,17 +291,3 @@ class MouthTracker:
             self._flush_pending(self._centre_geom())
         return np.concatenate(self.mouths), np.concatenate(self.found)
 
-
-def extract_mouths(frames: np.ndarray, detector: FaceDetector, cfg: PreprocessConfig | None = None, source=None,
-                   chunk_frames: int | None = None):
-    """frames (T, H, W, 3) uint8 RGB -> (mouths uint8 (T, S, S), face_found bool (T,)).
-
-    No face in any detection frame: ``NoFaceError`` naming ``source`` when ``cfg.face_fallback == "error"``,
-    or centre crops (a centred box of the frame, mouth in its lower part) with ``face_found`` all False
-    when ``cfg.face_fallback == "center"``. ``chunk_frames`` processes the frames in runs of that length,
-    exactly as the streaming file path does (``MouthTracker``); default: one run.
-    """
-    from avanomaly.preprocess.frontends import track_frames
-
-    cfg = dataclasses.replace(cfg or PreprocessConfig(), front_end="pixels")
-    return track_frames(frames, cfg, detector, source, chunk_frames)

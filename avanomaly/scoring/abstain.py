@@ -9,7 +9,9 @@ machine-readable reasons (docs/scoring.md, "Abstaining"):
   (silent audio was called "fake, percentile 100");
 - ``no-face``: a face on fewer than ``MIN_FACE_RATE`` of the frames;
 - ``no-mouth-motion``: the mouth barely moves where a face was found (``MIN_MOUTH_ACTIVITY`` per front end,
-  :mod:`avanomaly.preprocess.frontends`): a still or occluded mouth carries no lip evidence.
+  :mod:`avanomaly.preprocess.frontends`): a still or occluded mouth carries no lip evidence;
+- ``face-too-small`` / ``low-resolution``: the face or the frame is far below what any calibration covers
+  (:mod:`avanomaly.scoring.domain`, which also warns for inputs merely outside the calibration pool's ranges).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ MIN_SPEECH_SECONDS = 1.0
 #: least fraction of frames with a face for a verdict
 MIN_FACE_RATE = 0.5
 #: reason tags, in the order they are checked
-REASONS = ("too-short", "no-speech", "no-face", "no-mouth-motion")
+REASONS = ("too-short", "no-speech", "no-face", "no-mouth-motion", "face-too-small", "low-resolution")
 
 
 def abstain_reasons(duration: float, speech_seconds: float, face_rate: float, mouth_activity: float,
@@ -48,8 +50,12 @@ def abstain_reasons(duration: float, speech_seconds: float, face_rate: float, mo
 
 def describe(reasons: list[str]) -> str:
     """Human-readable warning for a list of reasons."""
+    from avanomaly.scoring.domain import MIN_FACE_PX, MIN_FRAME_HEIGHT
+
     text = {"too-short": f"shorter than {MIN_VERDICT_SECONDS:g} s",
             "no-speech": f"less than {MIN_SPEECH_SECONDS:g} s of audio above the silence level",
             "no-face": f"a face on fewer than {100 * MIN_FACE_RATE:.0f}% of frames",
-            "no-mouth-motion": "the mouth barely moves"}
+            "no-mouth-motion": "the mouth barely moves",
+            "face-too-small": f"a face under {MIN_FACE_PX:g} px (out of domain)",
+            "low-resolution": f"a frame under {MIN_FRAME_HEIGHT} px high (out of domain)"}
     return "no verdict (unknown): " + "; ".join(text[r] for r in reasons)

@@ -17,7 +17,7 @@ little context there and, in FakeAVCeleb-style data, the first half second carri
 
 Why ``mean`` is the default (it was ``topk_mean`` k = 0.25, chosen a priori): on the demo models' real
 validation clips it separated real clips from the same clips with shifted audio (whole clip or a 1 s stretch,
-``experiments/demo_tune.py``) best; see docs/scoring.md and docs/results.md.
+``research/demo_tune.py``) best; see docs/scoring.md and docs/results.md.
 """
 
 from __future__ import annotations

@@ -6,8 +6,6 @@ Exit codes: 0 every file scored; 3 some files failed (listed with reasons on std
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import signal
 import sys
@@ -16,18 +14,14 @@ from pathlib import Path
 
 import click
 
+from avanomaly.cli_common import (EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_TERMINATED, UsageFailure, echo_skipped,
+                                  scan_for_inputs, stderr_is_tty)
+from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import MAX_MESSAGE_CHARS, ConfigError, failure_line, shorten
-from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
-
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_SOME_FAILED = 3
-#: exit code of an interrupted batch (128 + SIGINT, the shell's convention)
-EXIT_INTERRUPTED = 130
-#: exit status after SIGTERM (128 + 15, as a shell reports a process killed by it)
-EXIT_TERMINATED = 143
+from avanomaly.scoring.output import CSV_COLUMNS, csv_record, csv_row, render_table, result_name
+from avanomaly.scoring.result import SCHEMA_VERSION
 
 
 class _Terminated(KeyboardInterrupt):
@@ -36,21 +30,6 @@ class _Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum, frame):
     raise _Terminated(signal.Signals(signum).name)
-#: columns of the CSV / table output
-CSV_COLUMNS = ("path", "status", "score", "percentile", "verdict", "abstain", "threshold", "av_offset_frames",
-               "av_offset_confidence", "face_rate", "duration", "warnings", "reason", "message",
-               "file_size", "file_mtime_ns", "settings")
-
-
-class UsageFailure(click.ClickException):
-    """A usage or model problem: exit code 2. The message is cut to MAX_MESSAGE_CHARS (it may quote user data)."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, message: str):
-        super().__init__(shorten(message, MAX_MESSAGE_CHARS))
-
-
 def default_model_path():
     """scoring.modelfile.default_model_path, imported when called (so ``score --help`` needs no torch)."""
     from avanomaly.scoring.modelfile import default_model_path as default
@@ -104,47 +83,10 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _row(res) -> dict:
-    """The CSV row of a result (``file_size`` / ``file_mtime_ns`` identify the file's content for resuming)."""
-    from avanomaly.scoring.resume import file_identity
-
-    d = res.to_dict()
-    row = {k: d.get(k) for k in CSV_COLUMNS}
-    row["warnings"] = "; ".join(d.get("warnings", []))
-    row["abstain"] = " ".join(d.get("abstain", []))
-    if row["message"] is not None:
-        row["message"] = shorten(row["message"], MAX_MESSAGE_CHARS)
-    row["file_size"], row["file_mtime_ns"] = file_identity(res.path) if res.path else ("", "")
-    return row
-
-
 def score_file(detector, path, **kwargs):
     """``detector.score_one_safe`` for one path (the seam a batch scores through; a path that cannot be looked
     up, e.g. a name over NAME_MAX bytes, is a ScoreFailure from the decoder's own path check)."""
     return detector.score_one_safe(path, **kwargs)
-
-
-def _fmt(v, spec):
-    return "-" if v is None else format(v, spec)
-
-
-def _name(path, missing: str) -> str:
-    return shorten(Path(path).name) if path else missing
-
-
-def render_table(results) -> str:
-    head = ("file", "score", "pctile", "verdict", "AV offset", "conf", "face rate", "notes")
-    rows = []
-    for r in results:
-        if not r.ok:
-            rows.append((_name(r.path, "?"), "-", "-", "FAILED", "-", "-", "-", shorten(r.reason)))
-            continue
-        rows.append((_name(r.path, "<array>"), f"{r.score:.4f}", _fmt(r.percentile, ".1f"),
-                     r.verdict or "n/a", f"{r.av_offset_frames:+d}", f"{r.av_offset_confidence:.2f}",
-                     f"{r.face_rate:.2f}", f"{len(r.warnings)} warning(s)" if r.warnings else ""))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head, *rows]]
-    return "\n".join(lines)
 
 
 @click.command("score")
@@ -183,8 +125,10 @@ def render_table(results) -> str:
               help="With --pipeline: face-mesh processes for one file [1]. 2 or more split the clip into face "
                    "tracks of 2 s run side by side: faster, scores change slightly (docs/scoring.md).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr (bar or per-file lines).")
+@engine_options
 def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggregation, topk, window, skip_seconds,
-          device, threads, chunk_frames, precision, max_seconds, workers, pipeline, mesh_workers, quiet):
+          device, threads, chunk_frames, precision, max_seconds, workers, pipeline, mesh_workers, quiet, engine,
+          address):
     """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate.
 
     FILES may also be folders (every video under them, recursively) and manifest CSVs (their 'path' column).
@@ -197,8 +141,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
         raise click.UsageError("--json and --csv - both write to stdout; choose one")
     if overwrite and not csv_out:
         raise click.UsageError("--overwrite applies to --csv FILE")
-    from avanomaly.preprocess.commands import echo_skipped, scan_for_inputs
-
+    spec = engine_from_options(engine, address)
     given, scan = files, scan_for_inputs(files)
     files = scan.paths
     echo_skipped(scan.skipped)
@@ -234,9 +177,9 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     def record(i: int, res) -> None:
         done[i] = res
         if sink is not None:
-            sink.append(_row(res))
+            sink.append(csv_row(res))
         elif csv_out == "-":
-            click.echo(_csv_record(_row(res)), nl=False)
+            click.echo(csv_record(csv_row(res)), nl=False)
         if plot_dir and res.ok:
             _plot(res, plot_dir, len(skipped) + i)
         if bar is not None:
@@ -248,7 +191,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     main_thread = threading.current_thread() is threading.main_thread()  # handlers live in the main thread only
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        if n_workers <= 1:  # in this process, through the score_file seam
+        if n_workers <= 1 and spec.is_local:  # in this process, through the score_file seam
             detector.start_workers()  # the pipelined face mesh's processes start while the first file decodes
             if detector.pipeline and not threads:  # the mesh workers have their cores: torch takes the rest
                 _set_threads(max(1, available_cores() - detector.mesh_workers))
@@ -259,7 +202,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
 
             options = {k: v for k, v in (("chunk_frames", chunk_frames), ("precision", precision)) if v is not None}
             with scoring_pool(todo, n_workers, load_detector, (model_path, device, options), threads=threads,
-                              score_kwargs=score_kwargs) as finished:
+                              score_kwargs=score_kwargs, engine=spec) as finished:
                 for i, res in finished:
                     record(i, res)
     except KeyboardInterrupt as exc:
@@ -290,10 +233,14 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
         }, indent=2))
     if table:
         click.echo(render_table(results))
+        if detector.calibration is not None:
+            from avanomaly.scoring.basis import describe
+
+            click.echo(describe(detector.calibration.basis))
         for r in results:
             if r.ok and r.warnings:
                 for wmsg in r.warnings:
-                    click.echo(f"  {_name(r.path, '?')}: {wmsg}")
+                    click.echo(f"  {result_name(r.path, '?')}: {wmsg}")
         if skipped:
             click.echo(f"{len(skipped)} file(s) already scored in {shorten(csv_out)} were skipped "
                        "(--overwrite scores them again)")
@@ -307,24 +254,11 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
 
 def _progress_bar(total: int, initial: int, quiet: bool):
     """ONE tqdm bar with an ETA on stderr, or None (--quiet, or stderr is not a terminal: per-file lines then)."""
-    if quiet or not _stderr_is_tty():
+    if quiet or not stderr_is_tty():
         return None
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="file", desc="scoring", file=sys.stderr, dynamic_ncols=True)
-
-
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _csv_record(row: dict) -> str:
-    buf = io.StringIO()
-    csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n").writerow(row)
-    return buf.getvalue()
 
 
 def _plot(res, plot_dir, index: int) -> None:
@@ -342,6 +276,17 @@ def read_real_paths(manifest, split: str | None, real_only: bool) -> tuple[list[
     Raises UsageFailure when the manifest holds fakes and ``real_only`` is False (calibration must never
     see fakes). Returns (paths, number of fake rows left out).
     """
+    paths, _labels, n_fake = read_real_clips(manifest, split, real_only)
+    return paths, n_fake
+
+
+#: manifest columns recorded with a calibration (one label per clip; a missing column is None)
+LABEL_COLUMNS = ("identity", "domain")
+
+
+def read_real_clips(manifest, split: str | None, real_only: bool) -> tuple[list[str], dict, int]:
+    """``read_real_paths`` plus the clips' labels: -> (paths, {"identity": [...] | None, "domain": [...] | None},
+    number of fake rows left out)."""
     import pandas as pd
 
     from avanomaly.errors import AvanomalyError
@@ -370,18 +315,22 @@ def read_real_paths(manifest, split: str | None, real_only: bool) -> tuple[list[
             f"manifest {manifest} lists {n_fake} non-real clip(s) (label != real); calibration uses REAL clips only. "
             "Pass --real-only to leave them out, or give a manifest of real clips.")
     root = manifest.parent if manifest.is_file() else manifest
-    paths = [str(p if Path(p).is_absolute() else root / p) for p in df.loc[labels == "real", "path"].astype(str)]
+    real = df.loc[labels == "real"]
+    paths = [str(p if Path(p).is_absolute() else root / p) for p in real["path"].astype(str)]
     if not paths:
         raise UsageFailure(f"manifest {manifest} has no real clip{f' in split {split!r}' if split else ''}")
-    return paths, n_fake
+    found = {c: real[c].fillna("").astype(str).tolist() if c in real.columns else None for c in LABEL_COLUMNS}
+    return paths, found, n_fake
 
 
-def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progress: bool = False, terms=None):
+def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progress: bool = False, terms=None,
+                    speakers=None, domains=None):
     """``Detector.calibrate`` with its errors as CLI failures -> (Calibration, failures)."""
     from avanomaly.errors import AvanomalyError
 
     try:
-        return detector.calibrate(paths, target_fpr, terms=terms, notes=notes, progress=progress)
+        return detector.calibrate(paths, target_fpr, terms=terms, notes=notes, progress=progress,
+                                  speakers=speakers, domains=domains)
     except ConfigError:
         raise
     except AvanomalyError as exc:
@@ -406,14 +355,27 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
 @click.option("--threads", type=int, default=None)
 def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms, device,
               threads):
-    """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused)."""
-    from avanomaly.scoring.calibration import write_calibration
-    from avanomaly.scoring.modelfile import pretrained_path, resolve_model_path, shipped_name
+    """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused).
+
+    The manifest's ``identity`` and ``domain`` columns, when present, are recorded with the calibration (speakers,
+    domains, the leave-speaker-out false-alarm rate; docs/scoring.md "What a calibration rests on")."""
+    from avanomaly.scoring.basis import describe
+    from avanomaly.scoring.calibration import MIN_RECOMMENDED_CLIPS, MIN_RECOMMENDED_SPEAKERS
+    from avanomaly.scoring.modelfile import pretrained_path, resolve_model_path, shipped_name, write_calibration
 
     if not 0.0 <= target_fpr < 1.0:
         raise click.BadParameter("must be in [0, 1)", param_hint="--target-fpr")
     _set_threads(threads)
-    paths, n_fake = read_real_paths(data, split, real_only)
+    paths, labels, n_fake = read_real_clips(data, split, real_only)
+    speakers = labels["identity"]
+    if speakers is not None and not all(x.strip() for x in speakers):
+        speakers = None  # an identity missing somewhere: speakers unknown
+    if len(paths) < MIN_RECOMMENDED_CLIPS:
+        click.echo(f"warning: only {len(paths)} real clips (< {MIN_RECOMMENDED_CLIPS}): the threshold is a coarse "
+                   "quantile and its false-alarm rate uncertain; calibrate on more clips of your domain", err=True)
+    if speakers is not None and len(set(speakers)) < MIN_RECOMMENDED_SPEAKERS:
+        click.echo(f"warning: only {len(set(speakers))} speakers (< {MIN_RECOMMENDED_SPEAKERS}): the threshold says "
+                   "little about other people", err=True)
     shipped = shipped_name(model or default_model_path())
     if shipped is not None:
         raise UsageFailure(f"the shipped {shipped!r} model is not re-calibrated in place: copy "
@@ -423,7 +385,8 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     notes = f"manifest {data}" + (f" split {split}" if split else "") + (f"; {n_fake} non-real row(s) left out" if n_fake else "")
     try:
         cal, failed = calibrate_paths(detector, paths, target_fpr, notes=notes, progress=True,
-                                      terms=[t.strip() for t in terms.split(",") if t.strip()] if terms else None)
+                                      terms=[t.strip() for t in terms.split(",") if t.strip()] if terms else None,
+                                      speakers=speakers, domains=labels["domain"])
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--terms") from exc
     model_file = resolve_model_path(model_path)
@@ -431,6 +394,7 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     click.echo(f"threshold {cal.threshold:.6g} at target FPR {cal.target_fpr:g} "
                f"(achieved {cal.achieved_fpr:.3f} on {cal.n} real clips); aggregation {cal.aggregation}")
     click.echo(f"score: {cal.score_definition}")
+    click.echo(describe(cal.basis))
     click.echo(f"wrote {written} and {json_path}")
     if cal.notes:
         click.echo(f"note: {cal.notes}")

@@ -59,6 +59,21 @@ def _init_worker(load: Callable, load_args: tuple, threads: int, score_kwargs: d
     _WORKER.update(detector=load(*load_args), kwargs=dict(score_kwargs))
 
 
+def _init_engine_worker(load: Callable, load_args: tuple, threads: int, score_kwargs: dict) -> None:
+    """The worker setup on a cluster engine: as ``_init_worker`` but without the signal handler (a Dask worker
+    runs tasks in a thread, and its nanny, not this process's parent, stops it)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        import cv2
+
+        cv2.setNumThreads(max(1, int(threads)))
+    except ImportError:  # pragma: no cover - OpenCV is a core dependency
+        pass
+    _WORKER.update(detector=load(*load_args), kwargs=dict(score_kwargs))
+
+
 def _score_one(path: str):
     return _WORKER["detector"].score_one_safe(path, **_WORKER["kwargs"])
 
@@ -79,12 +94,21 @@ def _stop(pool) -> None:
 
 @contextmanager
 def scoring_pool(paths: Sequence[str], workers: int, load: Callable, load_args: tuple = (),
-                 threads: int | None = None, score_kwargs: dict | None = None) -> Iterator[Iterator[tuple]]:
+                 threads: int | None = None, score_kwargs: dict | None = None,
+                 engine=None) -> Iterator[Iterator[tuple]]:
     """Score ``paths`` in ``min(workers, len(paths))`` processes; yields an iterator of ``(index, result)`` in
     the order files finish (``result``: ScoreResult or ScoreFailure, never an exception for one file).
 
     ``load(*load_args)`` (a module-level function, picklable) builds each worker's detector once;
-    ``score_kwargs`` go to every ``score_one_safe`` call (aggregation, threshold, max_seconds)."""
+    ``score_kwargs`` go to every ``score_one_safe`` call (aggregation, threshold, max_seconds).
+
+    ``engine``: an :class:`avanomaly.distributed.EngineSpec` other than ``local`` scores on a Dask cluster (a
+    local one of ``workers`` processes, or ``engine.address``) with the same per-file call; a file whose worker
+    died more often than the cluster retries is a ``ScoreFailure`` with reason :data:`WORKER_DIED`."""
+    if engine is not None and not engine.is_local:
+        with _engine_pool(paths, workers, load, load_args, threads, score_kwargs, engine) as finished:
+            yield finished
+        return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
@@ -121,3 +145,30 @@ def scoring_pool(paths: Sequence[str], workers: int, load: Callable, load_args: 
             pool.shutdown(wait=True)
         else:  # left early (an exception, Ctrl-C, SIGTERM, a break): the workers go now
             _stop(pool)
+
+
+@contextmanager
+def _engine_pool(paths, workers, load, load_args, threads, score_kwargs, engine):
+    import dataclasses
+
+    from avanomaly.distributed.engine import WORKER_DIED as ENGINE_DIED, map_unordered
+    from avanomaly.scoring.result import ScoreFailure
+
+    paths = [str(p) for p in paths]
+    spec = dataclasses.replace(engine, workers=engine.workers or max(1, min(int(workers), len(paths))))
+    setup_args = (load, tuple(load_args), worker_threads(2, threads) or 1, dict(score_kwargs or {}))
+    outcomes = map_unordered(spec, _score_one, paths, _init_engine_worker, setup_args)
+
+    def finished():
+        for out in outcomes:
+            if out.ok:
+                yield out.index, out.value
+            elif out.reason == ENGINE_DIED:
+                yield out.index, ScoreFailure(paths[out.index], WORKER_DIED, out.message)
+            else:
+                yield out.index, ScoreFailure(paths[out.index], "error", out.message)
+
+    try:
+        yield finished()
+    finally:
+        outcomes.close()  # leaving early cancels what has not run and closes a cluster started here

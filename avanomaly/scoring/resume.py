@@ -106,19 +106,18 @@ class ScoreCSV:
         self._lock = None
 
     def _acquire_lock(self) -> None:
-        """One writer per CSV: an exclusive lock on ``<csv>.lock`` held until ``close`` (released by the OS if the
-        process dies, so a killed run never blocks the next one)."""
-        import fcntl
+        """One writer per CSV: an exclusive lock on ``<csv>.lock`` (``filelock``: an OS lock, released by the OS if
+        the process dies, so a killed run never blocks the next one) held until ``close``."""
+        from filelock import FileLock, Timeout
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path.with_name(self.path.name + LOCK_SUFFIX), "a")
+        lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX), timeout=0)
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            fh.close()
+            lock.acquire()
+        except Timeout as exc:
             raise ResumeRefused(f"{shorten(self.path)} is being written by another avanomaly score run; wait for it "
                                 "or choose another --csv") from exc
-        self._lock = fh
+        self._lock = lock
 
     def _read_existing(self) -> tuple[list[dict], bool]:
         """Rows of the existing file and whether an unterminated last row was dropped."""
@@ -216,7 +215,7 @@ class ScoreCSV:
             self._fh.close()
             self._fh = None
         if self._lock is not None:
-            self._lock.close()  # releases the flock
+            self._lock.release()
             self._lock = None
 
     def __enter__(self):

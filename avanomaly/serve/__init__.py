@@ -10,32 +10,13 @@ Needs the ``serve`` extra (fastapi, uvicorn, python-multipart). Importing this p
 
 from __future__ import annotations
 
-import importlib.util
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-DEFAULT_MAX_UPLOAD_MB = 200.0
-DEFAULT_MAX_CONCURRENCY = 1
-DEFAULT_MAX_QUEUE = 8
-DEFAULT_MAX_SECONDS = 600.0
-#: import name -> pip name of what the service needs
-REQUIRED = {"fastapi": "fastapi", "uvicorn": "uvicorn", "python_multipart": "python-multipart"}
-INSTALL_HINT = "install the serve extra: pip install 'avanomaly[serve]'"
+from avanomaly.serve.settings import (DEFAULT_BODY_TIMEOUT_S, DEFAULT_HOST, DEFAULT_MAX_CONCURRENCY,  # noqa: F401
+                                      DEFAULT_MAX_PER_CLIENT, DEFAULT_MAX_QUEUE, DEFAULT_MAX_RECEIVING,
+                                      DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_MIN_UPLOAD_RATE,
+                                      DEFAULT_PORT, DEFAULT_RATE_GRACE_S, INSTALL_HINT, REQUIRED,
+                                      missing_dependencies)
 
 __all__ = ["create_app", "missing_dependencies"]
-
-
-def missing_dependencies() -> list[str]:
-    """pip names of the serve extra's packages that are not installed."""
-    missing = []
-    for mod, pip in REQUIRED.items():
-        try:
-            found = importlib.util.find_spec(mod) is not None
-        except (ImportError, ValueError):  # a broken install counts as missing
-            found = False
-        if not found:
-            missing.append(pip)
-    return missing
 
 
 def create_app(detector, **kwargs):

@@ -129,7 +129,7 @@ class StopRequested(L.Callback):
     """Stop the fit at the next batch end (as Lightning does on SIGTERM) once ``requested()`` is true.
 
     Covers a SIGTERM that Lightning's own handler missed: one arriving while ``fit`` starts, before Lightning
-    installs its handler (training.train.StopOnSignal records it)."""
+    installs its handler (training.signals.StopOnSignal records it)."""
 
     def __init__(self, requested):
         self.requested = requested

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
 import click
 
-#: exit status of a run stopped by SIGTERM (128 + the signal number, the shell's convention)
-EXIT_TERMINATED = 128 + signal.SIGTERM
+from avanomaly.cli_common import EXIT_TERMINATED  # a run stopped by SIGTERM (128 + the signal number)
+
 REAL_ONLY_MESSAGE = (
     "avanomaly trains on REAL videos only (a model of real talking people; fakes are never seen in training).\n"
     "Pass --real-only to confirm: every train/val row must be RealVideo-RealAudio (use --drop-fakes to leave "
@@ -41,9 +40,12 @@ REAL_ONLY_MESSAGE = (
 @click.option("--deterministic", is_flag=True, default=None, help="torch deterministic algorithms.")
 @click.option("--threads", type=int, default=None, help="torch threads per process (trainer.threads).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--augment", "augment", type=click.IntRange(0), default=None,
+              help="Domain-augmented variants cached per training clip (augment.variants; they stay real; "
+                   "augment.* sets the operations and ranges).")
 @click.argument("overrides", nargs=-1)
 def train(real_only, data, out, cache, config_path, backbone, temporal, resume, seed, drop_fakes, devices,
-          accelerator, num_nodes, strategy, precision, deterministic, threads, no_progress, overrides):
+          accelerator, num_nodes, strategy, precision, deterministic, threads, no_progress, augment, overrides):
     """Train on real clips only: stage 1 (AV sync, self-supervised), stage 2 (AR model of sync features).
 
     OVERRIDES are dotted key=value settings of the TrainConfig, e.g. stage1.max_epochs=3 sync.dim=64.
@@ -77,6 +79,8 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
         sets.append(f"sync.temporal={temporal}")
     if seed is not None:
         sets.append(f"trainer.seed={seed}")
+    if augment is not None:
+        sets.append(f"augment.variants={augment}")
     for key, value in (("devices", devices), ("accelerator", accelerator), ("num_nodes", num_nodes),
                        ("strategy", strategy), ("precision", precision), ("threads", threads)):
         if value is not None:
@@ -86,8 +90,9 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
     if no_progress:
         sets.append("trainer.progress=false")
     cfg = apply_overrides(cfg, sets + list(overrides))
-    if not cfg.data.manifest:
-        raise click.UsageError("--data is required (a manifest CSV or a FakeAVCeleb root)")
+    if not cfg.data.manifest and not cfg.data.shards:
+        raise click.UsageError("--data is required (a manifest CSV or a FakeAVCeleb root; or data.shards=STORE "
+                               "data.val_shards=STORE, docs/scale.md)")
 
     from avanomaly.errors import TrainingInterrupted
     from avanomaly.training.train import train as run_training

@@ -33,3 +33,29 @@ class WindowDataModule(L.LightningDataModule):
 
     def val_dataloader(self):
         return self._loader(FixedWindows(self.val_refs, self.stage.window, self.val_per_clip), drop_last=False)
+
+
+class StreamingDataModule(L.LightningDataModule):
+    """``data.streaming``: training windows streamed from a shard store's ``shards``
+    (:class:`avanomaly.training.streaming.StreamingWindows`, dealt to this trainer's rank), validation windows
+    fixed (FixedWindows over ``val_refs``)."""
+
+    def __init__(self, shards, val_refs, stage: StageConfig, seed: int = 0, val_per_clip: int = 8):
+        super().__init__()
+        self.shards, self.val_refs, self.stage = list(shards), list(val_refs), stage
+        self.seed, self.val_per_clip = int(seed), int(val_per_clip)
+
+    def train_dataloader(self):
+        from avanomaly.training.streaming import StreamingWindows
+
+        tr = self.trainer
+        epoch, rank, world = (tr.current_epoch, tr.global_rank, tr.world_size) if tr is not None else (0, 0, 1)
+        ds = StreamingWindows(self.shards, self.stage.window, self.stage.windows_per_epoch, self.seed, epoch, rank,
+                              world)
+        return DataLoader(ds, batch_size=min(self.stage.batch_size, len(ds)), num_workers=self.stage.num_workers,
+                          drop_last=True, persistent_workers=False, pin_memory=False)
+
+    def val_dataloader(self):
+        ds = FixedWindows(self.val_refs, self.stage.window, self.val_per_clip)
+        return DataLoader(ds, batch_size=min(self.stage.batch_size, len(ds)), shuffle=False,
+                          num_workers=self.stage.num_workers, persistent_workers=False, pin_memory=False)

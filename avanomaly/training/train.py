@@ -5,46 +5,32 @@ Public API::
 
     train(cfg: TrainConfig, resume=False) -> TrainResult                  # from a manifest / FakeAVCeleb root
     train_on_clips(cfg, train_refs, val_refs, resume=False) -> TrainResult # from already cached clips
+
+The steps, one module each: :mod:`~avanomaly.training.selection` (real rows, train / val split),
+:mod:`~avanomaly.training.rundir` (run folder, saved config, resume rules), :mod:`~avanomaly.training.signals`
+(SIGTERM), :mod:`~avanomaly.training.stages` (one Lightning stage) and :mod:`~avanomaly.training.calibrate`; this
+module prepares the clips and runs them in order.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import os
-import signal
-import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from avanomaly.errors import ConfigError, DatasetError, TrainingInterrupted
-from avanomaly.training.config import TrainConfig, config_to_dict, load_config, save_config
+from avanomaly.errors import ConfigError, DatasetError
+from avanomaly.training.calibrate import calibrate_run
+from avanomaly.training.config import TrainConfig
+from avanomaly.training.rundir import CURVES_FILE, METRICS_FILE, global_rank, prepare_run_dir
+from avanomaly.training.selection import select_real_rows, split_rows
+from avanomaly.training.signals import StopOnSignal
+from avanomaly.training.stages import one_log_handler, run_stage, seed_all
 from avanomaly.training.windows import ClipRef, clip_n_frames, usable_clips
 from avanomaly.utils import require_module
 
 log = logging.getLogger(__name__)
 
-REAL_LABEL = "real"
-REAL_CATEGORY = "RealVideo-RealAudio"
-TRAIN_SPLITS = ("train", "val")
-STAGES = ("stage1", "stage2")
-DONE_FILE = "done.json"
-SPLIT_FILE = "split.csv"
-METRICS_FILE = "metrics.csv"
-CURVES_FILE = "training_curves.png"
-CALIBRATION_FILE = "calibration.json"
-#: config sections that may change when resuming (hardware / loader settings, not the model or data)
-RESUMABLE_SECTIONS = ("trainer", "out")
-RESUMABLE_KEYS = ("data.cache", "data.preprocess_workers", "stage1.num_workers", "stage2.num_workers", "calibrate")
-#: signal that stops a training run gracefully (a cluster's / container's stop request); Ctrl-C is Lightning's
-STOP_SIGNAL = signal.SIGTERM
-LAST_CKPT = "last.ckpt"
-CONFIG_FILE = "config.yaml"
 #: the avanomaly extra that installs what training needs beyond the core (Lightning)
 TRAIN_EXTRA = "train"
 
@@ -64,73 +50,11 @@ class TrainResult:
     seconds: float = 0.0
 
 
-# ----------------------------------------------------------------------------------------------- manifest
-def select_real_rows(df, drop_fakes: bool = False, source: str = "manifest"):
-    """Real rows of ``df``; a fake row raises DatasetError (how many, which categories) unless ``drop_fakes``."""
-    if len(df) == 0:
-        raise DatasetError(f"{source}: the manifest is empty")
-    if "label" not in df.columns and "category" not in df.columns:
-        raise DatasetError(f"{source}: manifest has neither a 'label' nor a 'category' column")
-    is_real = np.ones(len(df), dtype=bool)
-    if "label" in df.columns:
-        is_real &= df["label"].astype(str).str.lower().eq(REAL_LABEL).to_numpy()
-    if "category" in df.columns:
-        cat = df["category"].astype(str)
-        is_real &= (cat.eq(REAL_CATEGORY) | cat.eq("nan") | cat.eq("")).to_numpy()
-    fakes = df[~is_real]
-    if len(fakes):
-        by = fakes["category"] if "category" in fakes.columns else fakes["label"]
-        counts = ", ".join(f"{k}: {v}" for k, v in by.astype(str).value_counts().sort_index().items())
-        if not drop_fakes:
-            raise DatasetError(
-                f"{source}: avanomaly trains on real clips only, but the manifest has {len(fakes)} non-real row(s) "
-                f"({counts}); pass --drop-fakes to leave them out"
-            )
-        log.warning("dropping %d non-real row(s) (%s)", len(fakes), counts)
-    real = df[is_real].copy()
-    if len(real) == 0:
-        raise DatasetError(f"{source}: no real (RealVideo-RealAudio) rows to train on")
-    return real, len(fakes)
-
-
-def split_rows(df, cfg: TrainConfig, run_dir: Path):
-    """(train_df, val_df, how). Uses the manifest's ``split`` column, else an identity-disjoint split saved to
-    ``run_dir/split.csv``. Test rows are never returned."""
-    if "split" in df.columns and df["split"].astype(str).isin(TRAIN_SPLITS).any():
-        how = "manifest split column"
-        split = df
-    else:
-        from avanomaly.data import identity_split
-
-        work = df.copy()
-        if "identity" not in work.columns or work["identity"].isna().all():
-            # no identity information: each clip is its own identity (split by clip)
-            work["identity"] = [Path(str(p)).stem for p in work["path"]]
-            how = "clip-disjoint split (manifest has no identity column)"
-        else:
-            how = "identity-disjoint split"
-        split = identity_split(work, fractions=tuple(cfg.data.split_fractions), seed=cfg.data.split_seed)
-        split.to_csv(run_dir / SPLIT_FILE, index=False)
-        how += f" saved to {run_dir / SPLIT_FILE}"
-    s = split["split"].astype(str)
-    train_df, val_df = split[s.eq("train")], split[s.eq("val")]
-    if len(train_df) == 0:
-        raise DatasetError(f"no training rows after the split ({how}); check the split column / data.split_fractions")
-    if len(val_df) == 0:
-        raise DatasetError(
-            f"no validation rows after the split ({how}); training needs held-out real identities: "
-            f"raise the val fraction (data.split_fractions=[0.8,0.2,0.0]) or add a 'val' split"
-        )
-    if "identity" in split.columns and how.startswith("identity"):
-        overlap = set(train_df["identity"]) & set(val_df["identity"])
-        if overlap:
-            raise DatasetError(f"identities in both train and val: {sorted(map(str, overlap))[:10]}")
-    return train_df, val_df, how
-
-
-def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True, groups=None):
+# ----------------------------------------------------------------------------------------------- clips
+def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True, groups=None, augment=None):
     """Cached clips for ``paths`` (preprocessing missing entries first; ``groups``: the identity of each path).
-    Returns (refs, failed)."""
+    ``augment`` (an AugmentConfig with ``variants`` > 0): also the augmented variants of every clip that was
+    preprocessed, as refs named ``PATH#augI`` with the clip's group (they stay real). Returns (refs, failed)."""
     from avanomaly.preprocess import preprocess_many
 
     keys: dict[str, str] = {}
@@ -160,6 +84,17 @@ def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True, g
             continue
         clip = cache.get(keys[p])
         refs.append(ClipRef(name=str(p), clip=clip, n_frames=clip_n_frames(clip), group=group_of.get(p, "")))
+    if augment is not None and augment.variants > 0 and refs:
+        from avanomaly.preprocess.pipeline import variant_name
+
+        clean = [r.name for r in refs]
+        report = preprocess_many(clean, cache, pcfg, workers=workers, progress=progress, augment=augment, clean=False)
+        failed += [tuple(f) for f in report.failed]
+        for p in clean:
+            for i, key in sorted(report.augmented.get(p, {}).items()):
+                clip = cache.get(key)
+                refs.append(ClipRef(name=variant_name(p, i), clip=clip, n_frames=clip_n_frames(clip),
+                                    group=group_of.get(p, "")))
     return refs, failed
 
 
@@ -171,56 +106,6 @@ def _resolve_paths(df, manifest: str) -> list[str]:
         q = Path(p)
         out.append(str(q if q.is_absolute() else (base / q)))
     return out
-
-
-# ----------------------------------------------------------------------------------------------- SIGTERM
-class StopOnSignal:
-    """SIGTERM during a training run -> :class:`TrainingInterrupted` naming the run folder and the resume command.
-
-    Without it a SIGTERM inside ``trainer.fit`` ended the process with status 0 and no message: Lightning's
-    handler stops the fit at the end of the current batch by raising ``SIGTERMException``, a ``SystemExit``
-    whose code is None. Here, outside ``fit`` (reading the manifest, preprocessing, export, calibration; their
-    writes are atomic) the handler raises at once; inside ``fit`` Lightning's handler runs first and calls this
-    one, which only records the signal (so checkpoints are never cut half-way), and ``_run_stage`` raises once
-    Lightning has stopped. The unfinished stage resumes from its ``last.ckpt`` (the last finished epoch).
-    """
-
-    def __init__(self, run_dir: Path):
-        self.run_dir = Path(run_dir)
-        self.stage = "preparation"
-        self.in_fit = False
-        self.received: str | None = None
-        self._previous = None
-        self._installed = False
-
-    def __call__(self, signum, frame) -> None:
-        self.received = signal.Signals(signum).name
-        if not self.in_fit:
-            raise self.interrupted()
-
-    def interrupted(self) -> TrainingInterrupted:
-        ckpt = self.run_dir / self.stage / LAST_CKPT
-        done = [s for s in STAGES if (self.run_dir / s / DONE_FILE).exists()]
-        detail = []
-        if done:
-            detail.append(f"Finished stage(s) kept: {', '.join(done)}.")
-        if self.stage in STAGES:
-            detail.append(f"{self.stage} continues from {ckpt} (its last finished epoch)." if ckpt.exists() else
-                          f"{self.stage} had no finished epoch and starts again.")
-        resume = None if (self.run_dir / CONFIG_FILE).exists() else "the same command again (nothing was saved yet)"
-        return TrainingInterrupted(self.run_dir, self.stage, self.received or STOP_SIGNAL.name, " ".join(detail),
-                                   resume_command=resume)
-
-    def __enter__(self) -> "StopOnSignal":
-        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
-            self._previous = signal.signal(STOP_SIGNAL, self)
-            self._installed = True
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._installed:
-            signal.signal(STOP_SIGNAL, self._previous)
-            self._installed = False
 
 
 # ----------------------------------------------------------------------------------------------- entry
@@ -245,20 +130,23 @@ def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
     from avanomaly.data import read_manifest
     from avanomaly.preprocess import FeatureCache
 
+    if cfg.data.shards:
+        return _train_from_shards(cfg, resume, guard)
     if not cfg.data.manifest:
         raise ConfigError("no training data (data.manifest / --data)")
     run_dir = Path(cfg.out)
     cfg.validate()
     df = read_manifest(cfg.data.manifest, seed=cfg.data.split_seed, fractions=tuple(cfg.data.split_fractions))
     real, n_fakes = select_real_rows(df, cfg.data.drop_fakes, source=str(cfg.data.manifest))
-    cfg = _prepare_run_dir(cfg, run_dir, resume)  # only once the data is acceptable
+    cfg = prepare_run_dir(cfg, run_dir, resume)  # only once the data is acceptable
     train_df, val_df, how = split_rows(real, cfg, run_dir)
     guard.stage = "preprocessing"
     cache = FeatureCache(cfg.data.cache or (run_dir / "cache"))
-    is_zero = _global_rank() == 0
+    is_zero = global_rank() == 0
     train_refs, f1 = prepare_clips(_resolve_paths(train_df, cfg.data.manifest), cache, cfg.preprocess,
                                    cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero,
-                                   groups=list(train_df["identity"]) if "identity" in train_df else None)
+                                   groups=list(train_df["identity"]) if "identity" in train_df else None,
+                                   augment=cfg.augment)  # only training clips: val / calibration stay as recorded
     val_refs, f2 = prepare_clips(_resolve_paths(val_df, cfg.data.manifest), cache, cfg.preprocess,
                                  cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero)
     failed = f1 + f2
@@ -274,7 +162,8 @@ def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
         "split": how,
         "n_manifest_rows": int(len(df)),
         "n_fake_rows_dropped": int(n_fakes),
-        "n_train_clips": len(train_refs),
+        "n_train_clips": sum("#aug" not in r.name for r in train_refs),
+        "n_augmented_train_clips": sum("#aug" in r.name for r in train_refs),  # augment.* in training_config
         "n_val_clips": len(val_refs),
         "n_preprocess_failures": len(failed),
         "train_identities": sorted(map(str, set(train_df["identity"]))) if "identity" in train_df else [],
@@ -286,45 +175,19 @@ def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
     return result
 
 
-def _global_rank() -> int:
-    for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
-        if var in os.environ:
-            try:
-                return int(os.environ[var])
-            except ValueError:
-                pass
-    return 0
+def _train_from_shards(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
+    """``data.shards`` / ``data.val_shards``: train on shard stores (already split, already preprocessed)."""
+    from avanomaly.training.streaming import store_refs
 
-
-def _diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            keys += _diff_keys(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            keys.append(f"{prefix}{k}")
-    return keys
-
-
-def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> TrainConfig:
-    cfg.validate()
-    _align_ar_config(cfg)
-    saved = run_dir / "config.yaml"
-    started = any((run_dir / s).exists() for s in STAGES)
-    if resume and saved.exists():
-        old = load_config(saved)
-        changed = [k for k in _diff_keys(config_to_dict(old), config_to_dict(cfg))
-                   if k.split(".")[0] not in RESUMABLE_SECTIONS and k not in RESUMABLE_KEYS]
-        if changed:
-            raise ConfigError(f"{saved}: --resume with a different config ({', '.join(changed)}); "
-                              f"resume with the saved config or start a new --out")
-    elif started and not resume and _global_rank() == 0:  # other DDP ranks start after rank 0 created it
-        raise ConfigError(f"{run_dir} already holds a training run; pass --resume to continue it or choose a new --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if _global_rank() == 0:
-        save_config(cfg, saved)
-    return cfg
+    if not cfg.data.val_shards:
+        raise ConfigError("data.shards needs data.val_shards (the validation clips' store)")
+    # streaming reads the training shards itself (possibly remote): only their index is needed here
+    train_refs = store_refs(cfg.data.shards, open_clips=not cfg.data.streaming)
+    val_refs = store_refs(cfg.data.val_shards)
+    provenance = {"shards": str(cfg.data.shards), "val_shards": str(cfg.data.val_shards),
+                  "streaming": bool(cfg.data.streaming), "n_train_clips": len(train_refs),
+                  "n_val_clips": len(val_refs)}
+    return train_on_clips(cfg, train_refs, val_refs, resume=resume, provenance=provenance, _guard=guard)
 
 
 # ----------------------------------------------------------------------------------------------- stages
@@ -345,11 +208,11 @@ def _train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool, proven
                     _prepared: bool, guard: StopOnSignal) -> TrainResult:
     import torch
 
-    _one_log_handler()
+    one_log_handler()
     t0 = time.time()
     run_dir = Path(cfg.out)
     if not _prepared:
-        cfg = _prepare_run_dir(cfg, run_dir, resume)
+        cfg = prepare_run_dir(cfg, run_dir, resume)
     if cfg.trainer.threads:
         torch.set_num_threads(int(cfg.trainer.threads))
     result = TrainResult(run_dir=run_dir, model_path=None)
@@ -369,17 +232,17 @@ def _train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool, proven
 
     seed = cfg.trainer.seed
     # ---- stage 1
-    _seed_all(seed, 1)
+    seed_all(seed, 1)
     s1 = SyncStage(cfg.sync, cfg.stage1)
-    result.stage1, rank = _run_stage("stage1", 1, s1, s1_train, s1_val, cfg.stage1, cfg, run_dir, resume,
+    result.stage1, rank = run_stage("stage1", 1, s1, s1_train, s1_val, cfg.stage1, cfg, run_dir, resume,
                                      callbacks, guard)
     # ---- stage 2
     from avanomaly.training.export import stage_state_dict
 
     sync_state = stage_state_dict(run_dir / "stage1" / "best.ckpt")
-    _seed_all(seed, 2)
+    seed_all(seed, 2)
     s2 = ARStage(cfg.sync, cfg.ar, cfg.stage2, sync_state=sync_state)
-    result.stage2, rank = _run_stage("stage2", 2, s2, s2_train, s2_val, cfg.stage2, cfg, run_dir, resume,
+    result.stage2, rank = run_stage("stage2", 2, s2, s2_train, s2_val, cfg.stage2, cfg, run_dir, resume,
                                      callbacks, guard)
     if rank != 0:
         return result
@@ -398,171 +261,8 @@ def _train_on_clips(cfg: TrainConfig, train_refs, val_refs, resume: bool, proven
     if (run_dir / METRICS_FILE).exists():
         plot_curves(run_dir / METRICS_FILE, run_dir / CURVES_FILE)
     if cfg.calibrate:
-        result.calibration, note = _calibrate(run_dir, cfg, val_refs)
+        result.calibration, note = calibrate_run(run_dir, cfg, val_refs)
         if note:
             result.notes.append(note)
     result.seconds = time.time() - t0
     return result
-
-
-def _one_log_handler() -> None:
-    """``import lightning`` attaches a console handler to the "lightning" logger, which also propagates to the
-    root logger: with the root configured (the CLI, scripts calling logging.basicConfig) every Lightning INFO
-    line was printed twice. When the root has a handler, drop Lightning's own console handlers so each line
-    is printed once, in the root's format; without one, Lightning's stay (its messages still show)."""
-    import lightning  # noqa: F401 - its handlers exist from here on
-
-    if not logging.getLogger().hasHandlers():
-        return
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        lg = logging.getLogger(name)
-        for h in list(lg.handlers):
-            if type(h) is logging.StreamHandler:
-                lg.removeHandler(h)
-        lg.propagate = True
-
-
-def _align_ar_config(cfg: TrainConfig) -> None:
-    """The AR model's input size is the sync feature size (O delays + optional embedding): derived, never guessed."""
-    from avanomaly.models import ar_config_for
-
-    cfg.ar = ar_config_for(cfg.sync, cfg.ar)
-
-
-def _seed_all(seed: int, stage: int) -> None:
-    import lightning as L
-
-    L.seed_everything(seed * 10 + stage, workers=True, verbose=False)
-
-
-def _precision(cfg: TrainConfig) -> str:
-    import torch
-
-    p = str(cfg.trainer.precision)
-    acc = cfg.trainer.accelerator
-    cuda = torch.cuda.is_available() and acc in ("auto", "gpu", "cuda")
-    if p == "auto":
-        if cuda:
-            return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-        return "32-true"
-    if p in ("bf16-mixed", "16-mixed") and not cuda:
-        raise ConfigError(f"trainer.precision={p}: mixed precision (AMP) is used on CUDA only; use 32 on CPU")
-    return "32-true" if p == "32" else p
-
-
-def _read_done(path: Path) -> dict:
-    """A finished stage's summary (``done.json``); CheckpointError naming the file when it is not a JSON object."""
-    from avanomaly.errors import CheckpointError, shorten
-
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: cannot read the stage summary ({shorten(exc, 300)}); delete it to "
-                              "train the stage again") from None
-    if not isinstance(summary, dict):
-        raise CheckpointError(f"{path}: the stage summary is not a JSON object; delete it to train the stage again")
-    return summary
-
-
-def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, run_dir: Path, resume: bool,
-               extra_callbacks=(), guard: StopOnSignal | None = None):
-    """Fit one stage; returns (summary dict, global rank). A finished stage (done.json) is skipped."""
-    import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-    from avanomaly.training.callbacks import EpochReseed, MetricsCSV, NonFiniteLossGuard, StopRequested
-    from avanomaly.training.datamodule import WindowDataModule
-
-    stage_dir = run_dir / name
-    done = stage_dir / DONE_FILE
-    if done.exists():
-        log.info("%s already finished (%s): skipped", name, done)
-        return _read_done(done), _global_rank()
-    ckpt_path = None
-    if resume and (stage_dir / LAST_CKPT).exists():
-        from avanomaly.training.export import read_stage_checkpoint
-
-        read_stage_checkpoint(stage_dir / LAST_CKPT)  # a corrupt or crafted file: one CheckpointError, here
-        ckpt_path = str(stage_dir / LAST_CKPT)
-        log.info("%s: resuming from %s", name, ckpt_path)
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = ModelCheckpoint(dirpath=stage_dir, filename="best", monitor=module.monitor, mode=module.mode,
-                                 save_top_k=1, save_last=True, enable_version_counter=False)
-    guard = guard or StopOnSignal(run_dir)
-    callbacks = [NonFiniteLossGuard(name, stage_dir), EpochReseed(cfg.trainer.seed, index), checkpoint,
-                 MetricsCSV(run_dir / METRICS_FILE, name), StopRequested(lambda: guard.received is not None),
-                 *extra_callbacks]
-    if st.early_stopping_patience > 0:
-        callbacks.append(EarlyStopping(monitor=module.monitor, mode=module.mode, patience=st.early_stopping_patience))
-    tr = cfg.trainer
-    trainer = L.Trainer(
-        accelerator=tr.accelerator, devices=tr.devices, num_nodes=tr.num_nodes, strategy=tr.strategy,
-        precision=_precision(cfg), deterministic=tr.deterministic, max_epochs=st.max_epochs,
-        accumulate_grad_batches=st.accumulate_grad_batches,
-        gradient_clip_val=st.gradient_clip_val if st.gradient_clip_val > 0 else None,
-        reload_dataloaders_every_n_epochs=1, num_sanity_val_steps=0, logger=False,
-        enable_progress_bar=tr.progress, enable_model_summary=False, callbacks=callbacks,
-        default_root_dir=str(stage_dir), log_every_n_steps=tr.log_every_n_steps,
-    )
-    dm = WindowDataModule(train_refs, val_refs, st, seed=cfg.trainer.seed * 10 + index,
-                          val_per_clip=cfg.data.val_windows_per_clip, balance=cfg.data.balance_identities)
-    with warnings.catch_warnings():  # scoped: the caller's warning filters are left as they were
-        # lightning 2.6 with torch 2.13 warns about its own pytree use on every fit: nothing a user can act on
-        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-        # stage 2 keeps the frozen stage-1 sync model in eval mode on purpose (no dropout/BN updates in features)
-        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
-        guard.stage = name
-        guard.in_fit = True  # Lightning stops the fit at the end of a batch; nothing is raised mid-checkpoint
-        try:
-            trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)  # data only
-        except SIGTERMException:  # a SystemExit(None): left alone, the process would end with status 0
-            guard.received = guard.received or STOP_SIGNAL.name
-        finally:
-            guard.in_fit = False
-    if guard.received:
-        raise guard.interrupted()
-    if trainer.interrupted:
-        raise KeyboardInterrupt(f"{name} interrupted; rerun with --resume to continue from {stage_dir / 'last.ckpt'}")
-    best = checkpoint.best_model_score
-    summary = {
-        "monitor": module.monitor,
-        "best": None if best is None else float(best),
-        "best_checkpoint": str(stage_dir / "best.ckpt"),
-        "epochs": int(trainer.current_epoch),
-        "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1},
-    }
-    if trainer.is_global_zero:
-        from avanomaly.utils import atomic_write_json
-
-        atomic_write_json(done, summary)
-    trainer.strategy.barrier()
-    guard.stage = f"after {name}"
-    return summary, trainer.global_rank
-
-
-# ----------------------------------------------------------------------------------------------- calibration
-def _calibrate(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | None, str]:
-    """Calibrate on the validation REAL clips: each is scored by a ``Detector`` exactly as a file is
-    (``Detector.score_features``), then the score fusion and the threshold are fit (``calibrate_terms``)."""
-    from avanomaly.scoring.calibration import calibrate_terms, write_calibration
-    from avanomaly.scoring.modelfile import MODEL_FILENAME
-    from avanomaly.scoring.detector import Detector
-    from avanomaly.training.export import load_trained_models
-
-    sync, ar = load_trained_models(run_dir, cfg)
-    detector = Detector(sync, ar, cfg.preprocess, device="cpu", prefetch=False)
-    rows = []
-    for r in val_refs:
-        if r.n_frames < 2:
-            continue
-        meta = getattr(r.clip, "meta", None) or {}
-        res = detector.score_features(r.clip.mouths, r.clip.mel, getattr(r.clip, "face_found", None), path=r.name,
-                                      threshold=float("inf"), trimmed_seconds=float(meta.get("trimmed_seconds", 0.0)))
-        rows.append(res.score_terms)
-    if not rows:
-        return None, "calibration skipped: no validation clip with >= 2 frames"
-    cal = calibrate_terms(rows, aggregation=dataclasses.asdict(detector.aggregation),
-                          notes=f"set at the end of training on {len(rows)} validation real clip(s)")
-    write_calibration(run_dir / MODEL_FILENAME, cal)
-    return cal.to_dict(), ""

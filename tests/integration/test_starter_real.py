@@ -1,7 +1,7 @@
 """The lip-landmark front end and the shipped starter model on the shared REAL clips (people it never saw).
 
 Needs MediaPipe (``make test`` installs it, see setup.cfg [landmarks]); skips with the install line otherwise.
-The starter model's numbers on shifted / swapped copies are a benchmark (experiments/real_faces.py), not a test;
+The starter model's numbers on shifted / swapped copies are a benchmark (benchmarks/real_faces.py), not a test;
 here: it loads with no arguments, scores offline, and sees the shared 120 ms audio-delayed copy of the VGG clip.
 """
 

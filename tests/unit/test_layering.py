@@ -1,9 +1,16 @@
-"""The package's layers (issue 15): which part of avanomaly may import which, read from the source with ``ast``.
+"""The package's layers (issue 15): which part of avanomaly may import which, read from the source with ``ast``;
+and no import circle between any two modules of the package (issue 24).
 
 Every ``import`` / ``from ... import`` counts, at module level and inside functions (a lazy import is still a
 dependency), and so does a string constant naming an avanomaly module (``importlib.import_module`` targets such
 as the CLI's command table). A module belongs to its top-level part: ``avanomaly.models.sync`` -> ``models``,
 ``avanomaly.utils`` -> ``utils``; ``avanomaly/__init__.py`` is the facade ``avanomaly``.
+
+Between modules the same imports count (module-level and function-level alike: a lazy import closes a circle as
+soon as its function runs); ``from avanomaly.x import y`` is an arrow to the module ``avanomaly.x.y`` when ``y`` is
+one, else to ``avanomaly.x`` (its ``__init__``). The parent packages Python runs on the way to a module (importing
+``avanomaly.x.y`` runs ``avanomaly/x/__init__.py``) are not arrows: a package's ``__init__`` importing its own
+submodules is no circle unless a submodule imports the ``__init__``'s names back.
 """
 
 from __future__ import annotations
@@ -30,22 +37,28 @@ BOTTOM = {"_version", "conventions", "errors", "utils"}
 # no file, cache or dataset; data (manifests, splits, synthetic benchmark) may preprocess; scoring loads a model file
 # and preprocesses; training exports model files for scoring; evaluation and the service score but never train (a
 # report must not need the trainer); the CLI and the facade sit on top. No part may import the facade (it imports
-# scoring): the version lives in the bottom module ``_version``.
+# scoring): the version lives in the bottom module ``_version``. ``cli_common`` holds what the ``*/commands.py``
+# modules share (exit codes, UsageFailure, reading files / folders / manifests): a command module imports it, never
+# another command module.
 ALLOWED: dict[str, set[str]] = {
     "_version": set(),
     "conventions": set(),
     "errors": set(),
     "utils": {"errors"},
+    # the engine adapter (issue 25): maps a function over items on a cluster; knows no feature, model or file
+    "distributed": BOTTOM,
     "io": BOTTOM,
-    "preprocess": BOTTOM | {"io"},
+    "cli_common": BOTTOM | {"io"},
+    "preprocess": BOTTOM | {"io", "cli_common", "distributed"},
     "models": BOTTOM,
-    "data": BOTTOM | {"io", "preprocess"},
-    "scoring": BOTTOM | {"io", "preprocess", "models", "data"},
-    "training": BOTTOM | {"io", "preprocess", "models", "data", "scoring"},
-    "evaluation": BOTTOM | {"io", "preprocess", "models", "data", "scoring"},
-    "serve": BOTTOM | {"io", "preprocess", "models", "data", "scoring"},
+    "data": BOTTOM | {"io", "cli_common", "preprocess", "distributed"},
+    "scoring": BOTTOM | {"io", "cli_common", "preprocess", "models", "data", "distributed"},
+    "training": BOTTOM | {"io", "cli_common", "preprocess", "models", "data", "scoring", "distributed"},
+    "evaluation": BOTTOM | {"io", "cli_common", "preprocess", "models", "data", "scoring", "distributed"},
+    "serve": BOTTOM | {"io", "cli_common", "preprocess", "models", "data", "scoring"},
     FACADE: BOTTOM | {"io", "scoring"},
-    "cli": BOTTOM | {"io", "preprocess", "models", "data", "scoring", "training", "evaluation", "serve"},
+    "cli": BOTTOM | {"io", "cli_common", "preprocess", "models", "data", "scoring", "training", "evaluation", "serve",
+                     "distributed"},
     "__main__": {"cli"},
 }
 #: a string constant that names a module, optionally with ``:attribute`` (as importlib targets are written)
@@ -112,6 +125,60 @@ def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[tuple[str, str], list[
     return edges
 
 
+#: module-level import circles still allowed, each as the pair of modules whose two direct arrows are left out
+ALLOWED_MODULE_CYCLES: set[frozenset] = set()
+
+
+def _modules(package_dir: Path) -> dict[str, tuple[Path, bool]]:
+    """{dotted module name: (file, is_package)} of every module of the package in ``package_dir``."""
+    out = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        rel = path.relative_to(package_dir.parent).with_suffix("")
+        names = list(rel.parts)
+        is_package = names[-1] == "__init__"
+        out[".".join(names[:-1] if is_package else names)] = (path, is_package)
+    return out
+
+
+def _imported_modules(tree: ast.AST, module: str, is_package: bool, modules) -> list[tuple[int, str]]:
+    """(line, module) of every module of ``modules`` that ``tree`` imports, at any depth (see the docstring)."""
+
+    def resolve(dotted: str) -> str | None:  # the module itself, else the nearest package above it
+        names = dotted.split(".")
+        while names and ".".join(names) not in modules:
+            names.pop()
+        return ".".join(names) or None
+
+    found = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".") if is_package else module.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module
+            targets = [f"{source}.{a.name}" if f"{source}.{a.name}" in modules else source for a in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_STRING.match(node.value):
+            targets = [node.value.split(":")[0]]
+        found += [(node.lineno, m) for m in map(resolve, targets) if m is not None and m != module]
+    return found
+
+
+def module_graph(package_dir: Path = PACKAGE_DIR) -> dict[tuple[str, str], list[str]]:
+    """{(importing module, imported module): ["file:line", ...]} within the package in ``package_dir``."""
+    modules = _modules(package_dir)
+    edges: dict[tuple[str, str], list[str]] = {}
+    for module, (path, is_package) in modules.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for line, target in _imported_modules(tree, module, is_package, modules):
+            edges.setdefault((module, target), []).append(f"{path.relative_to(package_dir.parent)}:{line}")
+    return edges
+
+
 def edges_on_cycles(arrows) -> set[tuple[str, str]]:
     """The arrows (a, b) of a directed graph that lie on a cycle: those where a can be reached again from b."""
     arrows = set(arrows)
@@ -160,6 +227,40 @@ def test_no_import_cycle_between_parts():
         f"{a} -> {b}: " + "; ".join(edges[(a, b)]) for a, b in on_cycles)
 
 
+def test_module_graph_sees_lazy_and_from_package_imports(tmp_path):
+    """The module-level reader: a circle closed by a function-level ``from pkg import module`` is found, as is one
+    through a package ``__init__`` whose names a submodule imports back; a submodule importing a sibling is not."""
+    pkg = tmp_path / PACKAGE
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text(f"def f():\n    from {PACKAGE} import b\n")
+    (pkg / "b.py").write_text(f"import {PACKAGE}.a\n")
+    (pkg / "sub" / "__init__.py").write_text("def make():\n    from .impl import X\n    return X\n")
+    (pkg / "sub" / "impl.py").write_text(f"from {PACKAGE}.sub import make\nfrom {PACKAGE}.sub.util import Y\nX = 1\n")
+    (pkg / "sub" / "util.py").write_text("Y = 2\n")
+    edges = module_graph(pkg)
+    a, b, sub, impl, util = (f"{PACKAGE}.{m}" for m in ("a", "b", "sub", "sub.impl", "sub.util"))
+    assert set(edges) == {(a, b), (b, a), (sub, impl), (impl, sub), (impl, util)}
+    assert edges_on_cycles(edges) == {(a, b), (b, a), (sub, impl), (impl, sub)}
+
+
+def test_no_import_circle_between_modules():
+    """No two modules of avanomaly import each other, directly or round a longer loop (lazy imports included)."""
+    edges = module_graph()
+    arrows = {e for e in edges if frozenset(e) not in ALLOWED_MODULE_CYCLES}
+    on_cycles = sorted(edges_on_cycles(arrows))
+    assert not on_cycles, "import circles between modules:\n" + "\n".join(
+        f"{a} -> {b}: " + "; ".join(edges[(a, b)]) for a, b in on_cycles)
+
+
+def test_command_modules_import_no_other_command_module():
+    """What the ``*/commands.py`` share lives in avanomaly/cli_common.py, not in one of them."""
+    edges = module_graph()
+    wrong = [f"{a} -> {b}: {'; '.join(w)}" for (a, b), w in sorted(edges.items())
+             if a.endswith(".commands") and b.endswith(".commands")]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_every_import_follows_the_layers():
     wrong = [where for (src, dst), places in sorted(import_graph().items()) if dst not in ALLOWED[src]
              for where in places]
@@ -182,3 +283,11 @@ def test_model_registry_imports_none_of_its_clients(first):
     assert proc.returncode == 0, proc.stderr
     models, temporal, visual, built = json.loads(proc.stdout)
     assert {"sync", "ar"} <= set(models) and "transformer" in temporal and visual and built == "ARModel"
+
+
+def test_calibration_does_not_import_the_model_file():
+    """scoring/modelfile.py reads and writes calibrations (``write_calibration``); scoring/calibration.py is the
+    maths and its record, and must not import the model file back (the circle of issue 24)."""
+    path = PACKAGE_DIR / "scoring" / "calibration.py"
+    names = [name for _line, name in _imported(ast.parse(path.read_text()), f"{PACKAGE}.scoring.calibration", False)]
+    assert not [n for n in names if n.startswith(f"{PACKAGE}.scoring.modelfile")], names

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from avanomaly.cli_common import expand_inputs
 from avanomaly.io.testing import write_test_video
 from avanomaly.preprocess import FeatureCache, PreprocessConfig, preprocess_file, preprocess_many
-from avanomaly.preprocess.commands import expand_inputs, preprocess as preprocess_cmd
+from avanomaly.preprocess.commands import preprocess as preprocess_cmd
 
 CFG = PreprocessConfig(detector="center", crop_size=32)
 
@@ -155,6 +156,7 @@ def test_entry_writer_streams_the_same_entry_as_put_and_discards_on_error(tmp_pa
         w.append(visual[:5], mel[:12], found[:5])  # 3 mel frames per video frame: refused
 
 
+@pytest.mark.slow  # encodes and decodes 500 + 2000 frames twice each (16-40 s on 2 busy cores): the slow tier
 def test_preprocessing_memory_does_not_grow_with_video_length(tmp_path):
     """Streaming into the cache: the peak of numpy/Python memory while preprocessing a 4x longer file stays
     within 1.2x (the old path held every crop, the whole audio and a whole-clip STFT). Both files span several

@@ -283,3 +283,28 @@ def test_cli_exits_non_zero_when_every_clip_of_a_class_failed(tmp_path, lost):
     assert f"no {lost} clip left to compute metrics ({n_per_class} {lost} clip(s) failed" in res.output
     metrics = json.loads((out / "metrics.json").read_text())  # the report (with the failures) is still written
     assert metrics["passes"]["raw"]["n_failed"] == n_per_class
+
+
+def test_the_templates_write_exactly_this_markdown_and_html(tmp_path):
+    """report.md / report.html come from Jinja2 templates (evaluation/templates): blank lines, escaping of
+    table cells and the highlighted notes are as the hand-written renderer wrote them."""
+    from avanomaly.evaluation.compute import HONEST_NOTE
+    from avanomaly.evaluation.render import Section, Table, render_html, render_markdown
+
+    (tmp_path / "plots").mkdir()
+    png = tmp_path / "plots" / "roc.png"
+    png.write_bytes(b"\x89PNG-not-really")
+    sections = [Section("S <1>", paragraphs=["a **b** & c", HONEST_NOTE],
+                        tables=[Table(["h|1", "h2"], [[1, "x\ny"], ["0.9 [0.8, 1.0]", "-0.5"]], "cap")],
+                        images=[("ROC", png)]),
+                Section("Empty")]
+    assert render_markdown(sections, "T", tmp_path) == (
+        "# T\n\n## S <1>\n\na **b** & c\n\n" + HONEST_NOTE + "\n\n**cap**\n\n| h\\|1 | h2 |\n|---|---|\n"
+        "| 1 | x y |\n| 0.9 [0.8, 1.0] | -0.5 |\n\n![ROC](plots/roc.png)\n\n## Empty\n")
+    page = render_html(sections, "T & co")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>T &amp; co</title>')
+    assert page.endswith("\n<h2>Empty</h2>\n</body></html>\n")
+    assert "<h2>S &lt;1&gt;</h2>\n<p>a <b>b</b> &amp; c</p>\n<p class=\"note\">" in page
+    assert ("<tr><th>h|1</th><th>h2</th></tr>\n<tr><td>1</td><td class=\"text\">x\ny</td></tr>\n"
+            "<tr><td>0.9<br><small>[0.8, 1.0]</small></td><td>-0.5</td></tr>\n</table></div>") in page
+    assert '<img alt="ROC" src="data:image/png;base64,iVBORy1ub3QtcmVhbGx5">' in page

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from avanomaly.cli import cli
+from avanomaly.cli_common import EXIT_SOME_FAILED, EXIT_TERMINATED, EXIT_USAGE
 from avanomaly.scoring.calibration import calibrate
-from avanomaly.scoring.commands import CSV_COLUMNS, EXIT_SOME_FAILED, EXIT_USAGE
 from avanomaly.scoring.detector import Detector
 from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.scoring.output import CSV_COLUMNS
 from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.scoring.result import RESULT_KEYS
 from avanomaly.scoring.testing import tiny_models
@@ -184,7 +185,7 @@ def _interrupt_after(monkeypatch, n):
 
 
 def test_interrupted_csv_keeps_finished_rows_and_a_rerun_resumes(files, batch, tmp_path, monkeypatch):
-    from avanomaly.scoring.commands import EXIT_INTERRUPTED
+    from avanomaly.cli_common import EXIT_INTERRUPTED
 
     out = tmp_path / "s.csv"
     args = ["score", *batch, "--model", str(files["model"]), "--csv", str(out)]
@@ -319,7 +320,7 @@ def test_sigterm_keeps_finished_rows_and_says_how_to_resume(files, batch, tmp_pa
     before = signal.getsignal(signal.SIGTERM)
     out = tmp_path / "s.csv"
     res = run(["score", *batch, "--model", str(files["model"]), "--csv", str(out)])
-    assert res.exit_code == commands.EXIT_TERMINATED
+    assert res.exit_code == EXIT_TERMINATED
     assert "interrupted by SIGTERM" in res.stderr and str(out) in res.stderr and "resume" in res.stderr
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is restored
     assert len(_rows(out)) == 2

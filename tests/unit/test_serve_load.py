@@ -48,6 +48,7 @@ def detector():
     return tiny_detector(seed=0)
 
 
+@pytest.mark.slow  # a load test (50 uploads through a real server): the slow tier, `make test-slow`
 def test_fifty_uploads_four_at_a_time(tmp_path, detector):
     clip = write_test_video(tmp_path / "clip.mp4", n_frames=N_FRAMES).read_bytes()
     uploads = tmp_path / "uploads"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FOLDERS = ("avanomaly", "experiments", "benchmarks", "tests")
+FOLDERS = ("avanomaly", "scripts", "benchmarks", "research", "tests")
 
 
 def _python_files():

@@ -188,6 +188,8 @@ def test_tiny_run_writes_the_run_directory(tmp_path, clips):
     sync, ar = model_from_dict(blob["sync"]), model_from_dict(blob["ar"])
     assert sync.config.dim == 16 and ar.config.in_features == 7  # 2*3+1 offsets
     assert blob["calibration"]["n"] == 2 and np.isfinite(blob["calibration"]["threshold"])
+    basis = blob["calibration"]["basis"]  # synthetic val clips carry no identity: each its own speaker
+    assert basis["n_clips"] == 2 and basis["n_speakers"] is None and basis["far"]["method"] == "leave-one-clip-out"
     assert blob["provenance"]["stage1"]["monitor"] == "val_loss"
     assert res.calibration["threshold"] == blob["calibration"]["threshold"]
     # a second run into the same directory without --resume is refused
@@ -360,14 +362,14 @@ def test_every_builtin_preset_builds_models_that_run(name):
     hours into a GPU job. Builds both models as training does and runs 10 frames through them."""
     from avanomaly.training.config import load_config
     from avanomaly.training.export import build_ar, build_sync, sync_features
-    from avanomaly.training.train import _align_ar_config
+    from avanomaly.training.rundir import align_ar_config
 
     from avanomaly.preprocess.frontends import visual_frame_shape
 
     cfg = load_config(name)
     cfg.validate()
     assert cfg.sync.crop_size == cfg.preprocess.crop_size and cfg.sync.n_mels == cfg.preprocess.n_mels
-    _align_ar_config(cfg)
+    align_ar_config(cfg)
     sync, ar = build_sync(cfg.sync).eval(), build_ar(cfg.ar).eval()
     t = 10
     visual = torch.rand(1, t + 4, *visual_frame_shape(cfg.preprocess))  # the preset's front end's input
@@ -381,7 +383,7 @@ def test_every_builtin_preset_builds_models_that_run(name):
 def test_lightning_lines_are_logged_once_when_the_root_logger_is_configured():
     import logging
 
-    from avanomaly.training.train import _one_log_handler
+    from avanomaly.training.stages import one_log_handler
 
     root = logging.getLogger()
     saved = root.handlers[:]
@@ -393,7 +395,7 @@ def test_lightning_lines_are_logged_once_when_the_root_logger_is_configured():
 
     try:
         root.addHandler(Collect())
-        _one_log_handler()
+        one_log_handler()
         assert not [h for h in logging.getLogger("lightning").handlers if type(h) is logging.StreamHandler]
         from lightning.pytorch.utilities import rank_zero_info
 
@@ -462,7 +464,7 @@ def test_cli_sigterm_exits_non_zero_and_says_where_to_resume(tmp_path):
     from pathlib import Path
 
     from avanomaly.io.testing import write_test_video
-    from avanomaly.training.commands import EXIT_TERMINATED
+    from avanomaly.cli_common import EXIT_TERMINATED
 
     rows = []
     for i, split in enumerate(["train", "train", "val"]):

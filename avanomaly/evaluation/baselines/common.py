@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from avanomaly.errors import ConfigError
-from avanomaly.evaluation.scorers import SCORE_COLUMNS, Scorer, failure_row
+from avanomaly.evaluation.registry import SCORE_COLUMNS, Scorer, failure_row
 
 log = logging.getLogger(__name__)
 

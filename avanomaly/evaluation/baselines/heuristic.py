@@ -25,7 +25,7 @@ import numpy as np
 from avanomaly.conventions import DEFAULT_MAX_OFFSET, MEL_PER_FRAME
 from avanomaly.errors import ConfigError
 from avanomaly.evaluation.baselines.common import CachedFeatureScorer
-from avanomaly.evaluation.scorers import register_scorer
+from avanomaly.evaluation.registry import register_scorer
 
 VISUAL_SIGNALS = ("darkness", "motion")
 #: the lower-central region of the mouth crop: rows [ROW0, ROW1) and columns [COL0, COL1) as fractions of S

@@ -27,7 +27,7 @@ from avanomaly.evaluation.baselines.common import (FITTED_DIR, POOLED_NAMES, Cac
                                                    fingerprint, load_sync_part, pooled_sync_features,
                                                    train_rows_of_run)
 from avanomaly.evaluation.baselines.heuristic import HeuristicConfig, heuristic_sync
-from avanomaly.evaluation.scorers import register_scorer
+from avanomaly.evaluation.registry import register_scorer
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,2 @@
+"""Research probes of avanomaly: not part of the product (see research/README.md). Run from the repository root as
+``python -m research.<probe>``."""
