@@ -10,9 +10,14 @@ Reports, per file and in total, video seconds per wall second for
   decode    iter_clip_chunks only (PyAV decode + resample), the floor for any scorer;
   frontend  decode + the front end only (face tracking / face mesh, mouth crops or lip features, log-mel; no
             model): preprocess.stream.stream_features, the extractor the Detector reads files through;
-  score     Detector.anomaly_score end to end (decode, front end, sync model, AR model);
+  score     Detector.anomaly_score end to end (decode, front end, sync model, AR model), sequential
+            (``pipeline=False``: everything in this process, the mesh on one core);
+  pipe      the same, pipelined (landmark models: the face mesh in a worker process beside decoding and the
+            models, scores identical; docs/scoring.md "Pipelined scoring"), and with ``--mesh-workers N`` (N > 1)
+  split     the face mesh split into 2 s tracks over N worker processes (scores change slightly: the largest
+            per-clip score difference to the sequential path is printed);
 and score/decode, score/frontend (how much of the ceiling the model leaves), and CPU time / wall time of each
-stage (resource.getrusage: 2.0 = both of 2 cores busy). ``--workers N`` (N > 1) adds a pass that scores all files
+stage (resource.getrusage, plus the live mesh workers' /proc times: 2.0 = both of 2 cores busy). ``--workers N`` (N > 1) adds a pass that scores all files
 in N processes (avanomaly.scoring.pool, the pool of ``avanomaly score DIR``): its real-time factor, CPU/wall
 (children included) and the peak RSS of the largest worker. Targets: score >= 10x real time on 2 cores and
 >= 0.5 of decode-only speed.
@@ -78,11 +83,30 @@ def frontend_seconds(path, det) -> float:
     return time.perf_counter() - t0
 
 
+def worker_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's live child processes (the pipelined path's mesh workers,
+    which RUSAGE_CHILDREN does not count until they end), from /proc (0 where there is none)."""
+    import multiprocessing
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for proc in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def timed(fn, *args):
-    """(result of fn, wall seconds, CPU seconds of this process) of one call."""
-    c0, t0 = cpu_seconds(), time.perf_counter()
+    """(result of fn, wall seconds, CPU seconds of this process and its live workers, of the workers alone) of one
+    call."""
+    c0, w0, t0 = cpu_seconds(), worker_cpu_seconds(), time.perf_counter()
     out = fn(*args)
-    return out, time.perf_counter() - t0, cpu_seconds() - c0
+    wall, workers = time.perf_counter() - t0, worker_cpu_seconds() - w0
+    return out, wall, cpu_seconds() - c0 + workers, workers
 
 
 def pool_pass(files, args) -> dict:
@@ -115,6 +139,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", dest="json_out", default=None, help="also write the numbers here")
     ap.add_argument("--workers", type=int, default=1, help="> 1: also score all files in this many processes "
                     "(needs --model, or scores with the starter model)")
+    ap.add_argument("--mesh-workers", type=int, default=1, help="> 1: also the split-track pipelined pass with "
+                    "this many face-mesh processes")
     args = ap.parse_args(argv)
 
     import torch
@@ -123,51 +149,99 @@ def main(argv=None) -> int:
     from avanomaly.scoring.detector import Detector
 
     files = [Path(f) for f in args.files] or sorted(p for p in DEFAULT_FILES.iterdir() if p.is_file())
-    det = (Detector.from_pretrained(args.model, device=args.device, precision=args.precision) if args.model
-           else default_detector(args.device, args.precision))
+    def load(**kw):
+        if args.model:
+            return Detector.from_pretrained(args.model, device=args.device, precision=args.precision, **kw)
+
+        d = default_detector(args.device, args.precision)
+        return Detector(d.sync_model, d.ar_model, d.preprocess_cfg, device=args.device, precision=args.precision,
+                        **kw)
+
+    det = load(pipeline=False)
     cfg = det.preprocess_cfg
-    # warm-up (model first-call overheads, detector session) on the first file, not timed
+    passes = {"score": det}
+    if cfg.front_end == "landmarks":
+        passes["pipe"] = load(pipeline=True)
+        if args.mesh_workers > 1:
+            passes["split"] = load(pipeline=True, mesh_workers=args.mesh_workers)
+    # warm-up (model first-call overheads, detector session, mesh worker start-up) on the first file, not timed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        det.anomaly_score(files[0], threshold=0.0)
+        for d in passes.values():
+            d.anomaly_score(files[0], threshold=0.0)
 
+    torch.set_num_threads(args.threads)
     rows = []
-    wall0, cpu0 = time.perf_counter(), cpu_seconds()
+    keys = ["decode", "frontend", *passes]
+    wall0, cpu0 = time.perf_counter(), cpu_seconds() + worker_cpu_seconds()
     for f in files:
-        best = {"decode": (float("inf"), 0.0), "frontend": (float("inf"), 0.0), "score": (float("inf"), 0.0)}
+        best = {k: (float("inf"), 0.0) for k in keys}
         video_s = 0.0
+        scores = {}
         for _ in range(args.repeat):
-            (video_s, dec), _, dec_cpu = timed(decode_seconds, f, cfg, det.chunk_frames)
-            fe, _, fe_cpu = timed(frontend_seconds, f, det)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _, sc, sc_cpu = timed(det.anomaly_score, f, None, 0.0)
-            for key, wall, cpu in (("decode", dec, dec_cpu), ("frontend", fe, fe_cpu), ("score", sc, sc_cpu)):
+            (video_s, dec), _, dec_cpu, _ = timed(decode_seconds, f, cfg, det.chunk_frames)
+            fe, _, fe_cpu, _ = timed(frontend_seconds, f, det)
+            got = [("decode", dec, dec_cpu, 0.0), ("frontend", fe, fe_cpu, 0.0)]
+            for key, d in passes.items():
+                # pipelined: the mesh workers have their cores, torch takes the rest (as `avanomaly score` does)
+                torch.set_num_threads(max(1, args.threads - d.mesh_workers) if d.pipeline else args.threads)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    res, sc, sc_cpu, sc_workers = timed(d.anomaly_score, f, None, 0.0)
+                scores[key] = res.score
+                got.append((key, sc, sc_cpu, sc_workers))
+            for key, wall, cpu, workers in got:
                 if wall < best[key][0]:
-                    best[key] = (wall, cpu)
-        (dec, dec_cpu), (fe, fe_cpu), (sc, sc_cpu) = best["decode"], best["frontend"], best["score"]
-        rows.append({"file": f.name, "video_s": video_s, "decode_wall_s": dec, "frontend_wall_s": fe,
-                     "score_wall_s": sc, "decode_cpu_s": dec_cpu, "frontend_cpu_s": fe_cpu, "score_cpu_s": sc_cpu,
-                     "decode_rtf": video_s / dec, "frontend_rtf": video_s / fe, "score_rtf": video_s / sc,
-                     "ratio": dec / sc, "score_over_frontend": fe / sc})
+                    best[key] = (wall, cpu, workers)
+        row = {"file": f.name, "video_s": video_s}
+        for key in keys:
+            row[f"{key}_wall_s"], row[f"{key}_cpu_s"], row[f"{key}_worker_cpu_s"] = best[key]
+            row[f"{key}_rtf"] = video_s / best[key][0]
+        row["ratio"] = best["decode"][0] / best["score"][0]
+        row["score_over_frontend"] = best["frontend"][0] / best["score"][0]
+        row["scores"] = scores
+        rows.append(row)
         r = rows[-1]
-        print(f"{r['file']:<40} {video_s:6.2f} s video  decode {r['decode_rtf']:7.1f}x  front end "
-              f"{r['frontend_rtf']:6.1f}x  score {r['score_rtf']:6.1f}x  score/decode {r['ratio']:.2f}  "
-              f"score/frontend {r['score_over_frontend']:.2f}", flush=True)
+        extra = "".join(f"  {k} {r[f'{k}_rtf']:6.1f}x ({r[k + '_cpu_s'] / r[k + '_wall_s']:.2f} CPU/wall)"
+                        for k in passes if k != "score")
+        print(f"{r['file']:<34} {video_s:6.2f} s video  decode {r['decode_rtf']:7.1f}x  front end "
+              f"{r['frontend_rtf']:6.1f}x  score {r['score_rtf']:6.1f}x{extra}", flush=True)
     total_v = sum(r["video_s"] for r in rows)
-    tot = {k: sum(r[f"{k}_wall_s"] for r in rows) for k in ("decode", "frontend", "score")}
-    cpu = {k: sum(r[f"{k}_cpu_s"] for r in rows) for k in ("decode", "frontend", "score")}
+    tot = {k: sum(r[f"{k}_wall_s"] for r in rows) for k in keys}
+    cpu = {k: sum(r[f"{k}_cpu_s"] for r in rows) for k in keys}
+    worker_cpu = {k: sum(r[f"{k}_worker_cpu_s"] for r in rows) for k in keys}
     summary = {"threads": args.threads, "device": args.device, "model": args.model or "default-size random",
                "files": len(rows), "video_s": total_v, "decode_rtf": total_v / tot["decode"],
                "frontend_rtf": total_v / tot["frontend"], "score_rtf": total_v / tot["score"],
                "score_over_decode": tot["decode"] / tot["score"], "score_over_frontend": tot["frontend"] / tot["score"],
                "cpu_over_wall": {k: cpu[k] / tot[k] for k in tot},
-               "process_cpu_over_wall": (cpu_seconds() - cpu0) / (time.perf_counter() - wall0),
+               "process_cpu_over_wall": (cpu_seconds() + worker_cpu_seconds() - cpu0) / (time.perf_counter() - wall0),
                "target_rtf": TARGET_RTF, "target_ratio": TARGET_RATIO, "rows": rows}
     print(f"TOTAL {total_v:.1f} s video: decode {summary['decode_rtf']:.1f}x real time, front end (no model) "
           f"{summary['frontend_rtf']:.1f}x, score {summary['score_rtf']:.1f}x; score/decode "
           f"{summary['score_over_decode']:.2f}, score/front end {summary['score_over_frontend']:.2f} "
           f"(targets >= {TARGET_RTF}x and >= {TARGET_RATIO})")
+    for key in passes:
+        if key == "score":
+            continue
+        summary[f"{key}_rtf"] = total_v / tot[key]
+        summary[f"{key}_over_decode"] = tot["decode"] / tot[key]
+        summary[f"{key}_over_frontend"] = tot["frontend"] / tot[key]
+        summary[f"{key}_max_score_change"] = max(abs(r["scores"][key] - r["scores"]["score"]) for r in rows)
+        n_frames = total_v * cfg.fps
+        summary[f"{key}_cpu_ms_per_frame"] = {"this process": 1e3 * (cpu[key] - worker_cpu[key]) / n_frames,
+                                              "mesh workers": 1e3 * worker_cpu[key] / n_frames}
+        print(f"{key.upper()} ({'exact' if key == 'pipe' else f'{args.mesh_workers} mesh workers'}): "
+              f"{summary[key + '_rtf']:.1f}x real time, {key}/decode {summary[key + '_over_decode']:.2f}, "
+              f"{key}/front end {summary[key + '_over_frontend']:.2f}, CPU/wall {cpu[key] / tot[key]:.2f}, "
+              f"largest score change vs sequential {summary[key + '_max_score_change']:.2g}; CPU ms per frame: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in summary[f"{key}_cpu_ms_per_frame"].items()))
+    for d in passes.values():
+        d.close()
+    torch.set_num_threads(args.threads)
+    summary["cpu_ms_per_frame"] = {k: 1e3 * cpu[k] / (total_v * cfg.fps) for k in keys}
+    print("CPU ms per frame (all processes; on a busy machine these hold better than wall times): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in summary["cpu_ms_per_frame"].items()))
     print("CPU time / wall time: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["cpu_over_wall"].items())
           + f"; whole run {summary['process_cpu_over_wall']:.2f} (of {args.threads} thread(s))")
     if args.workers > 1:

@@ -132,11 +132,31 @@ class FaceMeshLandmarker:
         res = self._mesh.process(np.ascontiguousarray(frame_rgb))
         if not res.multi_face_landmarks:
             return None
-        lm = res.multi_face_landmarks[0].landmark
-        return np.array([(p.x * w, p.y * h, p.z * w) for p in lm], dtype=np.float64)  # (478, 3)
+        return mesh_points(res.multi_face_landmarks[0], w, h)  # (478, 3)
 
     def close(self) -> None:
         self._mesh.close()
+
+
+#: one serialized NormalizedLandmark with x, y, z only: field-1 tag, length 15, then (tag, float32) x 3
+_LANDMARK_RECORD = np.dtype([("tag", "u1"), ("len", "u1"), ("tx", "u1"), ("x", "<f4"), ("ty", "u1"), ("y", "<f4"),
+                             ("tz", "u1"), ("z", "<f4")])
+
+
+def mesh_points(landmark_list, w: int, h: int) -> np.ndarray:
+    """A MediaPipe NormalizedLandmarkList -> (P, 3) float64 pixels ``(x * w, y * h, z * w)``.
+
+    Read from the message's serialized bytes when every landmark holds exactly x, y, z (the face mesh's output:
+    7x faster than the per-point Python loop, 0.05 vs 0.32 ms a frame, and the same numbers bit for bit: the
+    float32 values times w in float64); any other layout takes the loop."""
+    raw = landmark_list.SerializeToString()
+    n = len(raw) // _LANDMARK_RECORD.itemsize
+    if n and len(raw) == n * _LANDMARK_RECORD.itemsize:
+        a = np.frombuffer(raw, _LANDMARK_RECORD)
+        if ((a["tag"] == 0x0A) & (a["len"] == 15) & (a["tx"] == 0x0D) & (a["ty"] == 0x15) & (a["tz"] == 0x1D)).all():
+            return np.stack([a["x"].astype(np.float64) * w, a["y"].astype(np.float64) * h,
+                             a["z"].astype(np.float64) * w], axis=1)
+    return np.array([(p.x * w, p.y * h, p.z * w) for p in landmark_list.landmark], dtype=np.float64)
 
 
 def _face_mesh_module():
@@ -188,8 +208,12 @@ class LipTracker:
     def push(self, frames: np.ndarray) -> None:
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
-        for frame in frames:
-            pts = self.landmarker.points(frame)
+        self.push_points(self.landmarker.points(frame) for frame in frames)
+
+    def push_points(self, points) -> None:
+        """Per frame, in order: the face mesh's points ((P, 3) pixels, or None without a face), computed
+        elsewhere (the pipelined front end's worker processes, preprocess/meshpool.py)."""
+        for pts in points:
             f = None if pts is None else lip_features(pts)
             self.n_checked += 1
             if f is not None:

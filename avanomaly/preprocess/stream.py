@@ -69,10 +69,12 @@ def clip_from_arrays(frames, audio, fps: float, sample_rate: int):
                 duration=t / fps, av_offset=0.0, path=None, has_audio=True, warnings=warns)
 
 
-def iter_chunks(source, cfg, chunk_frames: int, prefetch: bool = False, max_seconds: float | None = None) -> Iterator:
+def iter_chunks(source, cfg, chunk_frames: int, prefetch: bool | int = False,
+                max_seconds: float | None = None) -> Iterator:
     """A path, an ``avanomaly.io.Clip`` or ``(frames, audio)`` -> decoded ``Clip`` chunks of ``chunk_frames``.
 
-    A path is decoded lazily (``prefetch``: the next chunk is decoded in a thread meanwhile); an in-memory clip
+    A path is decoded lazily (``prefetch``: the next chunk, or this many chunks, are decoded in a thread
+    meanwhile); an in-memory clip
     must already be at the settings' frame rate and sample rate. ``max_seconds``: ``TooLongError`` as soon as the
     video passes this length (for a file: checked on every decoded frame)."""
     from avanomaly.errors import TooLongError
@@ -84,7 +86,7 @@ def iter_chunks(source, cfg, chunk_frames: int, prefetch: bool = False, max_seco
         if prefetch:
             from avanomaly.utils import prefetch as _prefetch
 
-            chunks = _prefetch(chunks, depth=1, name="avanomaly-decode")
+            chunks = _prefetch(chunks, depth=int(prefetch), name="avanomaly-decode")
         yield from chunks
         return
     if isinstance(source, Clip):
@@ -190,8 +192,51 @@ def check_stop(should_stop, name: str) -> None:
         raise ScoringCancelled(f"{name}: scoring cancelled by the caller")
 
 
+def _blocks(chunks: Iterable, block_frames: int | None, push, state: StreamState, name: str, should_stop):
+    """Decoded chunks -> audio blocks ``(n_frames, audio, fps, sample_rate)``; each chunk's frames go to
+    ``push`` as soon as it arrives. ``block_frames`` None: one block per chunk; else the chunks' audio is
+    regrouped into blocks of ``block_frames`` (the last one shorter), so a stream decoded in small chunks (to feed
+    the face mesh early) gets the audio features of one decoded in ``block_frames`` chunks."""
+    pieces: list[np.ndarray] = []
+    n_pending = 0
+    fps = sample_rate = None
+    # no enumerate(): its cached result tuple would keep the previous chunk alive while the next one is decoded
+    i = -1
+    for chunk in chunks:
+        i += 1
+        check_stop(should_stop, name)
+        state.warnings.extend(w for w in getattr(chunk, "warnings", []) or [] if w not in state.warnings)
+        state.fps = fps = float(chunk.fps)
+        sample_rate = int(chunk.sample_rate)
+        if i == 0:
+            state.info = {"source_fps": float(getattr(chunk, "source_fps", chunk.fps)),
+                          "av_offset": float(getattr(chunk, "av_offset", 0.0)),
+                          "has_audio": bool(getattr(chunk, "has_audio", True))}
+        if chunk.n_frames == 0:
+            continue
+        state.info.setdefault("frame_height", int(chunk.frames.shape[1]))  # decoded (after max_side) pixels
+        state.info.setdefault("frame_width", int(chunk.frames.shape[2]))
+        push(np.asarray(chunk.frames))  # untrimmed: the face track is the same with or without trimming
+        n = int(chunk.frames.shape[0])
+        audio = np.asarray(chunk.audio)
+        del chunk  # the frames are tracked: only the audio waits for its block
+        if block_frames is None:
+            yield n, audio, fps, sample_rate
+            continue
+        pieces.append(audio)
+        n_pending += n
+        while n_pending >= block_frames:
+            joined = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+            spf = joined.shape[0] // n_pending
+            yield block_frames, joined[:block_frames * spf], fps, sample_rate
+            pieces, n_pending = [joined[block_frames * spf:]], n_pending - block_frames
+    if n_pending:
+        yield n_pending, (np.concatenate(pieces) if len(pieces) > 1 else pieces[0]), fps, sample_rate
+
+
 def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", state: StreamState | None = None,
-                    face_fallback: str | None = None, should_stop=None) -> Iterator[tuple]:
+                    face_fallback: str | None = None, should_stop=None, tracker=None,
+                    block_frames: int | None = None) -> Iterator[tuple]:
     """Decoded chunks -> runs of final frames ``(visual (n,...), mel (4n,M) float32, found (n,) bool, silent (n,)
     bool)``, in order, covering the (trimmed) clip exactly once.
 
@@ -201,46 +246,38 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
     ``should_stop``: a callable polled before each decoded chunk is processed (:func:`check_stop`): when it
     returns True the stream raises ``ScoringCancelled`` (the service passes "has the client gone away"), so a
     stopped stream is never mistaken for a shorter clip.
+    ``tracker``: the visual front end (default: ``create_tracker``), e.g. the pipelined landmark tracker, whose
+    ``take(through=n)`` is asked only for the frames the audio has reached, so it may lag behind ``push``;
+    ``block_frames``: the audio is processed in blocks of this many frames whatever the chunks' size (None: per
+    chunk), so small decoded chunks give the features of ``block_frames``-sized ones, bit for bit.
     """
     from avanomaly.preprocess.frontends import create_tracker
 
     state = state if state is not None else StreamState()
     state.fps = float(cfg.fps)
-    tcfg = cfg if face_fallback is None else dataclasses.replace(cfg, face_fallback=face_fallback)
-    tracker = create_tracker(tcfg, detector, source=name)
+    if tracker is None:
+        tcfg = cfg if face_fallback is None else dataclasses.replace(cfg, face_fallback=face_fallback)
+        tracker = create_tracker(tcfg, detector, source=name)
+    lagging = hasattr(tracker, "abort")  # a pipelined tracker: take only the frames the audio has reached
     aligner = FrameAligner()
-    prev = None  # (n_frames, audio) of the chunk waiting for its right audio context (its frames are not kept)
-    prev_left = None  # audio of the chunk before `prev`
-    # no enumerate(): its cached result tuple would keep the previous chunk alive while the next one is decoded
+    prev = None  # (n_frames, audio) of the block waiting for its right audio context (its frames are not kept)
+    prev_left = None  # audio of the block before `prev`
+    through = 0  # untrimmed frames in the blocks before the current one
     i = -1
-    for chunk in chunks:
+    for n_frames, audio, fps, sample_rate in _blocks(chunks, block_frames, tracker.push, state, name, should_stop):
         i += 1
-        check_stop(should_stop, name)
-        state.warnings.extend(w for w in getattr(chunk, "warnings", []) or [] if w not in state.warnings)
-        state.fps = float(chunk.fps)
-        if i == 0:
-            state.info = {"source_fps": float(getattr(chunk, "source_fps", chunk.fps)),
-                          "av_offset": float(getattr(chunk, "av_offset", 0.0)),
-                          "has_audio": bool(getattr(chunk, "has_audio", True))}
-        if chunk.n_frames == 0:
-            continue
-        state.info.setdefault("frame_height", int(chunk.frames.shape[1]))  # decoded (after max_side) pixels
-        state.info.setdefault("frame_width", int(chunk.frames.shape[2]))
-        tracker.push(np.asarray(chunk.frames))  # untrimmed: the face track is the same with or without trimming
         if i == 0 and cfg.trim_leading_silence:
             from avanomaly.preprocess.silence import detect_leading_silence, trim_leading
 
-            lead = detect_leading_silence(np.asarray(chunk.audio), chunk.sample_rate)
+            lead = detect_leading_silence(audio, sample_rate)
             if lead > 0:
-                frames, audio, secs = trim_leading(chunk.frames, chunk.audio, chunk.fps, chunk.sample_rate, lead)
-                state.trimmed_frames = aligner.drop = int(round(secs * chunk.fps))
-                chunk = dataclasses.replace(chunk, frames=frames, audio=audio)
+                frames, audio, secs = trim_leading(np.zeros((n_frames, 0), np.uint8), audio, fps, sample_rate, lead)
+                state.trimmed_frames = aligner.drop = int(round(secs * fps))
+                n_frames = int(frames.shape[0])
                 if state.trimmed_frames:
                     state.notes.append(f"trimmed {secs:.2f} s of leading silence (setting trim_leading_silence)")
-        aligner.add_visual(*tracker.take())
-        audio = np.asarray(chunk.audio)
-        n_frames = int(chunk.frames.shape[0])
-        del chunk  # the frames are tracked: only the audio waits for its right context
+        aligner.add_visual(*(tracker.take(through=through) if lagging else tracker.take()))
+        through += n_frames + (state.trimmed_frames if i == 0 else 0)
         if prev is not None:
             aligner.add_audio(*chunk_audio_features(*prev, cfg, prev_left, audio))
             prev_left = prev[1]

@@ -37,7 +37,8 @@ def default_model_path():
     return default()
 
 
-def _load_detector(model, device, aggregation=None, chunk_frames=None, precision=None):
+def _load_detector(model, device, aggregation=None, chunk_frames=None, precision=None, pipeline=None,
+                   mesh_workers=None):
     from avanomaly.errors import AvanomalyError
     from avanomaly.scoring.detector import Detector
 
@@ -49,6 +50,10 @@ def _load_detector(model, device, aggregation=None, chunk_frames=None, precision
         kwargs["chunk_frames"] = chunk_frames
     if precision is not None:
         kwargs["precision"] = precision
+    if pipeline is not None:
+        kwargs["pipeline"] = pipeline
+    if mesh_workers is not None:
+        kwargs["mesh_workers"] = mesh_workers
     try:
         return Detector.from_pretrained(path, device=device, **kwargs), path
     except AvanomalyError as exc:
@@ -113,10 +118,17 @@ def score_file(detector, path, **kwargs):
               help="Processes scoring files side by side, each with its own copy of the model [the cores this "
                    "process may use]; 1 scores in this process. With several, each runs 1 torch thread unless "
                    "--threads says otherwise.")
+@click.option("--pipeline/--no-pipeline", default=None,
+              help="Landmark models scored in this process (--workers 1, or one file): run the face mesh in a "
+                   "worker process beside decoding and the model, same scores [on with >= 2 cores].")
+@click.option("--mesh-workers", type=click.IntRange(min=1), default=None,
+              help="With --pipeline: face-mesh processes for one file [1]. 2 or more split the clip into face "
+                   "tracks of 2 s run side by side: faster, scores change slightly (docs/scoring.md).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr (bar or per-file lines).")
 @engine_options
 def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggregation, topk, window, skip_seconds,
-          device, threads, chunk_frames, precision, max_seconds, workers, quiet, engine, address):
+          device, threads, chunk_frames, precision, max_seconds, workers, pipeline, mesh_workers, quiet, engine,
+          address):
     """Score video FILES: anomaly score, percentile among real clips, verdict, AV offset, face rate.
 
     FILES may also be folders (every video under them, recursively) and manifest CSVs (their 'path' column).
@@ -136,7 +148,8 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     if not files:
         raise click.UsageError(f"no video files found in {shorten(', '.join(given))}")
     _set_threads(threads)
-    detector, model_path = _load_detector(model, device, chunk_frames=chunk_frames, precision=precision)
+    detector, model_path = _load_detector(model, device, chunk_frames=chunk_frames, precision=precision,
+                                          pipeline=pipeline, mesh_workers=mesh_workers)
     agg = _aggregation(aggregation, topk, window, skip_seconds, detector.aggregation)
     table = not as_json and csv_out != "-"
     sink, todo, skipped = None, list(files), []
@@ -179,6 +192,9 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         if n_workers <= 1 and spec.is_local:  # in this process, through the score_file seam
+            detector.start_workers()  # the pipelined face mesh's processes start while the first file decodes
+            if detector.pipeline and not threads:  # the mesh workers have their cores: torch takes the rest
+                _set_threads(max(1, available_cores() - detector.mesh_workers))
             for i, f in enumerate(todo):
                 record(i, score_file(detector, f, **score_kwargs))
         else:
@@ -198,6 +214,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
         click.echo(f"interrupted{by} after {len(done)} of {len(todo)} file(s){where}", err=True)
         sys.exit(EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED)
     finally:
+        detector.close()
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
         if sink is not None:

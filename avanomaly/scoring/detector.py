@@ -10,6 +10,11 @@ Pipeline (docs/scoring.md):
 
 Memory is bounded by three decoded chunks (one decoded ahead by the prefetch thread) plus a few per-frame
 numbers (NLL, sync logits (T, O)), so an hour-long file is scored whole, not a prefix.
+
+Pipelined (``pipeline``, the default on >= 2 cores for the landmark front end; docs/scoring.md "Pipelined
+scoring"): the file is decoded in 1 s chunks by the prefetch thread, the face mesh runs in worker processes
+(preprocess/meshpool.py) while this process computes log-mel, lip features and the models, and the audio is
+still processed in ``chunk_frames`` blocks, so the scores are the sequential path's.
 """
 
 from __future__ import annotations
@@ -50,6 +55,14 @@ SHORT_CLIP_SECONDS = 2.0
 LOW_FACE_RATE = 0.9
 #: warnings: more than this fraction of frames silent
 MOSTLY_SILENT_FRACTION = 0.8
+#: pipelined path: frames per decoded chunk (the face mesh starts on a file's first second, not its first
+#: chunk_frames) and decoded chunks held ahead of the mesh by the prefetch thread
+PIPELINE_DECODE_FRAMES = 25
+PIPELINE_PREFETCH_DEPTH = 4
+#: ``mesh_workers`` >= 2: frames per face-mesh track and warm-up frames of a restarted track (see
+#: preprocess/meshpool.py: scores change a little, docs/scoring.md "Pipelined scoring")
+MESH_SEGMENT_FRAMES = 50
+MESH_WARMUP_FRAMES = 10
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -72,6 +85,11 @@ class Detector:
     ``face_detector`` overrides the one named in ``preprocess_cfg``; ``precision`` "bf16" runs the sync model under
     bf16 autocast (opt-in, faster, slightly different scores); ``prefetch`` decodes the next chunk of a file in a
     background thread while the current one is scored (one extra chunk in memory; results are identical).
+    ``pipeline`` (landmark front end): the face mesh in worker processes beside decoding and the models (None:
+    on when this process may use >= 2 cores); ``mesh_workers`` such processes: 1 is exact (one face track, the
+    sequential path's scores), >= 2 split the clip into face tracks of ``mesh_segment`` frames (default
+    MESH_SEGMENT_FRAMES), which changes scores a little (docs/scoring.md). ``landmarker_factory``: the workers'
+    landmarker (tests). Call :meth:`close` (or use ``with``) to stop the worker processes.
     """
 
     def __init__(self, sync_model=None, ar_model=None, preprocess_cfg=None,
@@ -79,7 +97,8 @@ class Detector:
                  aggregation: AggregationConfig | dict | None = None, device: str | torch.device = "cpu",
                  chunk_frames: int = DEFAULT_CHUNK_FRAMES, face_detector=None, sync_window: int = DEFAULT_SYNC_WINDOW,
                  sync_margin: int | None = None, source: str | None = None, precision: str = "fp32",
-                 prefetch: bool = True, model_name: str | None = None):
+                 prefetch: bool = True, model_name: str | None = None, pipeline: bool | None = None,
+                 mesh_workers: int = 1, mesh_segment: int | None = None, landmarker_factory=None):
         if sync_model is None:
             if ar_model is not None or preprocess_cfg is not None:
                 raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
@@ -126,6 +145,44 @@ class Detector:
         self.source = source
         #: the shipped model's name ("starter"), else None (``source`` is the model file)
         self.model_name = model_name
+        if mesh_workers < 1:
+            raise ValueError(f"mesh_workers must be >= 1, got {mesh_workers}")
+        if pipeline is None:
+            from avanomaly.utils import available_cores
+
+            pipeline = available_cores() >= 2
+        #: the face mesh runs in worker processes (landmark front end only)
+        self.pipeline = bool(pipeline) and preprocess_cfg.front_end == "landmarks"
+        self.mesh_workers = int(mesh_workers)
+        self.mesh_segment = int(mesh_segment if mesh_segment is not None
+                                else (MESH_SEGMENT_FRAMES if mesh_workers > 1 else 0))
+        self.landmarker_factory = landmarker_factory
+        self._mesh_pool = self._new_mesh_pool() if self.pipeline else None  # processes: start_workers / first use
+
+    def _new_mesh_pool(self):
+        from avanomaly.preprocess.meshpool import MeshPool
+
+        return MeshPool(self.mesh_workers, self.landmarker_factory)
+
+    def start_workers(self) -> None:
+        """Start the pipelined path's face-mesh processes now, so their start-up (~1-2 s) overlaps whatever the
+        caller does next instead of the first file (no-op without ``pipeline``)."""
+        if self.pipeline:
+            if self._mesh_pool is None:
+                self._mesh_pool = self._new_mesh_pool()
+            self._mesh_pool.start()
+
+    def close(self) -> None:
+        """Stop the pipelined path's face-mesh worker processes (they start again if the detector is used)."""
+        pool, self._mesh_pool = self._mesh_pool, None
+        if pool is not None:
+            pool.close()
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -165,10 +222,51 @@ class Detector:
         file scored here gets its cache entry's features. Centre crops stand in when the clip has no face at all;
         ``face_fallback="error"`` is enforced over the whole clip afterwards. ``should_stop`` is polled before
         every decoded chunk (ScoringCancelled)."""
+        if self.pipeline:
+            return self._pipelined_chunks(clip, name, state, max_seconds, should_stop)
+        return self._sequential_chunks(clip, name, state, max_seconds, should_stop)
+
+    def _sequential_chunks(self, clip, name, state, max_seconds, should_stop) -> Iterator[tuple]:
+        tracker = None
+        if self.landmarker_factory is not None and self.preprocess_cfg.front_end == "landmarks":
+            from avanomaly.preprocess.landmarks import LipTracker
+
+            tracker = LipTracker(dataclasses.replace(self.preprocess_cfg, face_fallback="center"), source=name,
+                                 landmarker_factory=self.landmarker_factory)
         chunks = iter_chunks(clip, self.preprocess_cfg, self.chunk_frames, prefetch=self.prefetch,
                              max_seconds=max_seconds)
         return stream_features(chunks, self.preprocess_cfg, self.face_detector, name=name, state=state,
-                               face_fallback="center", should_stop=should_stop)
+                               face_fallback="center", should_stop=should_stop, tracker=tracker)
+
+    def _pipelined_chunks(self, clip, name, state, max_seconds, should_stop) -> Iterator[tuple]:
+        """``_clip_chunks`` with the face mesh in the worker pool: small decoded chunks feed the mesh at once, the
+        audio is processed in ``chunk_frames`` blocks as on the sequential path. A pool busy with another
+        thread's clip (the service's shallow copies share it): this clip runs in-process."""
+        from avanomaly.preprocess.meshpool import PipelinedLipTracker
+
+        if self._mesh_pool is None:  # closed, used again
+            self._mesh_pool = self._new_mesh_pool()
+        pool = self._mesh_pool
+        if not pool.acquire():
+            yield from self._sequential_chunks(clip, name, state, max_seconds, should_stop)
+            return
+        cfg = dataclasses.replace(self.preprocess_cfg, face_fallback="center")
+        chunks = tracker = None
+        finished = False
+        try:
+            tracker = PipelinedLipTracker(cfg, pool, source=name, segment_frames=self.mesh_segment,
+                                          warmup_frames=MESH_WARMUP_FRAMES)
+            chunks = iter_chunks(clip, self.preprocess_cfg, min(PIPELINE_DECODE_FRAMES, self.chunk_frames),
+                                 prefetch=PIPELINE_PREFETCH_DEPTH if self.prefetch else 0, max_seconds=max_seconds)
+            yield from stream_features(chunks, self.preprocess_cfg, name=name, state=state, face_fallback="center",
+                                       should_stop=should_stop, tracker=tracker, block_frames=self.chunk_frames)
+            finished = True
+        finally:
+            if not finished and tracker is not None:
+                tracker.abort()
+            if chunks is not None:
+                chunks.close()
+            pool.release()
 
     def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
                       threshold: float | None = None, max_seconds: float | None = None,
@@ -187,8 +285,11 @@ class Detector:
         state = StreamState(fps=float(self.preprocess_cfg.fps))
         items = self._clip_chunks(clip, name, state, max_seconds=max_seconds, should_stop=should_stop)
         media = media_facts(clip) if isinstance(clip, (str, Path)) else None  # source height, bits per frame
-        return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop,
-                                  media=media)
+        try:
+            return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop,
+                                      media=media)
+        finally:
+            items.close()  # on an error half-way: the decoder, the prefetch thread and the mesh pool are let go now
 
     def score_features(self, mouths, mel, face_found=None, path: str | None = None,
                        aggregation: AggregationConfig | dict | None = None, threshold: float | None = None,

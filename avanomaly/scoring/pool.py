@@ -36,10 +36,11 @@ def worker_threads(workers: int, threads: int | None) -> int | None:
 
 def load_detector(model, device: str = "cpu", options: dict | None = None):
     """``Detector.from_pretrained(model, device=..., **options)``: the loader ``avanomaly score`` hands its
-    workers."""
+    workers. The pool already spreads files over the cores, so a worker scores in-process (``pipeline=False``:
+    no face-mesh processes of its own) unless ``options`` says otherwise."""
     from avanomaly.scoring.detector import Detector
 
-    return Detector.from_pretrained(model, device=device, **(options or {}))
+    return Detector.from_pretrained(model, device=device, **{"pipeline": False, **(options or {})})
 
 
 def _init_worker(load: Callable, load_args: tuple, threads: int, score_kwargs: dict) -> None:

@@ -164,3 +164,25 @@ def test_scale_lip_features_stretches_the_mouth_and_keeps_timing():
     assert torch.argsort(opn).tolist() == [0, 2, 1]  # the opening still rises and falls at the same frames
     same = scale_lip_features(feats, torch.ones(1), torch.ones(1))
     torch.testing.assert_close(same, feats)
+
+
+def test_mesh_points_reads_the_serialized_landmarks_exactly():
+    pytest.importorskip("mediapipe")
+    from mediapipe.framework.formats import landmark_pb2
+
+    from avanomaly.preprocess.landmarks import mesh_points
+
+    rng = np.random.default_rng(3)
+    xyz = rng.uniform(-0.5, 1.5, size=(N_MESH, 3)).astype(np.float32)
+    msg = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in xyz:
+        msg.landmark.add(x=float(x), y=float(y), z=float(z))
+    want = np.array([(p.x * 640, p.y * 360, p.z * 640) for p in msg.landmark])
+    got = mesh_points(msg, 640, 360)
+    assert got.dtype == np.float64 and got.shape == (N_MESH, 3)
+    np.testing.assert_array_equal(got, want)
+    # other layouts (a zero coordinate is left out of the bytes, visibility set) take the per-point loop
+    msg.landmark[5].x = 0.0
+    msg.landmark[7].visibility = 0.5
+    want = np.array([(p.x * 640, p.y * 360, p.z * 640) for p in msg.landmark])
+    np.testing.assert_array_equal(mesh_points(msg, 640, 360), want)
