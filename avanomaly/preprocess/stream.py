@@ -33,13 +33,19 @@ FPS_TOLERANCE = 1e-6
 @dataclass
 class StreamState:
     """What a stream learned on the way: decode warnings, frame rate, frames cut with the leading silence, and
-    the first chunk's facts (source frame rate, audio offset, audio present)."""
+    the first chunk's facts (source frame rate, audio offset, audio present).
+
+    ``meters``: optional evidence measures the caller wants on the way (the Detector's abstain rules), each with
+    ``push(chunk)`` fed every decoded chunk after the leading-silence trim, i.e. the audio and frames that are
+    scored: e.g. :class:`~avanomaly.preprocess.evidence.SpeechEvidence` and
+    :class:`~avanomaly.preprocess.evidence.FaceCountEvidence`. They never change the features."""
 
     warnings: list[str] = field(default_factory=list)  # the decoder's, in order
     notes: list[str] = field(default_factory=list)  # what the extractor itself did (leading-silence trim)
     fps: float = 0.0
     trimmed_frames: int = 0
     info: dict = field(default_factory=dict)
+    meters: list = field(default_factory=list)
 
 
 def clip_from_arrays(frames, audio, fps: float, sample_rate: int):
@@ -233,6 +239,8 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
                 if state.trimmed_frames:
                     state.notes.append(f"trimmed {secs:.2f} s of leading silence (setting trim_leading_silence)")
         aligner.add_visual(*tracker.take())
+        for meter in state.meters:
+            meter.push(chunk)
         audio = np.asarray(chunk.audio)
         n_frames = int(chunk.frames.shape[0])
         del chunk  # the frames are tracked: only the audio waits for its right context
