@@ -25,10 +25,13 @@ import torch
 
 from avanomaly.conventions import DECODE_CHUNK_FRAMES, MEL_PER_FRAME
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
+from avanomaly.preprocess.evidence import FaceCountEvidence, SpeechEvidence, face_counter
 from avanomaly.preprocess.frontends import MouthActivity, face_model_name
+from avanomaly.preprocess.speech import INSTALL_HINT as VAD_INSTALL_HINT
+from avanomaly.preprocess.speech import vad_available
 from avanomaly.preprocess.stream import SILENCE_DBFS, StreamState, check_stop, iter_chunks, stream_features
 from avanomaly.models.composite import DEFAULT_SYNC_WINDOW, AnomalyModel
-from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
+from avanomaly.scoring.abstain import ABSTAIN_VERDICT, MAX_MULTI_FACE_RATE, abstain_reasons
 from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
@@ -70,6 +73,9 @@ class Detector:
     ``face_detector`` overrides the one named in ``preprocess_cfg``; ``precision`` "bf16" runs the sync model under
     bf16 autocast (opt-in, faster, slightly different scores); ``prefetch`` decodes the next chunk of a file in a
     background thread while the current one is scored (one extra chunk in memory; results are identical).
+    ``face_frames_only`` (default True): the clip score and sync terms come from the frames with a face only (frames
+    without one hold the last face's features, which says nothing about them); False scores every frame, as before
+    2026-12-04.
     """
 
     def __init__(self, sync_model=None, ar_model=None, preprocess_cfg=None,
@@ -77,7 +83,7 @@ class Detector:
                  aggregation: AggregationConfig | dict | None = None, device: str | torch.device = "cpu",
                  chunk_frames: int = DEFAULT_CHUNK_FRAMES, face_detector=None, sync_window: int = DEFAULT_SYNC_WINDOW,
                  sync_margin: int | None = None, source: str | None = None, precision: str = "fp32",
-                 prefetch: bool = True, model_name: str | None = None):
+                 prefetch: bool = True, model_name: str | None = None, face_frames_only: bool = True):
         if sync_model is None:
             if ar_model is not None or preprocess_cfg is not None:
                 raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
@@ -92,6 +98,7 @@ class Detector:
             raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
         self.device = resolve_device(device)
         self.prefetch = bool(prefetch)
+        self.face_frames_only = bool(face_frames_only)
         # channels_last conv weights: the same outputs (to ~1e-6) and ~25 % faster CNNs on CPU (oneDNN)
         self.sync_model = sync_model.to(self.device).to(memory_format=torch.channels_last).eval()
         self.ar_model = ar_model.to(self.device).eval()
@@ -182,9 +189,19 @@ class Detector:
         """
         path = str(clip) if isinstance(clip, (str, Path)) else getattr(clip, "path", None)
         name = path or "<array>"
-        state = StreamState(fps=float(self.preprocess_cfg.fps))
-        items = self._clip_chunks(clip, name, state, max_seconds=max_seconds, should_stop=should_stop)
-        return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop)
+        state = StreamState(fps=float(self.preprocess_cfg.fps), meters=self._evidence())
+        try:
+            items = self._clip_chunks(clip, name, state, max_seconds=max_seconds, should_stop=should_stop)
+            return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop)
+        finally:
+            for meter in state.meters:
+                meter.close()
+
+    def _evidence(self) -> list:
+        """The abstain rules' measures for one clip (speech when Silero VAD is installed; the face count)."""
+        cfg = self.preprocess_cfg
+        meters = [SpeechEvidence(cfg.sample_rate)] if vad_available() else []
+        return meters + [FaceCountEvidence(lambda: face_counter(cfg))]
 
     def score_features(self, mouths, mel, face_found=None, path: str | None = None,
                        aggregation: AggregationConfig | dict | None = None, threshold: float | None = None,
@@ -241,9 +258,12 @@ class Detector:
         nll = frames.nll  # (T-1,): NLL of frames 1..T-1
         times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start
         assert nll.shape == times.shape, (nll.shape, times.shape)
-        nll_score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg)
+        keep = face_found if self.face_frames_only and face_found.sum() >= MIN_CLIP_FRAMES else None
+        nll_score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg,
+                                                  keep=None if keep is None else keep[1:])
+        valid = frames.mask if keep is None else frames.mask & keep[:, None]
         logits = torch.from_numpy(frames.logits)[None]  # (1, T, O)
-        mask = torch.from_numpy(frames.mask)[None]  # (1, T, O)
+        mask = torch.from_numpy(valid)[None]  # (1, T, O)
         with torch.no_grad():
             logits, mask = logits.to(self.device), mask.to(self.device)
             offset, confidence = self.sync_model.offset_confidence(logits, mask)
@@ -278,8 +298,22 @@ class Detector:
             _warnings.warn(f"{name}: model is uncalibrated, no verdict", stacklevel=3)
         else:
             verdict = "fake" if score > thr else "real"
-        speech_seconds = float((~np.concatenate(silent_parts)).sum()) / fps if silent_parts else float("nan")
-        abstain = abstain_reasons(duration, speech_seconds, face_rate, activity.value(), activity.minimum)
+        speech = next((m for m in state.meters if isinstance(m, SpeechEvidence)), None)
+        faces = next((m for m in state.meters if isinstance(m, FaceCountEvidence)), None)
+        if speech is not None:
+            speech_seconds = speech.value()
+        elif silent_parts:  # no voice-activity model here: frames above the silence level count as speech
+            speech_seconds = float((~np.concatenate(silent_parts)).sum()) / fps
+            warns.append(f"speech measured by loudness (frames above {SILENCE_DBFS:.0f} dBFS): music or noise "
+                         f"counts as speech; {VAD_INSTALL_HINT} for the no-speech rule")
+        else:
+            speech_seconds = float("nan")
+        multi_face_rate = faces.value() if faces is not None else float("nan")
+        if 0 < multi_face_rate < MAX_MULTI_FACE_RATE:
+            warns.append(f"two or more faces on {100 * multi_face_rate:.0f}% of the checked frames: the one tracked "
+                         "may not be the one speaking")
+        abstain = abstain_reasons(duration, speech_seconds, face_rate, activity.value(), activity.minimum,
+                                  multi_face_rate)
         if abstain:
             warns.append(describe_abstain(abstain))
             if verdict is not None:
