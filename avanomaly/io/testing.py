@@ -115,6 +115,7 @@ def write_test_video(
     rotation: int = 0,
     streamed: bool = False,
     audio_gaps: Sequence[tuple[float, float]] | None = None,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
     """Write a small synthetic audio-video file and return its path.
 
@@ -145,6 +146,8 @@ def write_test_video(
         audio_gaps: ``(at, seconds)`` pairs: the audio timestamps jump forward by ``seconds`` from the first audio
             block (AUDIO_BLOCK samples) that starts at or after ``at`` seconds of signal, as in a stream with lost
             packets; no samples are written for the gap (the decoder fills it with zeros and warns).
+        sample_aspect_ratio: the pixels' shape (width / height of one pixel) stored in the stream, as anamorphic
+            video (DV, broadcast, squeezed web copies) has: ``Fraction(2, 1)`` shows a 160x96 picture as 320x96.
     """
     import av
 
@@ -169,7 +172,7 @@ def write_test_video(
     try:
         _write(av.open(target, mode="w", format=fmt, options=container_options or {}), path, fps, n_frames, size,
                audio_rate, channels, audio_fn, vfr_pts, video_codec, frame_fn, audio_duration, audio_codec,
-               rotation, video_offset, audio_offset, audio_gaps or ())
+               rotation, video_offset, audio_offset, audio_gaps or (), sample_aspect_ratio)
     finally:
         if sink is not None:
             sink.raw.close()
@@ -194,7 +197,8 @@ class NonSeekableWriter(io.RawIOBase):
 
 
 def _write(container, path, fps, n_frames, size, audio_rate, channels, audio_fn, vfr_pts, video_codec, frame_fn,
-           audio_duration, audio_codec, rotation, video_offset, audio_offset, audio_gaps=()) -> None:
+           audio_duration, audio_codec, rotation, video_offset, audio_offset, audio_gaps=(),
+           sample_aspect_ratio=None) -> None:
     import av
 
     with container as out:
@@ -214,6 +218,9 @@ def _write(container, path, fps, n_frames, size, audio_rate, channels, audio_fn,
             vstream.time_base = vstream.codec_context.time_base
             if rotation:
                 vstream.set_display_rotation(rotation)
+            if sample_aspect_ratio is not None:
+                vstream.codec_context.sample_aspect_ratio = Fraction(sample_aspect_ratio)
+                vstream.sample_aspect_ratio = Fraction(sample_aspect_ratio)
         if audio_rate is not None:
             codec = audio_codec or _DEFAULT_AUDIO_CODEC.get(path.suffix.lower(), "aac")
             astream = out.add_stream(codec, rate=audio_rate)
