@@ -27,7 +27,7 @@ MIN_VERDICT_SECONDS = 1.0
 #: least non-silent audio for a verdict (seconds)
 MIN_SPEECH_SECONDS = 1.0
 #: least fraction of frames with a face for a verdict
-MIN_FACE_RATE = 0.5
+MIN_FACE_RATE = 0.8
 #: most checked frames with two or more comparable faces for a verdict (fraction)
 MAX_MULTI_FACE_RATE = 0.25
 #: reason tags, in the order they are checked
