@@ -46,6 +46,8 @@ N_SCALARS = 4
 N_LIP_FEATURES = 2 * N_POINTS + N_SCALARS
 #: index of the inner mouth opening in a frame's features (the first scalar)
 INNER_OPEN_FEATURE = 2 * N_POINTS
+#: index of the chin point's (152) y in a frame's features: the face's height below the eyes (inter-ocular units)
+CHIN_HEIGHT_FEATURE = 2 * (len(LIPS_OUTER) + len(LIPS_INNER) + CHIN.index(152)) + 1
 _POINTS = np.array(LIPS_OUTER + LIPS_INNER + CHIN)
 #: smallest inter-ocular distance (pixels) for a usable mesh
 MIN_EYE_DISTANCE = 4.0

@@ -26,7 +26,7 @@ import torch
 from avanomaly.conventions import DECODE_CHUNK_FRAMES, MEL_PER_FRAME
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
 from avanomaly.preprocess.evidence import FaceCountEvidence, SpeechEvidence, face_counter
-from avanomaly.preprocess.frontends import MouthActivity, face_model_name
+from avanomaly.preprocess.frontends import FACE_HEIGHT_RANGE, FaceShape, MouthActivity, face_model_name
 from avanomaly.preprocess.speech import INSTALL_HINT as VAD_INSTALL_HINT
 from avanomaly.preprocess.speech import vad_available
 from avanomaly.preprocess.stream import SILENCE_DBFS, StreamState, check_stop, iter_chunks, stream_features
@@ -237,10 +237,12 @@ class Detector:
         warns = state.warnings
         n_frames = 0
         activity = MouthActivity(cfg.front_end)
+        shape = FaceShape(cfg.front_end)
         for mouths, mel, found, silent in items:
             check_stop(should_stop, name)  # before a run is scored, too
             face_parts.append(found)
             activity.push(mouths, found)
+            shape.push(mouths, found)
             if silent is not None:
                 silent_parts.append(silent)
             n_frames += int(mouths.shape[0])
@@ -285,6 +287,10 @@ class Detector:
         if face_rate < LOW_FACE_RATE:
             warns.append(f"low face rate: a face was found in {100 * face_rate:.0f}% of frames "
                          f"(< {100 * LOW_FACE_RATE:.0f}%); centre crops stand in for the rest")
+        if shape.out_of_range():
+            warns.append(f"face proportions out of range: eyes-to-chin height {shape.value():.2f} inter-ocular units "
+                         f"(real faces {FACE_HEIGHT_RANGE[0]:g}-{FACE_HEIGHT_RANGE[1]:g}): a stretched or squeezed "
+                         "picture? the score is less reliable")
         if silent_fraction > MOSTLY_SILENT_FRACTION:
             warns.append(f"mostly silent audio: {100 * silent_fraction:.0f}% of frames below {SILENCE_DBFS:.0f} dBFS")
 
