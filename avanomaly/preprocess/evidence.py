@@ -9,7 +9,7 @@ leading-silence trim), ``value()`` and ``close()``; none changes the features.
   faces of comparable size (the second at least ``SECOND_FACE_MIN_WIDTH`` of the widest face's width), so that
   a small face in the background does not count. The landmark front end counts with MediaPipe's full-range face
   detector (:class:`~avanomaly.preprocess.landmarks.MediaPipeFaceBoxes`, ~10 ms a checked frame); the pixel front
-  end with a separate instance of its own face detector (CenterFace by default).
+  end with its own face detector (CenterFace by default; stateless, so the extra calls change no crop).
 """
 
 from __future__ import annotations
@@ -51,15 +51,16 @@ class DetectorWidths:
         return sorted((f.width for f in self.detector.detect(frame_rgb)), reverse=True)
 
 
-def face_counter(cfg):
-    """The face-width counter for ``cfg``'s front end (see the module docstring): ``widths(frame) -> [px]``."""
+def face_counter(cfg, detector=None):
+    """The face-width counter for ``cfg``'s front end (see the module docstring): ``widths(frame) -> [px]``.
+    ``detector``: the pixel front end's face detector instance (default: a new ``cfg.detector``)."""
     if cfg.front_end == "landmarks":
         from avanomaly.preprocess.landmarks import MediaPipeFaceBoxes
 
         return MediaPipeFaceBoxes()
     from avanomaly.preprocess.detectors import create_detector
 
-    return DetectorWidths(create_detector(cfg.detector))
+    return DetectorWidths(detector if detector is not None else create_detector(cfg.detector))
 
 
 def comparable_faces(widths) -> int:

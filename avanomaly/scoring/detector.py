@@ -201,7 +201,7 @@ class Detector:
         """The abstain rules' measures for one clip (speech when Silero VAD is installed; the face count)."""
         cfg = self.preprocess_cfg
         meters = [SpeechEvidence(cfg.sample_rate)] if vad_available() else []
-        return meters + [FaceCountEvidence(lambda: face_counter(cfg))]
+        return meters + [FaceCountEvidence(lambda: face_counter(cfg, self.face_detector))]
 
     def score_features(self, mouths, mel, face_found=None, path: str | None = None,
                        aggregation: AggregationConfig | dict | None = None, threshold: float | None = None,
