@@ -62,8 +62,8 @@ def test_calibration_scores_are_the_detector_scores():
     """Calibrate on real clips' score_terms, then score the same clips with the calibrated detector: each score is
     one of the calibration's reference scores (the stored threshold applies to exactly these numbers)."""
     det = tiny_detector()
-    clips = [(f, speech_like(len(f) / FPS, seed=i)) for f, _ in
-             (synthetic_clip(60 + 10 * i, seed=i) for i in range(4))]  # speech: a verdict, not "unknown"
+    clips = [(synthetic_clip(60 + 10 * i, seed=i)[0], speech_like((60 + 10 * i) / FPS, seed=i))
+             for i in range(4)]  # speech: a verdict, not "unknown"
     rows = [det.anomaly_score(c, threshold=float("inf")).score_terms for c in clips]
     cal = calibrate_terms(rows, target_fpr=0.25, aggregation=dataclasses.asdict(det.aggregation))
     assert cal.fusion["terms"] == ["nll", "sync", "offset"]
