@@ -344,3 +344,43 @@ def _convert_audio(frame, fmt: str, layout: str, rate: int):
     new.pts = frame.pts
     new.time_base = frame.time_base
     return new
+
+
+def downscale_video(src, dst, size: tuple[int, int], crf: int = 23, max_seconds: float | None = None) -> Path:
+    """Re-encode ``src`` with its video resized to ``size`` (width, height; even for libx264) and its audio kept
+    (as PCM), into ``dst`` (Matroska): a low-resolution copy of a real clip for out-of-domain tests.
+    ``max_seconds``: keep only the start."""
+    import av
+
+    dst = Path(dst)
+    with av.open(str(src)) as cin, av.open(str(dst), "w", format="matroska") as out:
+        vin = cin.streams.video[0]
+        ain = cin.streams.audio[0] if cin.streams.audio else None
+        from fractions import Fraction
+
+        rate = Fraction(vin.average_rate or 25).limit_denominator(1001)
+        vout = out.add_stream("libx264", rate=rate)
+        vout.width, vout.height, vout.pix_fmt = int(size[0]), int(size[1]), "yuv420p"
+        vout.options = {"crf": str(crf)}
+        aout = out.add_stream("pcm_s16le", rate=ain.rate) if ain is not None else None
+        if aout is not None:
+            aout.layout = "mono"
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=ain.rate)
+        n = 0
+        for packet in cin.demux(*(s for s in (vin, ain) if s is not None)):
+            for frame in packet.decode():
+                if frame.time is not None and max_seconds is not None and frame.time > max_seconds:
+                    continue
+                if packet.stream is vin:
+                    small = frame.reformat(width=int(size[0]), height=int(size[1]), format="yuv420p")
+                    small.pts, n = n, n + 1
+                    small.time_base = 1 / rate
+                    out.mux(vout.encode(small))
+                else:
+                    for f in resampler.resample(frame):
+                        f.pts = None
+                        out.mux(aout.encode(f))
+        out.mux(vout.encode(None))
+        if aout is not None:
+            out.mux(aout.encode(None))
+    return dst

@@ -87,8 +87,12 @@ def echo_skipped(skipped) -> None:
 @click.option("--no-progress", "--quiet", "no_progress", is_flag=True,
               help="Hide the progress bar (also hidden when stderr is not a terminal).")
 @click.option("--list-detectors", is_flag=True, help="Print the available face detectors and exit.")
+@click.option("--augment", "augment", default=0, type=click.IntRange(0),
+              help="Also cache N domain-augmented variants of every clip (down-scaling, re-compression, frame-rate "
+                   "jitter, noise, reverb, band-limiting, gain; see docs/training.md \"Augmentation\") [0].")
+@click.option("--augment-seed", default=0, type=int, help="Seed of the augmented variants' draws [0].")
 def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side, face_fallback, trim_leading_silence,
-               front_end, manifests, threads, no_progress, list_detectors):
+               front_end, manifests, threads, no_progress, list_detectors, augment, augment_seed):
     """Decode INPUT videos (files, folders, manifest CSVs) into cached mouth crops + log-mel under --out.
 
     Already cached files are skipped, so an interrupted run can simply be restarted. Bad files are listed
@@ -136,7 +140,11 @@ def preprocess(inputs, out, workers, crop_size, detector, detect_every, max_side
         raise click.UsageError("no input videos found (give files, folders or a manifest CSV)")
     from avanomaly.utils import available_cores
 
-    report = preprocess_many(paths, out, cfg, workers=workers or available_cores(), progress=not no_progress and _stderr_is_tty())
+    from avanomaly.preprocess.augment import AugmentConfig
+
+    report = preprocess_many(paths, out, cfg, workers=workers or available_cores(),
+                             progress=not no_progress and _stderr_is_tty(),
+                             augment=AugmentConfig(variants=augment, seed=augment_seed) if augment else None)
     click.echo(report.summary())
     click.echo(f"cache: {out}")
     if report.failed:

@@ -87,6 +87,12 @@ def head_frame_points(points: np.ndarray) -> np.ndarray | None:
     return (p - mid) @ rot.T / scale
 
 
+def eye_distance(points: np.ndarray) -> float:
+    """points (P, 3) face mesh in pixels -> the inter-ocular distance (eye-corner midpoints, x-y plane), pixels."""
+    p = np.asarray(points, dtype=np.float64)
+    return float(np.linalg.norm(p[list(EYE_RIGHT), :2].mean(0) - p[list(EYE_LEFT), :2].mean(0)))
+
+
 def lip_features(points: np.ndarray) -> np.ndarray | None:
     """points (P >= 468, 3) face mesh in pixels -> (N_LIP_FEATURES,) float32, or None for a degenerate mesh."""
     q = head_frame_points(points)
@@ -225,6 +231,7 @@ class LipTracker:
         self.feats: list[np.ndarray] = []  # final features not yet taken, one (F,) row per frame
         self.found: list[bool] = []
         self.n_checked = 0
+        self.face_px: list[float] = []  # inter-ocular distance (pixels of the frames pushed) of each face found
 
     def push(self, frames: np.ndarray) -> None:
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -233,6 +240,8 @@ class LipTracker:
             pts = self.landmarker.points(frame)
             f = None if pts is None else lip_features(pts)
             self.n_checked += 1
+            if f is not None:
+                self.face_px.append(eye_distance(pts))
             if f is None:
                 if self.last is None:
                     self.waiting += 1

@@ -215,6 +215,7 @@ class MouthTracker:
         self.found: list[np.ndarray] = []
         self.n_checked = 0
         self.frame_shape: tuple[int, int] | None = None
+        self.face_px: list[float] = []  # face-box width (pixels of the frames pushed) of each frame with a face
 
     def push(self, frames: np.ndarray) -> None:
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -225,6 +226,7 @@ class MouthTracker:
         size = self.cfg.crop_size
         geom, found, self.previous = track_geometry(frames, self.detector, self.cfg.detect_every, self.previous)
         self.n_checked += len(detection_frames(len(frames), self.cfg.detect_every))
+        self.face_px.extend((geom[found, 2] / MOUTH_SIDE_PER_FACE_WIDTH).tolist())
         if not found.any():
             if self.last_geom is None:  # no face yet: wait for the first one
                 self.pending.append(frames)

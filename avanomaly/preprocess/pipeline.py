@@ -16,6 +16,7 @@ import torch
 from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import ClipTooShortError, MediaError
 from avanomaly.io.decode import fold_warnings
+from avanomaly.preprocess.augment import AugmentConfig, AugmentSpec, augment_chunks, augmented_key, draw_spec
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector, import_detector, imported_detectors
@@ -36,13 +37,18 @@ def _version() -> str:
     return __version__
 
 
-def _extract(source, cfg: PreprocessConfig, detector: FaceDetector | None, sink, name: str) -> dict:
+def _extract(source, cfg: PreprocessConfig, detector: FaceDetector | None, sink, name: str,
+             augment: AugmentSpec | None = None) -> dict:
     """Stream ``source`` (a path or a decoded Clip) through the one feature extractor
     (:func:`avanomaly.preprocess.stream.stream_features`, in runs of ``CHUNK_FRAMES``) into
-    ``sink(visual, mel, found)``; -> the entry's meta (without sha256)."""
+    ``sink(visual, mel, found)``; -> the entry's meta (without sha256). ``augment``: the decoded chunks' frames and
+    audio are changed by that spec first (:func:`avanomaly.preprocess.augment.augment_chunks`), before the visual
+    front end and the log-mel, and the spec is recorded in meta["augment"]."""
     state = StreamState()
     n = n_found = 0
     chunks = iter_chunks(source, cfg, CHUNK_FRAMES)
+    if augment is not None:
+        chunks = augment_chunks(chunks, augment)
     for visual, mel, found, _silent in stream_features(chunks, cfg, _pixel_detector(cfg, detector), name=name,
                                                        state=state):
         sink(visual, mel, found)
@@ -65,6 +71,7 @@ def _extract(source, cfg: PreprocessConfig, detector: FaceDetector | None, sink,
         "avanomaly_version": _version(),
         **state.info,
         "decode_warnings": fold_warnings(state.warnings),
+        **({"augment": augment.to_dict()} if augment is not None else {}),
     }
 
 
@@ -89,7 +96,8 @@ def _pixel_detector(cfg: PreprocessConfig, detector: FaceDetector | None) -> Fac
     return detector or create_detector(cfg.detector)
 
 
-def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None) -> Features:
+def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None,
+                    augment: AugmentSpec | None = None) -> Features:
     """A decoded ``Clip`` -> Features(mouths (T,S,S) uint8 crops or (T,F) float32 lip features, mel float32 (4T,M),
     face_found (T,), meta).
 
@@ -100,32 +108,33 @@ def preprocess_clip(clip, cfg: PreprocessConfig | None = None, detector: FaceDet
     """
     cfg = cfg or PreprocessConfig()
     sink = _Collect()
-    meta = _extract(clip, cfg, detector, sink, str(clip.path) if clip.path is not None else "<clip>")
+    meta = _extract(clip, cfg, detector, sink, str(clip.path) if clip.path is not None else "<clip>", augment)
     if clip.path is None:
         meta["source"] = None
     return sink.features(meta)
 
 
 def preprocess_file(path, cfg: PreprocessConfig | None = None, detector: FaceDetector | None = None,
-                    sha256: str | None = None) -> Features:
+                    sha256: str | None = None, augment: AugmentSpec | None = None) -> Features:
     """Decode ``path`` in chunks of ``CHUNK_FRAMES`` (frames shrunk to ``cfg.max_side`` while decoding) and
     preprocess it -> Features held in memory. To write a cache entry with bounded memory whatever the file's
     length, use :func:`preprocess_to_cache`."""
     cfg = cfg or PreprocessConfig()
     sink = _Collect()
-    meta = _extract(path, cfg, detector, sink, str(path))
+    meta = _extract(path, cfg, detector, sink, str(path), augment)
     meta["sha256"] = sha256 or file_sha256(path)
     return sink.features(meta)
 
 
 def preprocess_to_cache(path, cache: FeatureCache, key: str, cfg: PreprocessConfig | None = None,
-                        detector: FaceDetector | None = None, sha256: str | None = None) -> tuple[bool, dict]:
-    """Preprocess ``path`` straight into cache entry ``key``: each run of frames is appended to the entry's files
-    as it is final, so memory holds a couple of decode chunks, not the video (``FeatureCache.writer``). ->
-    (written: False when another process wrote the entry first, meta)."""
+                        detector: FaceDetector | None = None, sha256: str | None = None,
+                        augment: AugmentSpec | None = None) -> tuple[bool, dict]:
+    """Preprocess ``path`` (changed by ``augment`` first, when given) straight into cache entry ``key``: each run
+    of frames is appended to the entry's files as it is final, so memory holds a couple of decode chunks, not the
+    video (``FeatureCache.writer``). -> (written: False when another process wrote the entry first, meta)."""
     cfg = cfg or PreprocessConfig()
     with cache.writer(key) as writer:
-        meta = _extract(path, cfg, detector, writer.append, str(path))
+        meta = _extract(path, cfg, detector, writer.append, str(path), augment)
         meta["sha256"] = sha256 or file_sha256(path)
         return writer.commit(meta), meta
 
@@ -139,6 +148,7 @@ class Report:
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     face_rates: dict[str, float] = field(default_factory=dict)  # path -> face rate of newly done files
     keys: dict[str, str] = field(default_factory=dict)  # path -> cache key (done and skipped)
+    augmented: dict[str, dict[int, str]] = field(default_factory=dict)  # path -> {variant: cache key}
     failures_csv: str | None = None
 
     @property
@@ -156,7 +166,7 @@ class Report:
 _WORKER: dict = {}
 
 
-def _init_worker(cfg_dict: dict, root: str, set_threads: bool, imports=()) -> None:
+def _init_worker(cfg_dict: dict, root: str, set_threads: bool, imports=(), augment: dict | None = None) -> None:
     for spec in imports:  # the 'module:Factory' detectors the user imported in the parent (import_detector)
         import_detector(spec)
     if set_threads:  # our own worker processes: one thread each, the pool gives the parallelism
@@ -165,13 +175,22 @@ def _init_worker(cfg_dict: dict, root: str, set_threads: bool, imports=()) -> No
 
         cv2.setNumThreads(1)
     cfg = PreprocessConfig(**cfg_dict)
-    _WORKER.update(cfg=cfg, cache=FeatureCache(root), detector=None)
+    _WORKER.update(cfg=cfg, cache=FeatureCache(root), detector=None,
+                   augment=None if augment is None else AugmentConfig(**augment))
 
 
-def _process_one(path: str):
-    """-> (status, path, key, payload); status in done|skipped|failed. Never raises."""
+def variant_name(path: str, variant: int) -> str:
+    """How an augmented variant of ``path`` is named in reports, failures.csv and training clip lists."""
+    return f"{path}#aug{variant}"
+
+
+def _process_one(task):
+    """``task``: a path (the clean entry) or (path, variant) (augmented variant ``variant`` of ``_WORKER["augment"]``)
+    -> (status, path, key, payload, variant); status in done|skipped|failed. Never raises."""
+    path, variant = (task, None) if isinstance(task, str) else task
     cfg, cache = _WORKER["cfg"], _WORKER["cache"]
     key = None
+    name = path if variant is None else variant_name(path, variant)
     try:
         from avanomaly.io.decode import check_media_path
 
@@ -180,17 +199,21 @@ def _process_one(path: str):
         from avanomaly.utils import settings_hash
 
         key = sha[:16] + "-" + settings_hash(cfg)
+        spec = None
+        if variant is not None:
+            spec = draw_spec(_WORKER["augment"], sha, variant)
+            key = augmented_key(key, spec)
         if cache.has(key):
-            return ("skipped", path, key, None)
+            return ("skipped", name, key, None, variant)
         if _WORKER["detector"] is None:
             _WORKER["detector"] = _pixel_detector(cfg, None)
-        written, meta = preprocess_to_cache(path, cache, key, cfg, _WORKER["detector"], sha256=sha)
-        return ("done" if written else "skipped", path, key, meta["face_rate"])
+        written, meta = preprocess_to_cache(path, cache, key, cfg, _WORKER["detector"], sha256=sha, augment=spec)
+        return ("done" if written else "skipped", name, key, meta["face_rate"], variant)
     except MediaError as exc:
-        return ("failed", path, key, (exc.reason, exc.message))
+        return ("failed", name, key, (exc.reason, exc.message), variant)
     except Exception as exc:  # noqa: BLE001 - a batch never stops on one file; the reason is recorded
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return ("failed", path, key, (f"error:{type(exc).__name__}", detail))
+        return ("failed", name, key, (f"error:{type(exc).__name__}", detail), variant)
 
 
 def write_failures(path, failures: Iterable[tuple[str, str, str]]) -> None:
@@ -202,8 +225,14 @@ def write_failures(path, failures: Iterable[tuple[str, str, str]]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: int = 1, progress: bool = True) -> Report:
+def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: int = 1, progress: bool = True,
+                    augment: AugmentConfig | None = None, clean: bool = True) -> Report:
     """Preprocess ``paths`` into ``cache`` (a FeatureCache or a folder); resumable and fault tolerant.
+
+    ``augment`` (``augment.variants`` > 0): also write that many augmented variants of every file, each its own
+    entry (key: the clean key + the drawn spec's hash, see docs/training.md "Augmentation"; ``report.augmented``
+    maps path -> {variant: key}); ``clean=False`` writes only the variants. A failed variant is recorded as
+    ``PATH#augI`` and leaves the clean entry alone.
 
     Files whose entry exists are skipped. Bad files never stop the batch: each failure is recorded as
     (path, reason, message) in the report and in ``<cache>/failures.csv`` (rewritten each run; header only
@@ -215,19 +244,24 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
     cache.root.mkdir(parents=True, exist_ok=True)
     cache.clean_temp()
     paths = [str(p) for p in paths]
+    n_variants = augment.variants if augment is not None else 0
+    tasks = ([*paths] if clean else []) + [(p, i) for p in paths for i in range(n_variants)]
     report = Report()
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(paths), unit="clip", desc="preprocess")
+        bar = tqdm(total=len(tasks), unit="clip", desc="preprocess")
 
     def record(result):
-        status, path, key, payload = result
+        status, path, key, payload, variant = result
         if status == "failed":
             report.failed.append((path, payload[0], payload[1]))
         else:
-            report.keys[path] = key
+            if variant is None:
+                report.keys[path] = key
+            else:
+                report.augmented.setdefault(path.rsplit("#aug", 1)[0], {})[variant] = key
             if status == "done":
                 report.done.append(key)
                 report.face_rates[path] = float(payload)
@@ -238,22 +272,23 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
             bar.set_postfix(done=len(report.done), skipped=len(report.skipped), failed=len(report.failed))
 
     args = (dataclasses.asdict(cfg), str(cache.root))
+    aug = dataclasses.asdict(augment) if n_variants else None
     try:
-        if workers <= 1 or len(paths) <= 1:
+        if workers <= 1 or len(tasks) <= 1:
             saved = dict(_WORKER)
-            _init_worker(*args, set_threads=False)
+            _init_worker(*args, set_threads=False, augment=aug)
             try:
-                for p in paths:
-                    record(_process_one(p))
+                for task in tasks:
+                    record(_process_one(task))
             finally:
                 _WORKER.clear()
                 _WORKER.update(saved)
         else:
             ctx = multiprocessing.get_context(START_METHOD)
             # workers die with this process; they repeat the user's import_detector calls
-            init, initargs = dying_pool_initializer(_init_worker, (*args, True, imported_detectors()))
-            with ctx.Pool(min(workers, len(paths)), initializer=init, initargs=initargs) as pool:
-                for result in pool.imap_unordered(_process_one, paths):
+            init, initargs = dying_pool_initializer(_init_worker, (*args, True, imported_detectors(), aug))
+            with ctx.Pool(min(workers, len(tasks)), initializer=init, initargs=initargs) as pool:
+                for result in pool.imap_unordered(_process_one, tasks):
                     record(result)
     finally:
         if bar is not None:

@@ -33,7 +33,10 @@ FPS_TOLERANCE = 1e-6
 @dataclass
 class StreamState:
     """What a stream learned on the way: decode warnings, frame rate, frames cut with the leading silence, and
-    the first chunk's facts (source frame rate, audio offset, audio present).
+    the first chunk's facts (source frame rate, audio offset, audio present, decoded ``frame_height`` /
+    ``frame_width``) and, once the stream has ended, ``face_px``: the median size of the face in decoded pixels
+    over the frames with a face (inter-ocular distance for the landmark front end, face-box width for the pixel
+    one; NaN without a face).
 
     ``meters``: optional evidence measures the caller wants on the way (the Detector's abstain rules), each with
     ``push(chunk)`` fed every decoded chunk after the leading-silence trim, i.e. the audio and frames that are
@@ -227,6 +230,8 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
                           "has_audio": bool(getattr(chunk, "has_audio", True))}
         if chunk.n_frames == 0:
             continue
+        state.info.setdefault("frame_height", int(chunk.frames.shape[1]))  # decoded (after max_side) pixels
+        state.info.setdefault("frame_width", int(chunk.frames.shape[2]))
         tracker.push(np.asarray(chunk.frames))  # untrimmed: the face track is the same with or without trimming
         if i == 0 and cfg.trim_leading_silence:
             from avanomaly.preprocess.silence import detect_leading_silence, trim_leading
@@ -253,6 +258,8 @@ def stream_features(chunks: Iterable, cfg, detector=None, name: str = "<clip>", 
     if prev is not None:
         aligner.add_audio(*chunk_audio_features(*prev, cfg, None if prev_left is None else prev_left, None))
     aligner.add_visual(*tracker.finish())
+    sizes = getattr(tracker, "face_px", None)  # the face's size in decoded pixels (see face_size_px)
+    state.info["face_px"] = float(np.median(sizes)) if sizes else float("nan")
     yield from aligner.ready()
     if any(aligner.pending()):
         raise AssertionError(f"{name}: visual and audio frames out of step: {aligner.pending()}")

@@ -14,7 +14,7 @@ _EXPORTS = {
     "SCHEMA_VERSION": "avanomaly.scoring.result",
     "Calibration": "avanomaly.scoring.calibration",
     "calibrate": "avanomaly.scoring.calibration",
-    "write_calibration": "avanomaly.scoring.calibration",
+    "write_calibration": "avanomaly.scoring.modelfile",
     "AggregationConfig": "avanomaly.scoring.aggregate",
 }
 

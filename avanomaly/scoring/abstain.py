@@ -13,7 +13,9 @@ machine-readable reasons (docs/scoring.md, "Abstaining"):
   frames (:mod:`avanomaly.preprocess.evidence`): the face tracked may not be the one speaking (two real clips side
   by side were called "fake, percentile 100" whenever the silent one was tracked);
 - ``no-mouth-motion``: the mouth barely moves where a face was found (``MIN_MOUTH_ACTIVITY`` per front end,
-  :mod:`avanomaly.preprocess.frontends`): a still or occluded mouth carries no lip evidence.
+  :mod:`avanomaly.preprocess.frontends`): a still or occluded mouth carries no lip evidence;
+- ``face-too-small`` / ``low-resolution``: the face or the frame is far below what any calibration covers
+  (:mod:`avanomaly.scoring.domain`, which also warns for inputs merely outside the calibration pool's ranges).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ MIN_FACE_RATE = 0.8
 #: most checked frames with two or more comparable faces for a verdict (fraction)
 MAX_MULTI_FACE_RATE = 0.25
 #: reason tags, in the order they are checked
-REASONS = ("too-short", "no-speech", "no-face", "multiple-faces", "no-mouth-motion")
+REASONS = ("too-short", "no-speech", "no-face", "multiple-faces", "no-mouth-motion", "face-too-small",
+           "low-resolution")
 
 
 def abstain_reasons(duration: float, speech_seconds: float, face_rate: float, mouth_activity: float,
@@ -56,10 +59,14 @@ def abstain_reasons(duration: float, speech_seconds: float, face_rate: float, mo
 
 def describe(reasons: list[str]) -> str:
     """Human-readable warning for a list of reasons."""
+    from avanomaly.scoring.domain import MIN_FACE_PX, MIN_FRAME_HEIGHT
+
     text = {"too-short": f"shorter than {MIN_VERDICT_SECONDS:g} s",
             "no-speech": f"less than {MIN_SPEECH_SECONDS:g} s of speech",
             "no-face": f"a face on fewer than {100 * MIN_FACE_RATE:.0f}% of frames",
             "multiple-faces": f"two or more faces on {100 * MAX_MULTI_FACE_RATE:.0f}% of frames or more (which "
                               "one speaks is not known)",
-            "no-mouth-motion": "the mouth barely moves"}
+            "no-mouth-motion": "the mouth barely moves",
+            "face-too-small": f"a face under {MIN_FACE_PX:g} px (out of domain)",
+            "low-resolution": f"a frame under {MIN_FRAME_HEIGHT} px high (out of domain)"}
     return "no verdict (unknown): " + "; ".join(text[r] for r in reasons)

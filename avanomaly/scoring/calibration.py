@@ -10,7 +10,10 @@ target domain (``target_fpr``, default 5 %) and put the threshold at that quanti
 Fakes are never used: the threshold must not be tuned on the attacks it is meant to catch. The sorted
 reference scores are kept so a new clip can be placed as a percentile of real clips.
 
-The calibration lives inside the model file (key ``"calibration"``) and as ``calibration.json`` beside it.
+The calibration lives inside the model file (key ``"calibration"``) and as ``calibration.json`` beside it
+(written by ``scoring.modelfile.write_calibration``). It records what it rests on (``basis``: clips, speakers,
+domains, the out-of-speaker false-alarm rate with its interval, the pool's recording facts;
+:mod:`avanomaly.scoring.basis`), estimated here by :func:`leave_speaker_out`.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from avanomaly.errors import CheckpointError, ConfigError
 DEFAULT_TARGET_FPR = 0.05
 CALIBRATION_JSON = "calibration.json"
 CALIBRATION_KEY = "calibration"
-#: warn when fewer real clips than this back a threshold (the quantile is then coarse)
-MIN_RECOMMENDED_CLIPS = 50
+#: warn when fewer real clips than this back a threshold (the quantile is then coarse; issue 22)
+MIN_RECOMMENDED_CLIPS = 30
+#: warn when the clips come from fewer speakers than this (the threshold then says little about other people)
+MIN_RECOMMENDED_SPEAKERS = 10
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Calibration:
     notes: str = ""
     fusion: dict = field(default_factory=dict)  # ScoreFusion.to_dict(); {} = the score is the nll term alone
     score_definition: str = ""  # in words, what `score` is for this model
+    basis: dict = field(default_factory=dict)  # what the threshold rests on (scoring/basis.py); {} = not recorded
 
     @property
     def score_fusion(self):
@@ -91,6 +97,7 @@ class Calibration:
     @classmethod
     def _checked(cls, d) -> "Calibration":
         from avanomaly.scoring.aggregate import AggregationConfig
+        from avanomaly.scoring.basis import check_basis
         from avanomaly.scoring.fusion import TERMS, ScoreFusion
         from avanomaly.utils import dataclass_from_dict
 
@@ -118,6 +125,7 @@ class Calibration:
                 raise ConfigError("fusion.terms, fusion.mean and fusion.std must have the same length")
             if any(x <= 0 for x in fusion.std):
                 raise ConfigError(f"fusion.std must be > 0 (a term's spread on the real clips), got {fusion.std}")
+        check_basis(cal.basis, cal.n)
         return cal
 
 
@@ -137,9 +145,7 @@ def calibrate(scores_of_real_clips, target_fpr: float = DEFAULT_TARGET_FPR, aggr
         raise ConfigError(f"calibration scores contain {int((~np.isfinite(scores)).sum())} non-finite value(s)")
     ref = np.sort(scores)
     n = ref.size
-    # index j such that (n - 1 - j) <= target_fpr * n reference clips lie above ref[j]
-    j = min(n - 1, max(0, math.ceil(n - 1 - target_fpr * n - 1e-9)))
-    threshold = float(ref[j])
+    threshold = _threshold(ref, target_fpr)
     if n < MIN_RECOMMENDED_CLIPS:
         extra = f"only {n} real clips (< {MIN_RECOMMENDED_CLIPS}): the threshold is a coarse quantile"
         notes = f"{notes}; {extra}" if notes else extra
@@ -154,20 +160,109 @@ def calibrate(scores_of_real_clips, target_fpr: float = DEFAULT_TARGET_FPR, aggr
     )
 
 
+def _threshold(ref: np.ndarray, target_fpr: float) -> float:
+    """The smallest of the sorted scores ``ref`` with at most ``target_fpr * n`` of them strictly above it."""
+    n = ref.size
+    # index j such that (n - 1 - j) <= target_fpr * n reference clips lie above ref[j]
+    j = min(n - 1, max(0, math.ceil(n - 1 - target_fpr * n - 1e-9)))
+    return float(ref[j])
+
+
+def _fit_scores(fit_rows, rows, terms):
+    """Fit the fusion of ``terms`` on ``fit_rows`` (None for the nll alone) -> (fusion, scores of ``rows``)."""
+    from avanomaly.scoring.fusion import ScoreFusion, clip_score
+
+    fusion = None if list(terms) == ["nll"] else ScoreFusion.fit(fit_rows, terms)
+    return fusion, [clip_score(fusion, r) for r in rows]
+
+
+def leave_speaker_out(term_rows, speakers=None, domains=None, target_fpr: float = DEFAULT_TARGET_FPR,
+                      terms=None) -> dict | None:
+    """The false-alarm rate at the threshold, out of speaker (``basis["far"]``, see :mod:`avanomaly.scoring.basis`):
+    for each speaker, the fusion of ``terms`` and the threshold at ``target_fpr`` are fit on the OTHER speakers'
+    clips, and the speaker's own clips count as false alarms when they score above it. ``speakers`` None: each
+    clip is its own speaker (leave-one-clip-out). ``domains``: a label per clip, for the per-domain rates.
+    None when fewer than two speakers (nothing to hold out)."""
+    from avanomaly.scoring.basis import FAR_CONFIDENCE, rate
+    from avanomaly.scoring.fusion import DEFAULT_TERMS, clip_score
+
+    rows = list(term_rows)
+    n = len(rows)
+    terms = list(terms or DEFAULT_TERMS)
+    method = "leave-speaker-out" if speakers is not None else "leave-one-clip-out"
+    groups = list(speakers) if speakers is not None else list(range(n))
+    if len(groups) != n or (domains is not None and len(domains) != n):
+        raise ConfigError(f"need one speaker and one domain per clip ({n} clips)")
+    if len(set(groups)) < 2:
+        return None
+    above = np.zeros(n, dtype=bool)
+    for g in dict.fromkeys(groups):
+        held = [i for i in range(n) if groups[i] == g]
+        rest = [rows[i] for i in range(n) if groups[i] != g]
+        fusion, rest_scores = _fit_scores(rest, rest, terms)
+        held_scores = [clip_score(fusion, rows[i]) for i in held]
+        thr = _threshold(np.sort(np.asarray(rest_scores, dtype=np.float64)), target_fpr)
+        above[held] = np.asarray(held_scores) > thr
+    per_domain = {}
+    if domains is not None:
+        for d in sorted(set(domains)):
+            idx = [i for i in range(n) if domains[i] == d]
+            per_domain[d] = rate(int(above[idx].sum()), len(idx))
+    return {"method": method, "confidence": FAR_CONFIDENCE, "ci_method": "clopper-pearson",
+            "overall": rate(int(above.sum()), n), "per_domain": per_domain}
+
+
+def calibration_basis(term_rows, speakers=None, domains=None, facts=None, target_fpr: float = DEFAULT_TARGET_FPR,
+                      terms=None, note: str = "") -> dict:
+    """``Calibration.basis`` of a calibration on these real clips: counts, the out-of-speaker false-alarm rate
+    (:func:`leave_speaker_out`) and the pool's recording facts (``facts``: a dict per clip, scoring/domain.py).
+    A speaker or domain that is missing ('' or None) for some clip makes that column unknown (None)."""
+    from avanomaly.scoring.domain import pool_ranges
+
+    rows = list(term_rows)
+    speakers = _labels(speakers, len(rows))
+    domains = _labels(domains, len(rows))
+    basis = {"n_clips": len(rows), "n_speakers": None if speakers is None else len(set(speakers)),
+             "domains": None if domains is None else {d: domains.count(d) for d in sorted(set(domains))},
+             "far": leave_speaker_out(rows, speakers, domains, target_fpr, terms)}
+    pool = pool_ranges(facts) if facts is not None else {}
+    if pool:
+        basis["pool"] = pool
+    if note:
+        basis["note"] = note
+    return basis
+
+
+def _labels(values, n: int):
+    """A list of ``n`` non-empty string labels, or None when not given or any is missing."""
+    if values is None:
+        return None
+    out = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip() for v in values]
+    if len(out) != n:
+        raise ConfigError(f"need one label per clip ({n}), got {len(out)}")
+    return None if any(not v for v in out) else out
+
+
 def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=None, aggregation: dict | None = None,
-                    notes: str = "") -> Calibration:
+                    notes: str = "", speakers=None, domains=None, facts=None) -> Calibration:
     """Fit the score fusion (``terms``, default ``fusion.DEFAULT_TERMS``; ``("nll",)`` = the AR NLL alone) on the
-    ``score_terms`` dicts of REAL clips scored by a Detector, then the threshold on the fused scores."""
-    from avanomaly.scoring.fusion import DEFAULT_TERMS, NLL_DEFINITION, ScoreFusion, clip_score
+    ``score_terms`` dicts of REAL clips scored by a Detector, then the threshold on the fused scores, and record
+    what it rests on (``basis``, :func:`calibration_basis`: ``speakers`` / ``domains`` one label per clip or None,
+    ``facts`` the clips' recording facts or None)."""
+    from avanomaly.scoring.fusion import DEFAULT_TERMS, NLL_DEFINITION
 
     term_rows = list(term_rows)
     terms = list(terms or DEFAULT_TERMS)
-    fusion = None if terms == ["nll"] else ScoreFusion.fit(term_rows, terms)
+    fusion, scores = _fit_scores(term_rows, term_rows, terms)
     definition = NLL_DEFINITION if fusion is None else fusion.describe()
-    scores = [clip_score(fusion, r) for r in term_rows]
     cal = calibrate(scores, target_fpr, aggregation=aggregation, notes=notes)
     cal.fusion = {} if fusion is None else fusion.to_dict()
     cal.score_definition = definition
+    cal.basis = calibration_basis(term_rows, speakers, domains, facts, target_fpr, terms)
+    spk = cal.basis["n_speakers"]
+    if spk is not None and spk < MIN_RECOMMENDED_SPEAKERS:
+        extra = f"only {spk} speakers (< {MIN_RECOMMENDED_SPEAKERS}): the threshold says little about other people"
+        cal.notes = f"{cal.notes}; {extra}" if cal.notes else extra
     return cal
 
 
@@ -189,13 +284,3 @@ def load_calibration_json(path) -> Calibration:
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise CheckpointError(f"{path}: cannot read calibration ({shorten(exc)})") from None
     return Calibration.from_dict(data, source=str(path))
-
-
-def write_calibration(model_path, calibration: Calibration) -> tuple[Path, Path]:
-    """Store ``calibration`` inside the model file (atomic rewrite) and as calibration.json beside it."""
-    from avanomaly.scoring.modelfile import resolve_model_path, update_model_file
-
-    model_path = resolve_model_path(model_path)
-    update_model_file(model_path, **{CALIBRATION_KEY: calibration.to_dict()})
-    json_path = save_calibration_json(model_path.parent / CALIBRATION_JSON, calibration)
-    return model_path, json_path

@@ -274,6 +274,10 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
         }, indent=2))
     if table:
         click.echo(render_table(results))
+        if detector.calibration is not None:
+            from avanomaly.scoring.basis import describe
+
+            click.echo(describe(detector.calibration.basis))
         for r in results:
             if r.ok and r.warnings:
                 for wmsg in r.warnings:
@@ -326,6 +330,17 @@ def read_real_paths(manifest, split: str | None, real_only: bool) -> tuple[list[
     Raises UsageFailure when the manifest holds fakes and ``real_only`` is False (calibration must never
     see fakes). Returns (paths, number of fake rows left out).
     """
+    paths, _labels, n_fake = read_real_clips(manifest, split, real_only)
+    return paths, n_fake
+
+
+#: manifest columns recorded with a calibration (one label per clip; a missing column is None)
+LABEL_COLUMNS = ("identity", "domain")
+
+
+def read_real_clips(manifest, split: str | None, real_only: bool) -> tuple[list[str], dict, int]:
+    """``read_real_paths`` plus the clips' labels: -> (paths, {"identity": [...] | None, "domain": [...] | None},
+    number of fake rows left out)."""
     import pandas as pd
 
     from avanomaly.errors import AvanomalyError
@@ -354,18 +369,22 @@ def read_real_paths(manifest, split: str | None, real_only: bool) -> tuple[list[
             f"manifest {manifest} lists {n_fake} non-real clip(s) (label != real); calibration uses REAL clips only. "
             "Pass --real-only to leave them out, or give a manifest of real clips.")
     root = manifest.parent if manifest.is_file() else manifest
-    paths = [str(p if Path(p).is_absolute() else root / p) for p in df.loc[labels == "real", "path"].astype(str)]
+    real = df.loc[labels == "real"]
+    paths = [str(p if Path(p).is_absolute() else root / p) for p in real["path"].astype(str)]
     if not paths:
         raise UsageFailure(f"manifest {manifest} has no real clip{f' in split {split!r}' if split else ''}")
-    return paths, n_fake
+    found = {c: real[c].fillna("").astype(str).tolist() if c in real.columns else None for c in LABEL_COLUMNS}
+    return paths, found, n_fake
 
 
-def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progress: bool = False, terms=None):
+def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progress: bool = False, terms=None,
+                    speakers=None, domains=None):
     """``Detector.calibrate`` with its errors as CLI failures -> (Calibration, failures)."""
     from avanomaly.errors import AvanomalyError
 
     try:
-        return detector.calibrate(paths, target_fpr, terms=terms, notes=notes, progress=progress)
+        return detector.calibrate(paths, target_fpr, terms=terms, notes=notes, progress=progress,
+                                  speakers=speakers, domains=domains)
     except ConfigError:
         raise
     except AvanomalyError as exc:
@@ -390,14 +409,27 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
 @click.option("--threads", type=int, default=None)
 def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms, device,
               threads):
-    """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused)."""
-    from avanomaly.scoring.calibration import write_calibration
-    from avanomaly.scoring.modelfile import pretrained_path, resolve_model_path, shipped_name
+    """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused).
+
+    The manifest's ``identity`` and ``domain`` columns, when present, are recorded with the calibration (speakers,
+    domains, the leave-speaker-out false-alarm rate; docs/scoring.md "What a calibration rests on")."""
+    from avanomaly.scoring.basis import describe
+    from avanomaly.scoring.calibration import MIN_RECOMMENDED_CLIPS, MIN_RECOMMENDED_SPEAKERS
+    from avanomaly.scoring.modelfile import pretrained_path, resolve_model_path, shipped_name, write_calibration
 
     if not 0.0 <= target_fpr < 1.0:
         raise click.BadParameter("must be in [0, 1)", param_hint="--target-fpr")
     _set_threads(threads)
-    paths, n_fake = read_real_paths(data, split, real_only)
+    paths, labels, n_fake = read_real_clips(data, split, real_only)
+    speakers = labels["identity"]
+    if speakers is not None and not all(x.strip() for x in speakers):
+        speakers = None  # an identity missing somewhere: speakers unknown
+    if len(paths) < MIN_RECOMMENDED_CLIPS:
+        click.echo(f"warning: only {len(paths)} real clips (< {MIN_RECOMMENDED_CLIPS}): the threshold is a coarse "
+                   "quantile and its false-alarm rate uncertain; calibrate on more clips of your domain", err=True)
+    if speakers is not None and len(set(speakers)) < MIN_RECOMMENDED_SPEAKERS:
+        click.echo(f"warning: only {len(set(speakers))} speakers (< {MIN_RECOMMENDED_SPEAKERS}): the threshold says "
+                   "little about other people", err=True)
     shipped = shipped_name(model or default_model_path())
     if shipped is not None:
         raise UsageFailure(f"the shipped {shipped!r} model is not re-calibrated in place: copy "
@@ -407,7 +439,8 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     notes = f"manifest {data}" + (f" split {split}" if split else "") + (f"; {n_fake} non-real row(s) left out" if n_fake else "")
     try:
         cal, failed = calibrate_paths(detector, paths, target_fpr, notes=notes, progress=True,
-                                      terms=[t.strip() for t in terms.split(",") if t.strip()] if terms else None)
+                                      terms=[t.strip() for t in terms.split(",") if t.strip()] if terms else None,
+                                      speakers=speakers, domains=labels["domain"])
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--terms") from exc
     model_file = resolve_model_path(model_path)
@@ -415,6 +448,7 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     click.echo(f"threshold {cal.threshold:.6g} at target FPR {cal.target_fpr:g} "
                f"(achieved {cal.achieved_fpr:.3f} on {cal.n} real clips); aggregation {cal.aggregation}")
     click.echo(f"score: {cal.score_definition}")
+    click.echo(describe(cal.basis))
     click.echo(f"wrote {written} and {json_path}")
     if cal.notes:
         click.echo(f"note: {cal.notes}")

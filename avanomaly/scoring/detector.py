@@ -34,7 +34,9 @@ from avanomaly.models.composite import DEFAULT_SYNC_WINDOW, AnomalyModel
 from avanomaly.scoring.abstain import ABSTAIN_VERDICT, MAX_MULTI_FACE_RATE, abstain_reasons
 from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
+from avanomaly.scoring.basis import summary as basis_summary
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
+from avanomaly.scoring.domain import clip_facts, media_facts, out_of_domain
 from avanomaly.scoring.fusion import NLL_DEFINITION, clip_terms
 from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
@@ -192,7 +194,9 @@ class Detector:
         state = StreamState(fps=float(self.preprocess_cfg.fps), meters=self._evidence())
         try:
             items = self._clip_chunks(clip, name, state, max_seconds=max_seconds, should_stop=should_stop)
-            return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop)
+            media = media_facts(clip) if isinstance(clip, (str, Path)) else None  # source height, bits per frame
+            return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop,
+                                      media=media)
         finally:
             for meter in state.meters:
                 meter.close()
@@ -228,7 +232,8 @@ class Detector:
 
         return self._score_chunks(items(), path, name, state, aggregation, threshold)
 
-    def _score_chunks(self, items, path, name, state, aggregation, threshold, should_stop=None) -> ScoreResult:
+    def _score_chunks(self, items, path, name, state, aggregation, threshold, should_stop=None,
+                      media=None) -> ScoreResult:
         agg = self.aggregation if aggregation is None else (
             AggregationConfig(**aggregation) if isinstance(aggregation, dict) else aggregation)
         cfg = self.preprocess_cfg
@@ -320,6 +325,11 @@ class Detector:
                          "may not be the one speaking")
         abstain = abstain_reasons(duration, speech_seconds, face_rate, activity.value(), activity.minimum,
                                   multi_face_rate)
+        facts = clip_facts(state.info, media)  # recording facts vs the calibration pool (scoring/domain.py)
+        basis = self.calibration.basis if self.calibration is not None else {}
+        ood_warnings, ood_reasons = out_of_domain(facts, basis.get("pool"))
+        warns.extend(ood_warnings)
+        abstain += [r for r in ood_reasons if r not in abstain]
         if abstain:
             warns.append(describe_abstain(abstain))
             if verdict is not None:
@@ -335,25 +345,34 @@ class Detector:
             av_offset_frames=int(offset), av_offset_confidence=float(confidence), face_rate=face_rate,
             silent_fraction=silent_fraction, duration=duration, n_frames=n_frames, fps=fps,
             aggregation=dataclasses.asdict(agg), warnings=warns, score_terms=terms,
-            score_definition=definition or NLL_DEFINITION,
+            score_definition=definition or NLL_DEFINITION, input=facts,
+            calibration_basis=None if self.calibration is None else basis_summary(basis),
         )
 
     def calibrate(self, paths: Sequence, target_fpr: float = 0.05, terms=None, notes: str = "",
-                  progress: bool = False):
+                  progress: bool = False, speakers: Sequence | None = None, domains: Sequence | None = None):
         """Calibrate on REAL clips of the target domain: score ``paths``, fit the score fusion of ``terms``
         (default: every term) on them and set the threshold at ``target_fpr``; the detector uses the new calibration
-        from then on. -> (Calibration, failures: ScoreFailure of the clips that could not be scored). Raises
+        from then on. ``speakers`` / ``domains``: a label per path (or None), recorded with the out-of-speaker
+        false-alarm rate and the pool's recording facts in ``Calibration.basis``.
+        -> (Calibration, failures: ScoreFailure of the clips that could not be scored). Raises
         AvanomalyError when no clip could be scored, ConfigError for unknown terms. Store it with
-        ``scoring.calibration.write_calibration(model_file, calibration)``."""
+        ``scoring.modelfile.write_calibration(model_file, calibration)``."""
         from avanomaly.scoring.calibration import calibrate_terms
 
         results = self.score_many(paths, progress=progress, threshold=float("inf"))
-        ok = [r for r in results if r.ok]
+        ok = [i for i, r in enumerate(results) if r.ok]
         failed = [r for r in results if not r.ok]
         if not ok:
             raise AvanomalyError(f"none of the {len(results)} real clip(s) could be scored; nothing to calibrate on")
-        cal = calibrate_terms([r.score_terms for r in ok], target_fpr, terms=terms,
-                              aggregation=dataclasses.asdict(self.aggregation), notes=notes)
+
+        def scored(labels):
+            return None if labels is None else [list(labels)[i] for i in ok]
+
+        cal = calibrate_terms([results[i].score_terms for i in ok], target_fpr, terms=terms,
+                              aggregation=dataclasses.asdict(self.aggregation), notes=notes,
+                              speakers=scored(speakers), domains=scored(domains),
+                              facts=[results[i].input for i in ok])
         self.calibration = cal
         return cal, failed
 

@@ -176,6 +176,18 @@ def update_model_file(path, **fields) -> Path:
     return _write_model_file(path, obj)
 
 
+def write_calibration(model_path, calibration) -> tuple[Path, Path]:
+    """Store ``calibration`` (a ``scoring.calibration.Calibration``) inside the model file (atomic rewrite) and as
+    calibration.json beside it. Here, not in calibration.py: the model file knows the calibration, never the
+    other way round (no import circle, issue 24)."""
+    from avanomaly.scoring.calibration import CALIBRATION_JSON, CALIBRATION_KEY, save_calibration_json
+
+    model_path = resolve_model_path(model_path)
+    update_model_file(model_path, **{CALIBRATION_KEY: calibration.to_dict()})
+    json_path = save_calibration_json(model_path.parent / CALIBRATION_JSON, calibration)
+    return model_path, json_path
+
+
 def _write_model_file(path, obj: dict) -> Path:
     """The one place a model file is written: ``torch.save`` to memory, then an atomic replace."""
     from avanomaly.utils import atomic_write_bytes

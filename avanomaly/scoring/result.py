@@ -12,7 +12,7 @@ SCHEMA_VERSION = 2  # 2: verdict may be "unknown" (abstained), with reasons in "
 RESULT_KEYS = (
     "schema_version", "status", "path", "score", "verdict", "abstain", "threshold", "percentile", "aggregation",
     "score_terms", "score_definition", "av_offset_frames", "av_offset_confidence", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
-    "frame_nll", "frame_times", "warnings",
+    "frame_nll", "frame_times", "warnings", "input", "calibration_basis",
 )
 FAILURE_KEYS = ("schema_version", "status", "path", "reason", "message")
 
@@ -46,6 +46,8 @@ class ScoreResult:
     score_terms: dict = field(default_factory=dict)  # {"nll": aggregated AR NLL, "sync": zero-offset sync deficit}
     score_definition: str = ""
     abstain: list[str] = field(default_factory=list)  # reasons for "unknown" (scoring/abstain.py); [] = verdict given
+    input: dict = field(default_factory=dict)  # recording facts: face_px, frame_height, bits_per_pixel (domain.py)
+    calibration_basis: dict | None = None  # what the threshold rests on (basis.summary); None: uncalibrated/unknown
 
     ok = True
 
@@ -77,6 +79,8 @@ class ScoreResult:
             "frame_nll": [_num(v) for v in self.frame_nll],
             "frame_times": [_num(v) for v in self.frame_times],
             "warnings": list(self.warnings),
+            "input": {k: _num(v) for k, v in self.input.items()},
+            "calibration_basis": None if self.calibration_basis is None else dict(self.calibration_basis),
         }
         assert tuple(d) == RESULT_KEYS
         return d

@@ -18,6 +18,15 @@ DEFAULT_MAX_UPLOAD_MB = 200.0
 DEFAULT_MAX_CONCURRENCY = 1
 DEFAULT_MAX_QUEUE = 8
 DEFAULT_MAX_SECONDS = 600.0
+#: seconds to receive a whole upload (408 beyond; 0 = no limit)
+DEFAULT_BODY_TIMEOUT_S = 300.0
+#: bytes/s an upload must average once DEFAULT_RATE_GRACE_S have passed (408 below; 0 = no minimum)
+DEFAULT_MIN_UPLOAD_RATE = 16 * 1024
+DEFAULT_RATE_GRACE_S = 10.0
+#: uploads being received at the same time, all clients together (503 beyond)
+DEFAULT_MAX_RECEIVING = 8
+#: /score requests in progress per client address (429 beyond; 0 = no cap)
+DEFAULT_MAX_PER_CLIENT = 4
 #: import name -> pip name of what the service needs
 REQUIRED = {"fastapi": "fastapi", "uvicorn": "uvicorn", "python_multipart": "python-multipart"}
 INSTALL_HINT = "install the serve extra: pip install 'avanomaly[serve]'"

@@ -27,13 +27,20 @@ from starlette.requests import ClientDisconnect
 from avanomaly._version import __version__
 from avanomaly.errors import AvanomalyError, EmptyFileError, MediaError, NotMediaError, ScoringCancelled, TooLongError
 from avanomaly.preprocess.frontends import face_model_name
-from avanomaly.serve import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB
+from avanomaly.scoring.basis import summary as basis_summary
+from avanomaly.serve import (DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_PER_CLIENT,
+                             DEFAULT_MAX_QUEUE, DEFAULT_MAX_RECEIVING, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB,
+                             DEFAULT_MIN_UPLOAD_RATE, DEFAULT_RATE_GRACE_S)
+from avanomaly.serve.guards import Guard, OriginHostGuard
+from avanomaly.serve.limits import ClientCounter, ClientGone, ReceiveLimits, receive_body
 from avanomaly.serve.uploads import BYTES_PER_MB, UploadError, UploadReceiver, check_content_length, safe_suffix
 
 log = logging.getLogger(__name__)
 
-#: seconds suggested to a client turned away with 503
+#: seconds suggested to a client turned away with 503 or 429
 RETRY_AFTER_SECONDS = 5
+#: sent with answers given before the request body was read to the end: the rest of it is not drained
+CLOSE = {"Connection": "close"}
 #: temporary folders of uploads are named with this prefix (one folder per request, removed afterwards)
 TMP_PREFIX = "avanomaly-upload-"
 #: server-side name of the uploaded file inside its temporary folder (the client's name is never used)
@@ -122,6 +129,8 @@ def describe_detector(detector) -> dict:
         "fps": getattr(cfg, "fps", None),
         "aggregation": getattr(agg, "method", None),
         "precision": getattr(detector, "precision", None),
+        # what the threshold rests on: clips, speakers, domains, out-of-speaker false-alarm rate (scoring/basis.py)
+        "calibration_basis": basis_summary(getattr(calibration, "basis", None) or {}),
     }
 
 
@@ -137,11 +146,35 @@ class ServeState:
     model_info: dict
     check_media: bool
     hooks: bool  # the detectors take max_seconds / should_stop (accepts_hooks)
-    pending: int = 0  # requests being received, waiting or scoring (changed on the event loop only)
+    receive_limits: ReceiveLimits
+    max_receiving: int
+    clients: ClientCounter
+    # (counters changed on the event loop only)
+    receiving: int = 0  # uploads being received: they hold no scoring place
+    admitted: int = 0  # received uploads waiting for a worker or being scored (at most capacity)
 
     @property
     def capacity(self) -> int:
         return self.max_concurrency + self.max_queue
+
+    @property
+    def pending(self) -> int:
+        """Requests being received, waiting or scored."""
+        return self.receiving + self.admitted
+
+    def refusal(self, client: str) -> JSONResponse | None:
+        """429 / 503 for a request arriving now, else None (then ``clients`` counts it: release it after)."""
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS), **CLOSE}
+        if self.admitted >= self.capacity:
+            return error_response(503, "busy", f"{self.admitted} requests waiting or being scored (limit "
+                                               f"{self.capacity}); retry later", headers=retry)
+        if self.receiving >= self.max_receiving:
+            return error_response(503, "busy", f"{self.receiving} uploads being received (limit "
+                                               f"{self.max_receiving}); retry later", headers=retry)
+        if not self.clients.acquire(client):
+            return error_response(429, "too-many-requests", f"this client already has {self.clients.limit} "
+                                                            "requests in progress; retry later", headers=retry)
+        return None
 
 
 def _score_with_pool(state: ServeState, path: str, should_stop):
@@ -210,17 +243,29 @@ def _scrub(text: str, tmp_path: str, name: str) -> str:
 def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
                max_concurrency: int = DEFAULT_MAX_CONCURRENCY, max_queue: int = DEFAULT_MAX_QUEUE,
                max_seconds: float = DEFAULT_MAX_SECONDS, tmp_dir: str | Path | None = None,
-               model_info: dict | None = None, check_media: bool = True) -> FastAPI:
+               model_info: dict | None = None, check_media: bool = True,
+               body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S, min_upload_rate: float = DEFAULT_MIN_UPLOAD_RATE,
+               rate_grace_s: float = DEFAULT_RATE_GRACE_S, max_receiving: int = DEFAULT_MAX_RECEIVING,
+               max_per_client: int = DEFAULT_MAX_PER_CLIENT, allowed_hosts=None, allow_origins=()) -> FastAPI:
     """Build the service around ``detector`` (or a list of detectors, one per concurrent job).
 
     max_upload_mb: uploads larger than this get 413 (reading stops at the limit).
     max_concurrency: clips scored at the same time (worker threads; the event loop never scores).
-    max_queue: further requests that may wait for a slot; beyond concurrency + queue -> 503 + Retry-After.
+    max_queue: further received uploads that may wait for a worker; beyond concurrency + queue -> 503 +
+        Retry-After (checked on arrival and again once the upload is received).
     max_seconds: videos longer than this get 413: before decoding, from the declared duration and from the
         video packets' timestamps (``scan_duration``, read up to the limit); and while decoding, the moment the
         decoded video passes the limit (the authority, whatever the file claims); 0 = no limit.
     tmp_dir: where uploads are written (default the system temp dir); each request's folder is removed after.
     check_media: probe the upload (magic bytes, streams, codecs) before scoring.
+    body_timeout_s: seconds to receive the whole upload (0 = no limit); min_upload_rate: bytes/s it must average
+        once rate_grace_s have passed (0 = no minimum). Missing either -> 408, the partial upload is deleted.
+    max_receiving: uploads received at the same time (all clients; they hold no scoring place) -> 503 beyond.
+    max_per_client: /score requests in progress per client address (0 = no cap) -> 429 + Retry-After beyond.
+    allowed_hosts: Host names (port ignored) the service answers to, 403 for others (DNS-rebinding defence);
+        None or ``"*"`` in it = any Host. ``avanomaly serve`` sets it when bound to loopback.
+    allow_origins: origins (``https://host[:port]``) besides the service's own whose POSTs are accepted; a POST
+        with any other ``Origin`` gets 403 (no ``Origin``, as from curl: accepted).
     """
     if max_upload_mb <= 0:
         raise ValueError(f"max_upload_mb must be > 0, got {max_upload_mb}")
@@ -230,6 +275,11 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
         raise ValueError(f"max_queue must be >= 0, got {max_queue}")
     if max_seconds < 0:
         raise ValueError(f"max_seconds must be >= 0, got {max_seconds}")
+    if max_receiving < 1:
+        raise ValueError(f"max_receiving must be >= 1, got {max_receiving}")
+    receive_limits = ReceiveLimits(body_timeout_s, min_upload_rate, rate_grace_s)  # ValueError when < 0
+    clients = ClientCounter(max_per_client)
+    guard = Guard(allowed_hosts, allow_origins)
     detectors = list(detector) if isinstance(detector, (list, tuple)) else make_pool(detector, max_concurrency)
     if not detectors or not all(callable(getattr(d, "anomaly_score", None)) for d in detectors):
         raise TypeError("detector must have an anomaly_score(path) method")
@@ -244,7 +294,8 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
                        max_queue=max_queue, max_seconds=float(max_seconds),
                        tmp_dir=None if tmp_dir is None else str(tmp_dir),
                        model_info=model_info if model_info is not None else describe_detector(detectors[0]),
-                       check_media=check_media, hooks=all(accepts_hooks(d) for d in detectors))
+                       check_media=check_media, hooks=all(accepts_hooks(d) for d in detectors),
+                       receive_limits=receive_limits, max_receiving=max_receiving, clients=clients)
     if not state.hooks:
         log.warning("%s.anomaly_score takes no %s: the length limit uses the container's declared duration only "
                     "and abandoned requests are scored to the end", type(detectors[0]).__name__,
@@ -252,6 +303,7 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
 
     app = FastAPI(title="avanomaly", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.serve = state
+    app.add_middleware(OriginHostGuard, guard=guard, respond=lambda *a: error_response(*a, headers=CLOSE))
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     static = {name: (STATIC_DIR / name).read_bytes() for name in STATIC_FILES}
 
@@ -284,28 +336,40 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
         return JSONResponse({
             "status": "ok", "model_loaded": True, "avanomaly_version": __version__, "model": state.model_info,
             "limits": {"max_upload_mb": state.max_bytes / BYTES_PER_MB, "max_concurrency": state.max_concurrency,
-                       "max_queue": state.max_queue, "max_seconds": state.max_seconds or None},
-            "in_progress": state.pending,
+                       "max_queue": state.max_queue, "max_seconds": state.max_seconds or None,
+                       "body_timeout_s": receive_limits.timeout_s or None,
+                       "min_upload_rate": receive_limits.min_rate or None, "rate_grace_s": receive_limits.grace_s,
+                       "max_receiving": state.max_receiving, "max_per_client": clients.limit or None},
+            "in_progress": state.pending, "receiving": state.receiving,
         }, headers=SECURITY_HEADERS)
 
     @app.post("/score")
     async def score(request: Request):
-        if state.pending >= state.capacity:
-            return error_response(503, "busy", f"{state.pending} requests in progress (limit {state.capacity}); "
-                                               "retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        state.pending += 1
+        client = request.client.host if request.client else "unknown"
+        refused = state.refusal(client)
+        if refused is not None:
+            return refused
+        state.receiving += 1
+        stage = "receiving"  # -> "admitted" once the body is in and a scoring place is taken
         workdir: Path | None = None
         tmp_path, name = "", "upload"
         try:
             check_content_length(request.headers.get("content-length"), state.max_bytes)
             workdir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=state.tmp_dir))
             receiver = UploadReceiver(request.headers.get("content-type"), workdir / UPLOAD_STEM, state.max_bytes)
-            try:
-                async for chunk in request.stream():
-                    receiver.feed(chunk)
+            try:  # bounded in time and rate: a stalled client gets 408 and holds no scoring place meanwhile
+                await receive_body(request.receive, receiver.feed, state.receive_limits)
                 received = receiver.finish()
             finally:
                 receiver.close()
+            state.receiving -= 1
+            stage = ""
+            if state.admitted >= state.capacity:  # filled up while this upload was arriving
+                return error_response(503, "busy", f"{state.admitted} requests waiting or being scored (limit "
+                                                   f"{state.capacity}); retry later",
+                                      headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            state.admitted += 1
+            stage = "admitted"
             name = received.filename
             path = received.path.rename(received.path.with_suffix(safe_suffix(name)))
             tmp_path = str(path)
@@ -320,10 +384,12 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
             out["warnings"] = [_scrub(w, tmp_path, name) for w in out.get("warnings", [])]
             return JSONResponse(out, headers=SECURITY_HEADERS)
         except UploadError as exc:
-            return error_response(exc.status, exc.reason, exc.message)
+            if exc.status == 408:
+                log.info("upload from %s refused: %s", client, exc.message)
+            return error_response(exc.status, exc.reason, exc.message, headers=CLOSE)
         except MediaError as exc:
             return error_response(media_error_status(exc), exc.reason, f"{name}: {_scrub(exc.message, tmp_path, name)}")
-        except ClientDisconnect:  # while uploading, waiting for a worker or being scored: the work was dropped
+        except (ClientDisconnect, ClientGone):  # while uploading, waiting or being scored: the work was dropped
             log.info("client disconnected; request for %s abandoned", name)
             return error_response(400, "client-disconnected", "the client disconnected; the request was abandoned")
         except AvanomalyError as exc:
@@ -333,7 +399,11 @@ def create_app(detector, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
             log.exception("unexpected error scoring %s", name)
             return error_response(500, "internal-error", f"{type(exc).__name__}: {_scrub(str(exc), tmp_path, name)}")
         finally:
-            state.pending -= 1
+            if stage == "receiving":
+                state.receiving -= 1
+            elif stage == "admitted":
+                state.admitted -= 1
+            state.clients.release(client)
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
 

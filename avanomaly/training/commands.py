@@ -41,9 +41,12 @@ REAL_ONLY_MESSAGE = (
 @click.option("--deterministic", is_flag=True, default=None, help="torch deterministic algorithms.")
 @click.option("--threads", type=int, default=None, help="torch threads per process (trainer.threads).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--augment", "augment", type=click.IntRange(0), default=None,
+              help="Domain-augmented variants cached per training clip (augment.variants; they stay real; "
+                   "augment.* sets the operations and ranges).")
 @click.argument("overrides", nargs=-1)
 def train(real_only, data, out, cache, config_path, backbone, temporal, resume, seed, drop_fakes, devices,
-          accelerator, num_nodes, strategy, precision, deterministic, threads, no_progress, overrides):
+          accelerator, num_nodes, strategy, precision, deterministic, threads, no_progress, augment, overrides):
     """Train on real clips only: stage 1 (AV sync, self-supervised), stage 2 (AR model of sync features).
 
     OVERRIDES are dotted key=value settings of the TrainConfig, e.g. stage1.max_epochs=3 sync.dim=64.
@@ -77,6 +80,8 @@ def train(real_only, data, out, cache, config_path, backbone, temporal, resume, 
         sets.append(f"sync.temporal={temporal}")
     if seed is not None:
         sets.append(f"trainer.seed={seed}")
+    if augment is not None:
+        sets.append(f"augment.variants={augment}")
     for key, value in (("devices", devices), ("accelerator", accelerator), ("num_nodes", num_nodes),
                        ("strategy", strategy), ("precision", precision), ("threads", threads)):
         if value is not None:

@@ -15,6 +15,7 @@ import yaml
 
 from avanomaly.errors import ConfigError
 from avanomaly.conventions import DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED
+from avanomaly.preprocess.augment import AugmentConfig
 from avanomaly.preprocess.config import PreprocessConfig
 
 #: accepted trainer precisions ("auto": bf16-mixed / 16-mixed on CUDA, 32 on CPU)
@@ -96,6 +97,7 @@ class TrainConfig:
     out: str = ""  # run directory
     data: DataConfig = field(default_factory=DataConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # domain-augmented variants of the train clips
     sync: Any = field(default_factory=_sync_config)  # avanomaly.models.SyncModelConfig
     ar: Any = field(default_factory=_ar_config)  # avanomaly.models.ARModelConfig
     stage1: StageConfig = field(default_factory=StageConfig)
@@ -104,6 +106,7 @@ class TrainConfig:
     calibrate: bool = True  # calibrate the threshold on the val real clips at the end
 
     def validate(self) -> None:
+        self.augment.validate()
         for name in ("stage1", "stage2"):
             st: StageConfig = getattr(self, name)
             for key in ("window", "batch_size", "windows_per_epoch", "max_epochs", "accumulate_grad_batches"):

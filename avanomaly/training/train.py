@@ -128,9 +128,10 @@ def split_rows(df, cfg: TrainConfig, run_dir: Path):
     return train_df, val_df, how
 
 
-def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True, groups=None):
+def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True, groups=None, augment=None):
     """Cached clips for ``paths`` (preprocessing missing entries first; ``groups``: the identity of each path).
-    Returns (refs, failed)."""
+    ``augment`` (an AugmentConfig with ``variants`` > 0): also the augmented variants of every clip that was
+    preprocessed, as refs named ``PATH#augI`` with the clip's group (they stay real). Returns (refs, failed)."""
     from avanomaly.preprocess import preprocess_many
 
     keys: dict[str, str] = {}
@@ -160,6 +161,17 @@ def prepare_clips(paths, cache, pcfg, workers: int = 1, progress: bool = True, g
             continue
         clip = cache.get(keys[p])
         refs.append(ClipRef(name=str(p), clip=clip, n_frames=clip_n_frames(clip), group=group_of.get(p, "")))
+    if augment is not None and augment.variants > 0 and refs:
+        from avanomaly.preprocess.pipeline import variant_name
+
+        clean = [r.name for r in refs]
+        report = preprocess_many(clean, cache, pcfg, workers=workers, progress=progress, augment=augment, clean=False)
+        failed += [tuple(f) for f in report.failed]
+        for p in clean:
+            for i, key in sorted(report.augmented.get(p, {}).items()):
+                clip = cache.get(key)
+                refs.append(ClipRef(name=variant_name(p, i), clip=clip, n_frames=clip_n_frames(clip),
+                                    group=group_of.get(p, "")))
     return refs, failed
 
 
@@ -258,7 +270,8 @@ def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
     is_zero = _global_rank() == 0
     train_refs, f1 = prepare_clips(_resolve_paths(train_df, cfg.data.manifest), cache, cfg.preprocess,
                                    cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero,
-                                   groups=list(train_df["identity"]) if "identity" in train_df else None)
+                                   groups=list(train_df["identity"]) if "identity" in train_df else None,
+                                   augment=cfg.augment)  # only training clips: val / calibration stay as recorded
     val_refs, f2 = prepare_clips(_resolve_paths(val_df, cfg.data.manifest), cache, cfg.preprocess,
                                  cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero)
     failed = f1 + f2
@@ -274,7 +287,8 @@ def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
         "split": how,
         "n_manifest_rows": int(len(df)),
         "n_fake_rows_dropped": int(n_fakes),
-        "n_train_clips": len(train_refs),
+        "n_train_clips": sum("#aug" not in r.name for r in train_refs),
+        "n_augmented_train_clips": sum("#aug" in r.name for r in train_refs),  # augment.* in training_config
         "n_val_clips": len(val_refs),
         "n_preprocess_failures": len(failed),
         "train_identities": sorted(map(str, set(train_df["identity"]))) if "identity" in train_df else [],
@@ -545,24 +559,25 @@ def _run_stage(name, index, module, train_refs, val_refs, st, cfg: TrainConfig, 
 def _calibrate(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | None, str]:
     """Calibrate on the validation REAL clips: each is scored by a ``Detector`` exactly as a file is
     (``Detector.score_features``), then the score fusion and the threshold are fit (``calibrate_terms``)."""
-    from avanomaly.scoring.calibration import calibrate_terms, write_calibration
-    from avanomaly.scoring.modelfile import MODEL_FILENAME
+    from avanomaly.scoring.calibration import calibrate_terms
+    from avanomaly.scoring.modelfile import MODEL_FILENAME, write_calibration
     from avanomaly.scoring.detector import Detector
     from avanomaly.training.export import load_trained_models
 
     sync, ar = load_trained_models(run_dir, cfg)
     detector = Detector(sync, ar, cfg.preprocess, device="cpu", prefetch=False)
-    rows = []
+    rows, speakers = [], []
     for r in val_refs:
         if r.n_frames < 2:
             continue
+        speakers.append(getattr(r, "group", ""))
         meta = getattr(r.clip, "meta", None) or {}
         res = detector.score_features(r.clip.mouths, r.clip.mel, getattr(r.clip, "face_found", None), path=r.name,
                                       threshold=float("inf"), trimmed_seconds=float(meta.get("trimmed_seconds", 0.0)))
         rows.append(res.score_terms)
     if not rows:
         return None, "calibration skipped: no validation clip with >= 2 frames"
-    cal = calibrate_terms(rows, aggregation=dataclasses.asdict(detector.aggregation),
+    cal = calibrate_terms(rows, aggregation=dataclasses.asdict(detector.aggregation), speakers=speakers,
                           notes=f"set at the end of training on {len(rows)} validation real clip(s)")
     write_calibration(run_dir / MODEL_FILENAME, cal)
     return cal.to_dict(), ""

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from avanomaly.errors import CheckpointError, ConfigError
-from avanomaly.scoring.calibration import Calibration, calibrate, load_calibration_json, write_calibration
+from avanomaly.scoring.calibration import Calibration, calibrate, load_calibration_json
+from avanomaly.scoring.modelfile import write_calibration
 
 
 @pytest.mark.parametrize("n", [20, 100, 1000])

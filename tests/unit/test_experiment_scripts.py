@@ -106,3 +106,73 @@ def test_domain_corpus_splits_are_person_disjoint_and_test_sources_whole():
         mod.assign_splits(clips + [clip("a/train9", "t1_elsewhere", person="t1")], test_repos={"b/test"})
     with pytest.raises(DatasetError, match="unknown domain"):
         clip("a/x", "q", "tv")
+
+
+def test_domain_corpus_refuses_the_same_bytes_in_two_splits():
+    """corpus_domains.duplicate_of: a second copy in the same split is dropped, one in another split is an error."""
+    mod = _load("corpus_domains")
+    from avanomaly.errors import DatasetError
+
+    seen = {}
+    assert mod.duplicate_of(seen, "aa", "train", "r/x:a.mp4") is None
+    assert mod.duplicate_of(seen, "bb", "test", "r/y:b.mp4") is None
+    assert mod.duplicate_of(seen, "aa", "train", "r/z:a_copy.mp4") == "r/x:a.mp4"
+    with pytest.raises(DatasetError, match="byte-identical"):
+        mod.duplicate_of(seen, "bb", "val", "r/w:b_copy.mp4")
+
+
+def test_domain_corpus_clip_list_keeps_test_sources_and_benchmark_people_out_of_train():
+    """The recorded clip list itself (no mirrors needed): every source pinned to a commit with a licence, test
+    repositories whole in test, shared real-av repositories and generator-benchmark people never in train/val."""
+    mod = _load("corpus_domains")
+    clips = mod.new_clips()
+    assert len(clips) >= 60
+    for c in clips:
+        assert c.source.repo in mod.REPOS and len(c.source.rev) == 40 and mod.REPOS[c.source.repo][1]
+    gen_people = mod.generator_test_people() | mod.SHARED_PEOPLE
+    kept, dropped = mod.assign_splits(clips, exclude_people=gen_people)
+    assert not dropped  # nothing in the new list needs dropping: benchmark people are only in test repositories
+    for c, split in kept:
+        assert (split == "test") == (c.source.repo in mod.TEST_REPOS)
+        if split != "test":
+            assert c.source.repo not in mod.SHARED_REPOS and c.person not in gen_people
+    test_people = {c.person for c, s in kept if s == "test"}
+    assert len(test_people) >= 20 and len({c.domain for c, s in kept if s == "test"}) >= 4
+
+
+def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
+    mod = _load("domain_false_alarms")
+    lo, hi = mod.clopper_pearson(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(1 - 0.025 ** 0.1, abs=1e-9)
+    lo, hi = mod.clopper_pearson(10, 10)
+    assert hi == 1.0 and lo == pytest.approx(0.025 ** 0.1, abs=1e-9)
+    lo, hi = mod.clopper_pearson(3, 20)
+    assert lo < 3 / 20 < hi and mod.clopper_pearson(17, 20) == pytest.approx((1 - hi, 1 - lo))
+    assert mod.clopper_pearson(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        mod.clopper_pearson(5, 3)
+    # manifest + scores CSV -> per split x domain rows; unknown and failed files are not counted as alarms
+    import pandas as pd
+
+    man = pd.DataFrame({"path": [f"clips/c{i}.mp4" for i in range(6)], "identity": list("aabcdd"),
+                        "split": ["test"] * 4 + ["val", "train"],
+                        "domain": ["web", "web", "news", "news", "lab", "lab"]})
+    man.to_csv(tmp_path / "manifest.csv", index=False)
+    sc = pd.DataFrame({"path": [str(tmp_path / f"clips/c{i}.mp4") for i in range(5)],
+                       "status": ["ok", "ok", "ok", "failed", "ok"],
+                       "verdict": ["fake", "real", "unknown", None, "real"],
+                       "reason": [None, None, None, "no-face", None], "score": [2.0, 0.1, 0.5, None, -1.0]})
+    sc.to_csv(tmp_path / "scores.csv", index=False)
+    t = mod.table(mod.join(tmp_path / "manifest.csv", tmp_path / "scores.csv")).set_index(["split", "domain"])
+    assert t.loc[("test", "all"), ["clips", "judged", "fake", "unknown", "failed"]].tolist() == [4, 2, 1, 1, 1]
+    assert t.loc[("test", "web"), "rate"] == 0.5 and t.loc[("test", "news"), "judged"] == 0
+    assert t.loc[("val", "all"), "fake"] == 0 and ("train", "all") not in t.index
+    assert t.loc[("test", "all"), "people_alarmed"] == 1
+    assert "| test | **all** | 4 | 3 | 2 | 1 | 50.0% [" in mod.markdown(t.reset_index())
+
+
+def test_domain_false_alarms_starter_people_are_its_train_and_calibration_speakers():
+    mod = _load("domain_false_alarms")
+    seen = mod.starter_people()
+    assert {"grid_s1", "obama", "aoc", "theresa_may", "styletalk_feifeili", "mead_m030"} <= seen
+    assert not {"vexpress_tys", "styletalk_reagan"} & seen  # corpus.py's test speakers

@@ -182,3 +182,11 @@ def test_model_registry_imports_none_of_its_clients(first):
     assert proc.returncode == 0, proc.stderr
     models, temporal, visual, built = json.loads(proc.stdout)
     assert {"sync", "ar"} <= set(models) and "transformer" in temporal and visual and built == "ARModel"
+
+
+def test_calibration_does_not_import_the_model_file():
+    """scoring/modelfile.py reads and writes calibrations (``write_calibration``); scoring/calibration.py is the
+    maths and its record, and must not import the model file back (the circle of issue 24)."""
+    path = PACKAGE_DIR / "scoring" / "calibration.py"
+    names = [name for _line, name in _imported(ast.parse(path.read_text()), f"{PACKAGE}.scoring.calibration", False)]
+    assert not [n for n in names if n.startswith(f"{PACKAGE}.scoring.modelfile")], names

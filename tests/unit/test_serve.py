@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from avanomaly import __version__  # noqa: E402
 from avanomaly.errors import NoFaceError  # noqa: E402
 from avanomaly.io.testing import write_test_video  # noqa: E402
-from avanomaly.scoring.result import RESULT_KEYS, ScoreResult  # noqa: E402
+from avanomaly.scoring.result import RESULT_KEYS, SCHEMA_VERSION, ScoreResult  # noqa: E402
 from avanomaly.serve import create_app  # noqa: E402
 from avanomaly.serve.uploads import (MAX_DISPLAY_NAME, MULTIPART_OVERHEAD_BYTES, UploadError,  # noqa: E402
                                      UploadReceiver, display_name, safe_suffix)
@@ -277,7 +277,10 @@ def test_health_reports_model_and_limits(tmp_uploads, tiny_det):
     assert h["status"] == "ok" and h["model_loaded"] is True and h["avanomaly_version"] == __version__
     assert h["model"]["type"] == "Detector" and h["model"]["calibrated"] is False and h["model"]["device"] == "cpu"
     assert h["model"]["front_end"] == "pixels" and h["model"]["model"] is None  # not a shipped model
-    assert h["limits"] == {"max_upload_mb": 12, "max_concurrency": 2, "max_queue": 3, "max_seconds": 600.0}
+    assert h["limits"] == {"max_upload_mb": 12, "max_concurrency": 2, "max_queue": 3, "max_seconds": 600.0,
+                           "body_timeout_s": 300.0, "min_upload_rate": 16384, "rate_grace_s": 10.0,
+                           "max_receiving": 8, "max_per_client": 4}
+    assert h["in_progress"] == 0 and h["receiving"] == 0
 
 
 def test_concurrent_detectors_get_their_own_face_detector(tiny_det):
@@ -322,3 +325,23 @@ def test_create_app_rejects_bad_settings():
         create_app(FakeDetector(), max_concurrency=0)
     with pytest.raises(TypeError):
         create_app(object())
+
+
+def test_docs_service_md_matches_the_service(tmp_uploads):
+    """docs/service.md's examples and options table say what the service returns and takes."""
+    import re
+
+    from avanomaly.serve.commands import serve
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text(encoding="utf-8")
+    assert set(re.findall(r'"schema_version": (\d+)', doc)) == {str(SCHEMA_VERSION)}
+    example = doc.split("### `POST /score`")[1].split("```json")[1].split("```")[0]
+    top_keys = [k for k in RESULT_KEYS if f'"{k}":' in example]
+    assert top_keys == list(RESULT_KEYS)  # every key of the result, in the example
+    health = _client(FakeDetector(), tmp_uploads).get("/health").json()
+    health_doc = doc.split("### `GET /health`")[1].split("```json")[1].split("```")[0]
+    for key in (*health, *health["limits"]):
+        assert f'"{key}":' in health_doc, key
+    for param in serve.params:
+        flag = max(param.opts, key=len)
+        assert f"`{flag}" in doc, flag  # in the options table

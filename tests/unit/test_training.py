@@ -188,6 +188,8 @@ def test_tiny_run_writes_the_run_directory(tmp_path, clips):
     sync, ar = model_from_dict(blob["sync"]), model_from_dict(blob["ar"])
     assert sync.config.dim == 16 and ar.config.in_features == 7  # 2*3+1 offsets
     assert blob["calibration"]["n"] == 2 and np.isfinite(blob["calibration"]["threshold"])
+    basis = blob["calibration"]["basis"]  # synthetic val clips carry no identity: each its own speaker
+    assert basis["n_clips"] == 2 and basis["n_speakers"] is None and basis["far"]["method"] == "leave-one-clip-out"
     assert blob["provenance"]["stage1"]["monitor"] == "val_loss"
     assert res.calibration["threshold"] == blob["calibration"]["threshold"]
     # a second run into the same directory without --resume is refused
