@@ -3,12 +3,15 @@ path-length checks."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import hashlib
 import json
 import os
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -398,3 +401,42 @@ def _watch_parent(ppid: int, poll_seconds: float) -> None:
         elif connection.wait([sentinel], timeout=poll_seconds):
             break
     os._exit(PARENT_GONE_EXIT)
+
+
+_STDERR_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def filtered_stderr(drop):
+    """Hold back what is written to file descriptor 2 (also by native code and its threads) while the block runs,
+    then write it out again without the lines matching ``drop`` (a compiled regular expression). For chatty native
+    libraries (MediaPipe's start-up log lines): everything else, errors included, still reaches stderr, after the
+    block. Re-entrant and serialised across threads (file descriptor 2 is the process's). Where fd 2 cannot be
+    redirected (no such descriptor) the block runs unfiltered."""
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            yield
+            return
+        held = tempfile.TemporaryFile()
+        try:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            finally:
+                try:
+                    sys.stderr.flush()
+                except (OSError, ValueError, AttributeError):
+                    pass
+                os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+            held.seek(0)
+            text = held.read()
+            held.close()
+            kept = b"".join(line for line in text.splitlines(keepends=True)
+                            if not drop.search(line.decode("utf-8", "replace")))
+            while kept:
+                kept = kept[os.write(2, kept):]

@@ -55,6 +55,8 @@ SEEK_MARGIN_S = 1.0
 #: starts on the same sample grid, so ``load_clip(start=s)`` equals the matching slice of the whole clip
 #: (after a seek the resampler's phase may differ by a fraction of a sample)
 AUDIO_SEEK_MIN_S = 60.0
+#: a stored sample aspect ratio (pixel width / pixel height) outside this range is taken as damaged and ignored
+SAR_RANGE = (Fraction(1, 4), Fraction(4, 1))
 #: scaler used when ``max_side`` shrinks frames (area averaging avoids aliasing of fine detail)
 DOWNSCALE_INTERPOLATION = "AREA"
 #: timestamps within this many seconds count as equal (container rounding)
@@ -270,6 +272,7 @@ def probe(path) -> dict:
                     width=ctx.width if ctx is not None else None,
                     height=ctx.height if ctx is not None else None,
                     pix_fmt=getattr(ctx, "pix_fmt", None) if ctx is not None else None,
+                    sample_aspect_ratio=_ratio_text(stream_sample_aspect_ratio(s)),
                     fps=float(s.average_rate) if s.average_rate else None,
                     frames=int(s.frames) or None,
                 )
@@ -478,6 +481,33 @@ def check_length(path, max_seconds: float | None, scan: bool = False) -> None:
 # ----------------------------------------------------------------------------------------- decoding
 
 
+def stream_sample_aspect_ratio(stream) -> Fraction | None:
+    """A video stream's sample aspect ratio (the shape of one stored pixel, width / height): the container's,
+    else the codec's; None when unset (0:1 or absent), i.e. square pixels."""
+    for source in (stream, getattr(stream, "codec_context", None)):
+        try:
+            value = getattr(source, "sample_aspect_ratio", None)
+        except Exception:  # noqa: BLE001 - a stream without codec parameters
+            value = None
+        if value:
+            return Fraction(value)
+    return None
+
+
+def _ratio_text(value: Fraction | None) -> str | None:
+    return None if value is None else f"{value.numerator}:{value.denominator}"
+
+
+def display_size(width: int, height: int, sar: Fraction | None) -> tuple[int, int]:
+    """Stored size + sample aspect ratio -> the displayed size, by stretching the side that is too short (players
+    do the same: a 160x96 picture at 2:1 is shown 320x96), so no stored pixel is lost."""
+    if not sar or sar == 1:
+        return width, height
+    if sar > 1:
+        return max(1, int(round(width * sar))), height
+    return width, max(1, int(round(height / sar)))
+
+
 def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
     if max_side is None or max(width, height) <= max_side:
         return width, height
@@ -615,7 +645,7 @@ class _VideoReader:
     def _to_rgb(self, frame) -> np.ndarray:
         """RGB (H, W, 3) uint8 at the target size, turned upright by the display matrix (phone videos)."""
         if self.size is None:
-            self.size = _target_size(frame.width, frame.height, self.max_side)
+            self.size = _target_size(*self._display_size(frame), self.max_side)
             self.quarter_turns = _quarter_turns(frame)
             if self.quarter_turns:
                 self.warnings.append(
@@ -627,6 +657,18 @@ class _VideoReader:
         if self.quarter_turns:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=self.quarter_turns))  # counter-clockwise turns
         return rgb
+
+    def _display_size(self, frame) -> tuple[int, int]:
+        """The first frame's displayed size (its sample aspect ratio honoured, with a warning saying so)."""
+        sar = stream_sample_aspect_ratio(self.stream)
+        if sar and not SAR_RANGE[0] <= sar <= SAR_RANGE[1]:
+            self.warnings.append(f"implausible sample aspect ratio {_ratio_text(sar)} ignored: pixels taken as square")
+            sar = None
+        size = display_size(frame.width, frame.height, sar)
+        if size != (frame.width, frame.height):
+            self.warnings.append(f"anamorphic video (sample aspect ratio {_ratio_text(sar)}): {frame.width}x"
+                                 f"{frame.height} pictures resized to their display shape {size[0]}x{size[1]}")
+        return size
 
     def frames(self) -> Iterator[np.ndarray]:
         """Output frames, one per ``1 / fps``; stops at ``max_frames`` or the end of the video."""

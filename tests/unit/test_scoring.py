@@ -17,7 +17,7 @@ from avanomaly.models.composite import ARStream, SyncStream
 from avanomaly.scoring.detector import Detector
 from avanomaly.scoring.modelfile import save_model_file
 from avanomaly.scoring.result import FAILURE_KEYS, RESULT_KEYS, SCHEMA_VERSION, ScoreFailure, ScoreResult
-from avanomaly.io.testing import write_test_video
+from avanomaly.io.testing import speech_like, speech_like_fn, write_test_video
 from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector, tiny_models
 
 
@@ -94,7 +94,8 @@ def test_result_shapes_and_schema(det, clip):
 
 
 def test_calibrated_verdict_percentile_and_threshold_override(clip):
-    frames, audio = clip
+    frames, _ = clip
+    audio = speech_like(len(frames) / FPS, seed=1)  # a verdict needs speech (the no-speech rule)
     base = _score(tiny_detector(seed=0), (frames, audio)).score
     cal = calibrate([base - 1.0, base - 0.5, base + 0.5, base + 1.0], target_fpr=0.5,
                     aggregation={"method": "topk_mean", "k": 0.25, "window": 25, "skip_seconds": 0.5})
@@ -133,7 +134,8 @@ def test_abstains_on_silence_stillness_and_too_short_clips(clip):
     from avanomaly.scoring.abstain import ABSTAIN_VERDICT, MIN_VERDICT_SECONDS
 
     d = _calibrated()
-    frames, audio = clip
+    frames, _ = clip
+    audio = speech_like(len(frames) / FPS, seed=1)
     talking = _score(d, (frames, audio))
     assert talking.verdict in ("real", "fake") and talking.abstain == []
     silent = _score(d, (frames, np.zeros_like(audio)))
@@ -551,7 +553,7 @@ def test_detector_calibrate_is_a_library_function(tmp_path):
     from avanomaly.io.testing import moving_mouth_frame_fn
 
     paths = [str(write_test_video(tmp_path / f"r{i}.mp4", n_frames=40 + 10 * i, size=(48, 48),
-                                  frame_fn=moving_mouth_frame_fn)) for i in range(4)]
+                                  frame_fn=moving_mouth_frame_fn, audio_fn=speech_like_fn(seed=i))) for i in range(4)]
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 64)
     det = tiny_detector(seed=0)

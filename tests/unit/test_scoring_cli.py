@@ -26,14 +26,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    from avanomaly.io.testing import moving_mouth_frame_fn, write_test_video
+    from avanomaly.io.testing import moving_mouth_frame_fn, speech_like_fn, write_test_video
 
     root = tmp_path_factory.mktemp("score_cli")
     sync, ar, cfg = tiny_models(seed=0)
     model = save_model_file(root / "run" / "model.pt", sync, ar, cfg,
                             calibration=calibrate(np.linspace(0, 40, 21), target_fpr=0.1))
-    vids = [write_test_video(root / f"v{i}.mp4", n_frames=30 + 10 * i, size=(48, 48), frame_fn=moving_mouth_frame_fn)
-            for i in range(2)]
+    vids = [write_test_video(root / f"v{i}.mp4", n_frames=30 + 10 * i, size=(48, 48), frame_fn=moving_mouth_frame_fn,
+                             audio_fn=speech_like_fn(seed=i)) for i in range(2)]  # speech: verdicts, not "unknown"
     bad = root / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)
     return {"root": root, "model": model, "vids": [str(v) for v in vids], "bad": str(bad)}
@@ -157,11 +157,11 @@ OVER_NAME_MAX = 45
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    from avanomaly.io.testing import moving_mouth_frame_fn, write_test_video
+    from avanomaly.io.testing import moving_mouth_frame_fn, speech_like_fn, write_test_video
 
     root = tmp_path_factory.mktemp("batch")
-    return [str(write_test_video(root / f"b{i}.mp4", n_frames=30 + 5 * i, size=(48, 48), frame_fn=moving_mouth_frame_fn))
-            for i in range(N_BATCH)]
+    return [str(write_test_video(root / f"b{i}.mp4", n_frames=30 + 5 * i, size=(48, 48), frame_fn=moving_mouth_frame_fn,
+                                 audio_fn=speech_like_fn(seed=i))) for i in range(N_BATCH)]
 
 
 def _rows(path):
