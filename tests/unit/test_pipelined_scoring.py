@@ -89,8 +89,21 @@ def _same(a, b):
     assert a.warnings == b.warnings
 
 
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _only_this_tests_workers():
+    """Mesh workers of Detectors that other tests left open (a cached starter detector, say) are not this test's:
+    each test asserts on the worker processes it started itself."""
+    _BEFORE.clear()
+    _BEFORE.update(p.pid for p in multiprocessing.active_children() if p.name.startswith("avanomaly-mesh"))
+    yield
+
+
 def _mesh_processes():
-    return [p for p in multiprocessing.active_children() if p.name.startswith("avanomaly-mesh")]
+    return [p for p in multiprocessing.active_children()
+            if p.name.startswith("avanomaly-mesh") and p.pid not in _BEFORE]
 
 
 def _pipeline_threads():
