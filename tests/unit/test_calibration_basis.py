@@ -158,3 +158,19 @@ def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
     assert b["n_clips"] == 7 and b["n_speakers"] == 4 and b["domains"] is None
     assert b["far"]["method"] == "leave-speaker-out" and b["far"]["overall"]["n"] == 7
     assert set(b["pool"]) == {"face_px", "frame_height", "bits_per_pixel"}
+
+
+def test_cap_per_speaker_keeps_at_most_n_spread_over_each_speakers_clips():
+    from avanomaly.errors import ConfigError
+    from avanomaly.scoring.calibration import cap_per_speaker
+
+    speakers = ["a"] * 9 + ["b", "c", "b"] + ["a"]  # a: 10 clips (indices 0-8 and 12), b: 2, c: 1
+    keep = cap_per_speaker(speakers, 3)
+    assert keep == sorted(keep) and [speakers[i] for i in keep].count("a") == 3
+    assert [i for i in keep if speakers[i] == "a"] == [0, 4, 12]  # first, middle (4.5 rounded to even), last of a's clips
+    assert [i for i in keep if speakers[i] != "a"] == [9, 10, 11]  # speakers under the cap keep every clip
+    assert cap_per_speaker(speakers, 100) == list(range(len(speakers)))
+    with pytest.raises(ConfigError, match=">= 1"):
+        cap_per_speaker(speakers, 0)
+    with pytest.raises(ConfigError, match="speaker label"):
+        cap_per_speaker(["a", "", "b"], 2)
