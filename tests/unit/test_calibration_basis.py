@@ -148,15 +148,17 @@ def test_clopper_pearson_edges():
 
 
 def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
-    """The starter's calibration loads with its basis (recorded by experiments/starter_model.py --recalibrate
-    --basis-only on its own 7 calibration clips: threshold and reference scores unchanged)."""
+    """The starter's calibration loads with its basis (``avanomaly calibrate`` on the domain corpus's val split,
+    the 271 clips of 15 people the starter never saw: docs/results.md "Domain corpus: the starter re-calibrated
+    on val")."""
     from avanomaly.scoring.modelfile import pretrained_path, read_model_file
 
     cal = Calibration.from_dict(read_model_file(pretrained_path("starter"))["calibration"])
-    assert cal.n == 7 and cal.threshold == pytest.approx(1.0068497750541592, abs=1e-12)
+    assert cal.n == 271 and cal.threshold == pytest.approx(1.513330091678312, abs=1e-12)
     b = cal.basis
-    assert b["n_clips"] == 7 and b["n_speakers"] == 4 and b["domains"] is None
-    assert b["far"]["method"] == "leave-speaker-out" and b["far"]["overall"]["n"] == 7
+    assert b["n_clips"] == 271 and b["n_speakers"] == 15
+    assert b["domains"] == {"interview": 264, "lab": 4, "noisy": 1, "web": 2}
+    assert b["far"]["method"] == "leave-speaker-out" and (b["far"]["overall"]["k"], b["far"]["overall"]["n"]) == (18, 271)
     assert set(b["pool"]) == {"face_px", "frame_height", "bits_per_pixel"}
 
 
