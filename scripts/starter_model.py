@@ -13,6 +13,8 @@
 ``--recalibrate MANIFEST`` only re-calibrates the shipped starter.pt in place (default score terms, e.g. after a
 new term): on the clips of MANIFEST whose identity is one of the model's own calibration speakers
 (``provenance.val_identities``, never trained on), and nothing else; prints the old and new reference scores.
+It refuses a starter.pt calibrated on another pool (since issue 22 the shipped one is: the domain corpus's val
+split, by ``avanomaly calibrate``; avanomaly/pretrained/README.md).
 It records what the calibration rests on (``Calibration.basis``: clips, speakers from the ``identity`` column,
 domains from a ``domain`` column when there is one, the leave-speaker-out false-alarm rate, the clips' recording
 facts). ``--basis-only`` keeps the stored threshold, fusion and reference scores exactly and only adds the basis;
@@ -57,6 +59,11 @@ def recalibrate(manifest: Path, threads: int, basis_only: bool = False) -> int:
 
     torch.set_num_threads(threads)
     obj = read_model_file(PRETRAINED)
+    stored = obj.get("calibration") or {}
+    if stored.get("n") != obj["provenance"]["n_val_clips"]:
+        sys.exit(f"{PRETRAINED} is calibrated on {stored.get('n')} clips ({stored.get('notes', '')[:200]}), not on "
+                 "its training's calibration speakers: re-calibrate it with `avanomaly calibrate` on a copy "
+                 "(docs/results.md \"Domain corpus: the starter re-calibrated on val\"); nothing written")
     speakers = set(obj["provenance"]["val_identities"])
     man = pd.read_csv(manifest)
     clips = man[man.identity.isin(speakers) & (man.label == "real")]

@@ -243,6 +243,25 @@ def _labels(values, n: int):
     return None if any(not v for v in out) else out
 
 
+def cap_per_speaker(speakers, max_per_speaker: int) -> list[int]:
+    """Indices of at most ``max_per_speaker`` clips per speaker (``speakers``: one label per clip, in the pool's
+    order), spread evenly over each speaker's clips in that order, so that a few people with many clips do not
+    set the threshold for everyone (``avanomaly calibrate --max-per-speaker``). Sorted; deterministic."""
+    if isinstance(max_per_speaker, bool) or not isinstance(max_per_speaker, (int, np.integer)) or max_per_speaker < 1:
+        raise ConfigError(f"max_per_speaker must be an integer >= 1, got {max_per_speaker!r}")
+    speakers = list(speakers)
+    labels = _labels(speakers, len(speakers))
+    if labels is None:
+        raise ConfigError("capping clips per speaker needs a speaker label for every clip")
+    keep: list[int] = []
+    for g in dict.fromkeys(labels):
+        idx = [i for i, s in enumerate(labels) if s == g]
+        if len(idx) > max_per_speaker:
+            idx = [idx[j] for j in np.round(np.linspace(0, len(idx) - 1, max_per_speaker)).astype(int)]
+        keep += idx
+    return sorted(keep)
+
+
 def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=None, aggregation: dict | None = None,
                     notes: str = "", speakers=None, domains=None, facts=None) -> Calibration:
     """Fit the score fusion (``terms``, default ``fusion.DEFAULT_TERMS``; ``("nll",)`` = the AR NLL alone) on the

@@ -20,6 +20,7 @@ from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import MAX_MESSAGE_CHARS, ConfigError, failure_line, shorten
 from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
+from avanomaly.scoring.fusion import DEFAULT_TERMS, TERMS
 from avanomaly.scoring.output import CSV_COLUMNS, csv_record, csv_row, render_table, result_name
 from avanomaly.scoring.result import SCHEMA_VERSION
 
@@ -349,18 +350,21 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
 @click.option("--window", type=int, default=None)
 @click.option("--skip-seconds", type=float, default=None)
 @click.option("--terms", default=None,
-              help="Real-only evidence terms fused into the clip score, comma-separated subset of nll,sync "
-                   "[both]; 'nll' = the AR NLL alone.")
+              help="Real-only evidence terms fused into the clip score, comma-separated subset of "
+                   f"{','.join(TERMS)} [{','.join(DEFAULT_TERMS)}]; 'nll' = the AR NLL alone.")
+@click.option("--max-per-speaker", type=click.IntRange(min=1), default=None,
+              help="Use at most N clips per speaker (the manifest's identity column), spread over each "
+                   "speaker's rows, so a few people with many clips do not set the threshold. [all clips]")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=None)
-def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms, device,
-              threads):
+def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms,
+              max_per_speaker, device, threads):
     """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused).
 
     The manifest's ``identity`` and ``domain`` columns, when present, are recorded with the calibration (speakers,
     domains, the leave-speaker-out false-alarm rate; docs/scoring.md "What a calibration rests on")."""
     from avanomaly.scoring.basis import describe
-    from avanomaly.scoring.calibration import MIN_RECOMMENDED_CLIPS, MIN_RECOMMENDED_SPEAKERS
+    from avanomaly.scoring.calibration import MIN_RECOMMENDED_CLIPS, MIN_RECOMMENDED_SPEAKERS, cap_per_speaker
     from avanomaly.scoring.modelfile import pretrained_path, resolve_model_path, shipped_name, write_calibration
 
     if not 0.0 <= target_fpr < 1.0:
@@ -370,6 +374,15 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     speakers = labels["identity"]
     if speakers is not None and not all(x.strip() for x in speakers):
         speakers = None  # an identity missing somewhere: speakers unknown
+    n_listed = len(paths)
+    if max_per_speaker is not None:
+        if speakers is None:
+            raise UsageFailure(f"--max-per-speaker needs an 'identity' for every clip; manifest {shorten(data)} "
+                               "has none for some (or no such column)")
+        keep = cap_per_speaker(speakers, max_per_speaker)
+        paths = [paths[i] for i in keep]
+        labels = {c: None if v is None else [v[i] for i in keep] for c, v in labels.items()}
+        speakers = labels["identity"]
     if len(paths) < MIN_RECOMMENDED_CLIPS:
         click.echo(f"warning: only {len(paths)} real clips (< {MIN_RECOMMENDED_CLIPS}): the threshold is a coarse "
                    "quantile and its false-alarm rate uncertain; calibrate on more clips of your domain", err=True)
@@ -383,6 +396,8 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     detector, model_path = _load_detector(model, device)
     detector.aggregation = _aggregation(aggregation, topk, window, skip_seconds, detector.aggregation)
     notes = f"manifest {data}" + (f" split {split}" if split else "") + (f"; {n_fake} non-real row(s) left out" if n_fake else "")
+    if max_per_speaker is not None:
+        notes += f"; at most {max_per_speaker} clips per speaker: {len(paths)} of {n_listed} real clips"
     try:
         cal, failed = calibrate_paths(detector, paths, target_fpr, notes=notes, progress=True,
                                       terms=[t.strip() for t in terms.split(",") if t.strip()] if terms else None,

@@ -32,7 +32,7 @@ from pathlib import Path
 
 #: the facts of a clip compared with the calibration pool, in order
 FACTS = ("face_px", "frame_height", "bits_per_pixel")
-#: warn below this fraction of the calibration pool's minimum (the starter's pool: 7 clips whose smallest face is
+#: warn below this fraction of the calibration pool's minimum (the starter's first pool: 7 clips whose smallest face is
 #: 49.8 px, lowest frame 256 px, fewest bits 0.034 per pixel; the ten shared real clips reach down to 0.64, 0.63
 #: and 0.94 of those: docs/scoring.md "Out of domain")
 POOL_FRACTION = 0.5

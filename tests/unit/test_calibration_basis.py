@@ -148,13 +148,31 @@ def test_clopper_pearson_edges():
 
 
 def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
-    """The starter's calibration loads with its basis (recorded by scripts/starter_model.py --recalibrate
-    --basis-only on its own 7 calibration clips: threshold and reference scores unchanged)."""
+    """The starter's calibration loads with its basis (``avanomaly calibrate`` on the domain corpus's val split,
+    the 271 clips of 15 people the starter never saw: docs/results.md "Domain corpus: the starter re-calibrated
+    on val")."""
     from avanomaly.scoring.modelfile import pretrained_path, read_model_file
 
     cal = Calibration.from_dict(read_model_file(pretrained_path("starter"))["calibration"])
-    assert cal.n == 7 and cal.threshold == pytest.approx(1.0068497750541592, abs=1e-12)
+    assert cal.n == 271 and cal.threshold == pytest.approx(1.513330091678312, abs=1e-12)
     b = cal.basis
-    assert b["n_clips"] == 7 and b["n_speakers"] == 4 and b["domains"] is None
-    assert b["far"]["method"] == "leave-speaker-out" and b["far"]["overall"]["n"] == 7
+    assert b["n_clips"] == 271 and b["n_speakers"] == 15
+    assert b["domains"] == {"interview": 264, "lab": 4, "noisy": 1, "web": 2}
+    assert b["far"]["method"] == "leave-speaker-out" and (b["far"]["overall"]["k"], b["far"]["overall"]["n"]) == (18, 271)
     assert set(b["pool"]) == {"face_px", "frame_height", "bits_per_pixel"}
+
+
+def test_cap_per_speaker_keeps_at_most_n_spread_over_each_speakers_clips():
+    from avanomaly.errors import ConfigError
+    from avanomaly.scoring.calibration import cap_per_speaker
+
+    speakers = ["a"] * 9 + ["b", "c", "b"] + ["a"]  # a: 10 clips (indices 0-8 and 12), b: 2, c: 1
+    keep = cap_per_speaker(speakers, 3)
+    assert keep == sorted(keep) and [speakers[i] for i in keep].count("a") == 3
+    assert [i for i in keep if speakers[i] == "a"] == [0, 4, 12]  # first, middle (4.5 rounded to even), last of a's clips
+    assert [i for i in keep if speakers[i] != "a"] == [9, 10, 11]  # speakers under the cap keep every clip
+    assert cap_per_speaker(speakers, 100) == list(range(len(speakers)))
+    with pytest.raises(ConfigError, match=">= 1"):
+        cap_per_speaker(speakers, 0)
+    with pytest.raises(ConfigError, match="speaker label"):
+        cap_per_speaker(["a", "", "b"], 2)

@@ -176,3 +176,32 @@ def test_domain_false_alarms_starter_people_are_its_train_and_calibration_speake
     seen = mod.starter_people()
     assert {"grid_s1", "obama", "aoc", "theresa_may", "styletalk_feifeili", "mead_m030"} <= seen
     assert not {"vexpress_tys", "styletalk_reagan"} & seen  # corpus.py's test speakers
+
+
+def test_calibration_pool_out_of_speaker_rates_have_the_known_answer(tmp_path):
+    """Held out, a clip is an alarm when it scores above the others' largest pool score (small pools, 5 %):
+    capping speaker a to 2 clips (its first and last: 0 and 3) drops its 25, so d's clips become alarms."""
+    import json
+
+    import pandas as pd
+
+    mod = _load("calibration_pool", "benchmarks")
+    nll = {"a": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 25, 3], "b": [1, 2], "c": [1.5, 2.5], "d": [20, 21]}
+    rows, results = [], []
+    for spk, xs in nll.items():
+        for j, x in enumerate(xs):
+            p = f"clips/{spk}{j}.mp4"
+            rows.append({"path": p, "label": "real", "identity": spk, "split": "val", "domain": "web"})
+            results.append({"path": str(tmp_path / p), "status": "ok",
+                            "score_terms": {"nll": float(x), "sync": -0.1, "offset": 0.0}})
+    rows.append({"path": "clips/t.mp4", "label": "real", "identity": "e", "split": "test", "domain": "web"})
+    results.append({"path": str(tmp_path / "clips/failed.mp4"), "status": "failed"})
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    (tmp_path / "s.json").write_text(json.dumps({"results": results}))
+    df = mod.load(tmp_path / "m.csv", tmp_path / "s.json", "val")
+    assert len(df) == 18 and set(df.identity) == set("abcd")  # the test row is another split
+    full, capped = mod.evaluate(df, 0), mod.evaluate(df, 2)
+    assert (full["far_all"]["k"], full["far_pool"]["k"], full["n_pool"]) == (1, 1, 18)  # a's 25 above d's 21
+    assert full["far_per_person"] == pytest.approx((1 / 12) / 4) and full["people_alarmed"] == 1
+    assert (capped["n_pool"], capped["far_pool"]["k"], capped["far_pool"]["n"]) == (8, 2, 8)  # d's two clips
+    assert capped["far_all"]["k"] == 3 and capped["far_per_person"] == pytest.approx((1 / 12 + 1) / 4)

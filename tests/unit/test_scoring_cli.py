@@ -127,6 +127,37 @@ def test_calibrate_command_real_only(files, tmp_path):
     assert d.calibration.n == 2 and d.threshold == pytest.approx(min(saved["reference_scores"]))
 
 
+
+def test_calibrate_max_per_speaker_caps_the_pool_and_needs_identities(files, tmp_path):
+    model = tmp_path / "model.pt"
+    model.write_bytes(files["model"].read_bytes())
+    manifest = tmp_path / "m.csv"
+    a, b = files["vids"]
+    copies = [tmp_path / f"a{i}.mp4" for i in range(3)]  # 3 clips of id0
+    for c in copies:
+        c.write_bytes(Path(a).read_bytes())
+    rows = [f"{c},real,RealVideo-RealAudio,real,id0,val" for c in copies] + [f"{b},real,RealVideo-RealAudio,real,id1,val"]
+    manifest.write_text("path,label,category,method,identity,split\n" + "\n".join(rows) + "\n")
+    res = run(["calibrate", "--model", str(model), "--data", str(manifest), "--max-per-speaker", "1",
+               "--target-fpr", "0.5"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "calibration.json").read_text())
+    assert saved["n"] == 2 and saved["basis"]["n_speakers"] == 2  # 3 clips of id0 capped to 1, id1's kept
+    assert "at most 1 clips per speaker: 2 of 4" in saved["notes"]
+    manifest.write_text("path,label,category,method,identity,split\n"
+                        f"{a},real,RealVideo-RealAudio,real,,val\n{b},real,RealVideo-RealAudio,real,id1,val\n")
+    res = run(["calibrate", "--model", str(model), "--data", str(manifest), "--max-per-speaker", "1"])
+    assert res.exit_code == EXIT_USAGE and "identity" in res.output
+
+
+def test_calibrate_help_names_the_default_terms():
+    from avanomaly.scoring.fusion import DEFAULT_TERMS
+
+    res = run(["calibrate", "--help"])
+    text = " ".join(res.output.split())
+    assert f"[{','.join(DEFAULT_TERMS)}]" in text and "[both]" not in text
+
+
 def test_precision_bf16_option(files):
     res = run(["score", files["vids"][0], "--model", str(files["model"]), "--json", "--precision", "bf16"])
     assert res.exit_code == 0, res.output
