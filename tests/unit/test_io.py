@@ -475,7 +475,7 @@ def test_a_seek_the_demuxer_refuses_falls_back_to_the_start():
     """`_seek` once named `av` without importing it, so a refused seek raised NameError instead of rewinding."""
     import av
 
-    from avanomaly.io.decode import _seek
+    from avanomaly.io.container import _seek
 
     class Refusing:
         def __init__(self):
