@@ -83,7 +83,7 @@ def lip_track(frames, silent, cfg, variant):
     tracker = LipTracker(cfg, landmarker_factory=lambda: mesh)
     t0 = time.process_time()
     if variant == "split":
-        from avanomaly.scoring.detector import MESH_SEGMENT_FRAMES as seg, MESH_WARMUP_FRAMES as warm
+        from avanomaly.scoring.streams import MESH_SEGMENT_FRAMES as seg, MESH_WARMUP_FRAMES as warm
 
         pts = []
         for s in range(0, len(frames), seg):

@@ -15,7 +15,7 @@ import torch
 
 from avanomaly.conventions import DECODE_CHUNK_FRAMES
 from avanomaly.errors import ClipTooShortError, MediaError
-from avanomaly.io.decode import fold_warnings
+from avanomaly.io.fold import fold_warnings
 from avanomaly.preprocess.augment import AugmentConfig, AugmentSpec, augment_chunks, augmented_key, draw_spec
 from avanomaly.preprocess.cache import FAILURES_FILE, FeatureCache, Features
 from avanomaly.preprocess.config import PreprocessConfig
@@ -192,7 +192,7 @@ def _process_one(task):
     key = None
     name = path if variant is None else variant_name(path, variant)
     try:
-        from avanomaly.io.decode import check_media_path
+        from avanomaly.io.container import check_media_path
 
         check_media_path(path)  # the decoder's own checks, before hashing: each failure has its reason
         sha = file_sha256(path)

@@ -2,11 +2,13 @@
 
 Pipeline (docs/scoring.md):
 
-    iter_clip_chunks (chunk_frames) -> preprocess.stream.stream_features (the extractor preprocess_file uses)
+    iter_clip_chunks (chunk_frames) -> preprocess.stream.stream_features (the extractor preprocess_file uses;
+         scoring/streams.py: sequential or pipelined)
       -> AnomalyModel.scorer (models/composite.py, the one path from frames to NLL): sync features over fixed
          windows with `margin` frames of real context on each side, then per-frame NLL with the AR model's
          bounded context (the same ARStream as ARModel.score_sequence)
-      -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile
+      -> aggregate (skip the first `skip_seconds`) -> score -> threshold / percentile, warnings, abstain reasons
+         (scoring/verdict.py)
 
 Memory is bounded by three decoded chunks (one decoded ahead by the prefetch thread) plus a few per-frame
 numbers (NLL, sync logits (T, O)), so an hour-long file is scored whole, not a prefix.
@@ -31,20 +33,19 @@ import torch
 from avanomaly.conventions import DECODE_CHUNK_FRAMES, MEL_PER_FRAME
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
 from avanomaly.preprocess.evidence import FaceCountEvidence, SpeechEvidence, face_counter
-from avanomaly.preprocess.frontends import FACE_HEIGHT_RANGE, FaceShape, MouthActivity, face_model_name
-from avanomaly.preprocess.speech import INSTALL_HINT as VAD_INSTALL_HINT
+from avanomaly.preprocess.frontends import FaceShape, MouthActivity, face_model_name
 from avanomaly.preprocess.speech import vad_available
-from avanomaly.preprocess.stream import SILENCE_DBFS, StreamState, check_stop, iter_chunks, stream_features
+from avanomaly.preprocess.stream import StreamState, check_stop
 from avanomaly.models.composite import DEFAULT_SYNC_WINDOW, AnomalyModel
-from avanomaly.scoring.abstain import ABSTAIN_VERDICT, MAX_MULTI_FACE_RATE, abstain_reasons
-from avanomaly.scoring.abstain import describe as describe_abstain
 from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
 from avanomaly.scoring.basis import summary as basis_summary
 from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
-from avanomaly.scoring.domain import clip_facts, media_facts, out_of_domain
+from avanomaly.scoring.domain import media_facts
 from avanomaly.scoring.fusion import NLL_DEFINITION, clip_terms
 from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
+from avanomaly.scoring.streams import MESH_SEGMENT_FRAMES, clip_features
+from avanomaly.scoring.verdict import judge_clip
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +53,6 @@ log = logging.getLogger(__name__)
 DEFAULT_CHUNK_FRAMES = DECODE_CHUNK_FRAMES
 #: fewest frames a clip may have (the AR model predicts frame 1 from frame 0)
 MIN_CLIP_FRAMES = 2
-#: warnings: clips shorter than this are scored but flagged
-SHORT_CLIP_SECONDS = 2.0
-#: warnings: face found in fewer than this fraction of frames
-LOW_FACE_RATE = 0.9
-#: warnings: more than this fraction of frames silent
-MOSTLY_SILENT_FRACTION = 0.8
-#: pipelined path: frames per decoded chunk (the face mesh starts on a file's first second, not its first
-#: chunk_frames) and decoded chunks held ahead of the mesh by the prefetch thread
-PIPELINE_DECODE_FRAMES = 25
-PIPELINE_PREFETCH_DEPTH = 4
-#: ``mesh_workers`` >= 2: frames per face-mesh track and warm-up frames of a restarted track (see
-#: preprocess/meshpool.py: scores change a little, docs/scoring.md "Pipelined scoring")
-MESH_SEGMENT_FRAMES = 50
-MESH_WARMUP_FRAMES = 10
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -225,56 +212,8 @@ class Detector:
     # ------------------------------------------------------------------ features
     def _clip_chunks(self, clip, name: str, state: StreamState, max_seconds: float | None = None,
                      should_stop=None) -> Iterator[tuple]:
-        """Decode + extract features of ``clip`` chunk by chunk -> (visual, mel, face_found, silent) runs of frames,
-        through the one streaming extractor ``preprocess_file`` uses (:mod:`avanomaly.preprocess.stream`), so a
-        file scored here gets its cache entry's features. Centre crops stand in when the clip has no face at all;
-        ``face_fallback="error"`` is enforced over the whole clip afterwards. ``should_stop`` is polled before
-        every decoded chunk (ScoringCancelled)."""
-        if self.pipeline:
-            return self._pipelined_chunks(clip, name, state, max_seconds, should_stop)
-        return self._sequential_chunks(clip, name, state, max_seconds, should_stop)
-
-    def _sequential_chunks(self, clip, name, state, max_seconds, should_stop) -> Iterator[tuple]:
-        tracker = None
-        if self.landmarker_factory is not None and self.preprocess_cfg.front_end == "landmarks":
-            from avanomaly.preprocess.landmarks import LipTracker
-
-            tracker = LipTracker(dataclasses.replace(self.preprocess_cfg, face_fallback="center"), source=name,
-                                 landmarker_factory=self.landmarker_factory)
-        chunks = iter_chunks(clip, self.preprocess_cfg, self.chunk_frames, prefetch=self.prefetch,
-                             max_seconds=max_seconds)
-        return stream_features(chunks, self.preprocess_cfg, self.face_detector, name=name, state=state,
-                               face_fallback="center", should_stop=should_stop, tracker=tracker)
-
-    def _pipelined_chunks(self, clip, name, state, max_seconds, should_stop) -> Iterator[tuple]:
-        """``_clip_chunks`` with the face mesh in the worker pool: small decoded chunks feed the mesh at once, the
-        audio is processed in ``chunk_frames`` blocks as on the sequential path. A pool busy with another
-        thread's clip (the service's shallow copies share it): this clip runs in-process."""
-        from avanomaly.preprocess.meshpool import PipelinedLipTracker
-
-        if self._mesh_pool is None:  # closed, used again
-            self._mesh_pool = self._new_mesh_pool()
-        pool = self._mesh_pool
-        if not pool.acquire():
-            yield from self._sequential_chunks(clip, name, state, max_seconds, should_stop)
-            return
-        cfg = dataclasses.replace(self.preprocess_cfg, face_fallback="center")
-        chunks = tracker = None
-        finished = False
-        try:
-            tracker = PipelinedLipTracker(cfg, pool, source=name, segment_frames=self.mesh_segment,
-                                          warmup_frames=MESH_WARMUP_FRAMES)
-            chunks = iter_chunks(clip, self.preprocess_cfg, min(PIPELINE_DECODE_FRAMES, self.chunk_frames),
-                                 prefetch=PIPELINE_PREFETCH_DEPTH if self.prefetch else 0, max_seconds=max_seconds)
-            yield from stream_features(chunks, self.preprocess_cfg, name=name, state=state, face_fallback="center",
-                                       should_stop=should_stop, tracker=tracker, block_frames=self.chunk_frames)
-            finished = True
-        finally:
-            if not finished and tracker is not None:
-                tracker.abort()
-            if chunks is not None:
-                chunks.close()
-            pool.release()
+        """``clip``'s features, run by run, sequential or pipelined (:func:`avanomaly.scoring.streams.clip_features`)."""
+        return clip_features(self, clip, name, state, max_seconds, should_stop)
 
     def anomaly_score(self, clip, aggregation: AggregationConfig | dict | None = None,
                       threshold: float | None = None, max_seconds: float | None = None,
@@ -384,71 +323,23 @@ class Detector:
         else:
             score, definition = terms["nll"], f"{NLL_DEFINITION}; uncalibrated model"
         face_rate = float(face_found.mean())
-        silent_fraction = float(np.concatenate(silent_parts).mean()) if silent_parts else float("nan")
+        silent = np.concatenate(silent_parts) if silent_parts else None
+        silent_fraction = float(silent.mean()) if silent is not None else float("nan")
         duration = n_frames / fps
-
-        if duration < SHORT_CLIP_SECONDS:
-            warns.append(f"short clip ({duration:.2f} s < {SHORT_CLIP_SECONDS} s): the score is less reliable")
-        if skip_dropped:
-            warns.append(f"clip too short to leave out the first {agg.skip_seconds} s: every frame was scored")
-        if face_rate < LOW_FACE_RATE:
-            warns.append(f"low face rate: a face was found in {100 * face_rate:.0f}% of frames "
-                         f"(< {100 * LOW_FACE_RATE:.0f}%); centre crops stand in for the rest")
-        if shape.out_of_range():
-            warns.append(f"face proportions out of range: eyes-to-chin height {shape.value():.2f} inter-ocular units "
-                         f"(real faces {FACE_HEIGHT_RANGE[0]:g}-{FACE_HEIGHT_RANGE[1]:g}): a stretched or squeezed "
-                         "picture? the score is less reliable")
-        if silent_fraction > MOSTLY_SILENT_FRACTION:
-            warns.append(f"mostly silent audio: {100 * silent_fraction:.0f}% of frames below {SILENCE_DBFS:.0f} dBFS")
-
-        if self.precision != "fp32":
-            warns.append(f"scored with {self.precision} sync-model arithmetic: scores differ slightly from the fp32 "
-                         "ones the threshold was calibrated with")
         thr = threshold if threshold is not None else self.threshold
+        judged = judge_clip(score, thr, self.calibration, agg, state, media, duration=duration, face_rate=face_rate,
+                            silent=silent, skip_dropped=skip_dropped, shape=shape, activity=activity,
+                            precision=self.precision)
         if thr is None:
-            verdict = None
-            warns.append("uncalibrated model: no verdict (run `avanomaly calibrate` or pass a threshold)")
             _warnings.warn(f"{name}: model is uncalibrated, no verdict", stacklevel=3)
-        else:
-            verdict = "fake" if score > thr else "real"
-        speech = next((m for m in state.meters if isinstance(m, SpeechEvidence)), None)
-        faces = next((m for m in state.meters if isinstance(m, FaceCountEvidence)), None)
-        if speech is not None:
-            speech_seconds = speech.value()
-        elif silent_parts:  # no voice-activity model here: frames above the silence level count as speech
-            speech_seconds = float((~np.concatenate(silent_parts)).sum()) / fps
-            warns.append(f"speech measured by loudness (frames above {SILENCE_DBFS:.0f} dBFS): music or noise "
-                         f"counts as speech; {VAD_INSTALL_HINT} for the no-speech rule")
-        else:
-            speech_seconds = float("nan")
-        multi_face_rate = faces.value() if faces is not None else float("nan")
-        if 0 < multi_face_rate < MAX_MULTI_FACE_RATE:
-            warns.append(f"two or more faces on {100 * multi_face_rate:.0f}% of the checked frames: the one tracked "
-                         "may not be the one speaking")
-        abstain = abstain_reasons(duration, speech_seconds, face_rate, activity.value(), activity.minimum,
-                                  multi_face_rate)
-        facts = clip_facts(state.info, media)  # recording facts vs the calibration pool (scoring/domain.py)
-        basis = self.calibration.basis if self.calibration is not None else {}
-        ood_warnings, ood_reasons = out_of_domain(facts, basis.get("pool"))
-        warns.extend(ood_warnings)
-        abstain += [r for r in ood_reasons if r not in abstain]
-        if abstain:
-            warns.append(describe_abstain(abstain))
-            if verdict is not None:
-                verdict = ABSTAIN_VERDICT
-        percentile = self.calibration.percentile(score) if self.calibration is not None else None
-        if self.calibration is not None and self.calibration.aggregation and \
-                dict(self.calibration.aggregation) != dataclasses.asdict(agg):
-            warns.append("aggregation differs from the calibrated one: verdict and percentile are not at the "
-                         "calibrated false-positive rate")
         return ScoreResult(
-            path=path, score=score, verdict=verdict, abstain=abstain, threshold=None if thr is None else float(thr),
-            percentile=percentile, frame_nll=nll.tolist(), frame_times=times.tolist(),
-            av_offset_frames=int(offset), av_offset_confidence=float(confidence), face_rate=face_rate,
-            silent_fraction=silent_fraction, duration=duration, n_frames=n_frames, fps=fps,
+            path=path, score=score, verdict=judged.verdict, abstain=judged.abstain,
+            threshold=None if thr is None else float(thr), percentile=judged.percentile, frame_nll=nll.tolist(),
+            frame_times=times.tolist(), av_offset_frames=int(offset), av_offset_confidence=float(confidence),
+            face_rate=face_rate, silent_fraction=silent_fraction, duration=duration, n_frames=n_frames, fps=fps,
             aggregation=dataclasses.asdict(agg), warnings=warns, score_terms=terms,
-            score_definition=definition or NLL_DEFINITION, input=facts,
-            calibration_basis=None if self.calibration is None else basis_summary(basis),
+            score_definition=definition or NLL_DEFINITION, input=judged.facts,
+            calibration_basis=None if self.calibration is None else basis_summary(judged.basis),
         )
 
     def calibrate(self, paths: Sequence, target_fpr: float = 0.05, terms=None, notes: str = "",

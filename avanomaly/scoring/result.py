@@ -52,7 +52,7 @@ class ScoreResult:
     ok = True
 
     def __post_init__(self):
-        from avanomaly.io.decode import fold_warnings
+        from avanomaly.io.fold import fold_warnings
 
         self.warnings = fold_warnings(self.warnings)  # one line per kind, whatever the clip's length
 

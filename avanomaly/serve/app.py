@@ -227,7 +227,8 @@ def _probe(path: str, max_seconds: float) -> dict:
     """``probe`` + (with a length limit) ``check_length``: ``TooLongError`` from the declared duration or the
     video's packets (read up to just past the limit), so a stream that declares no duration (or a wrong one) is
     refused before scoring."""
-    from avanomaly.io.decode import check_length, probe
+    from avanomaly.io.length import check_length
+    from avanomaly.io.probe import probe
 
     info = probe(path)
     check_length(path, max_seconds, scan=True)

@@ -475,7 +475,7 @@ def test_a_seek_the_demuxer_refuses_falls_back_to_the_start():
     """`_seek` once named `av` without importing it, so a refused seek raised NameError instead of rewinding."""
     import av
 
-    from avanomaly.io.decode import _seek
+    from avanomaly.io.container import _seek
 
     class Refusing:
         def __init__(self):
@@ -489,3 +489,20 @@ def test_a_seek_the_demuxer_refuses_falls_back_to_the_start():
     c = Refusing()
     _seek(c, 1.5)
     assert c.calls == [1_500_000, 0]
+
+
+def test_the_decoders_names_stay_importable_from_decode_and_io():
+    """io/decode.py was cut into one module per job (issue 24): users' ``from avanomaly.io.decode import ...`` and
+    ``from avanomaly.io import ...`` lines must keep working, naming the same objects."""
+    import avanomaly.io
+    import avanomaly.io.decode as decode
+
+    before_the_split = ["Clip", "load_clip", "iter_clip_chunks", "probe", "scan_duration", "check_length",
+                        "declared_seconds", "fold_warnings", "check_media_path", "display_size",
+                        "stream_sample_aspect_ratio", "DEFAULT_FPS", "DEFAULT_SAMPLE_RATE", "DEFAULT_CHUNK_FRAMES",
+                        "DECLARED_SLACK_S", "TRUNCATION_TOLERANCE_S", "PARTIAL_HINT", "SAR_RANGE"]
+    missing = [n for n in before_the_split if not hasattr(decode, n)]
+    assert not missing, missing
+    assert set(before_the_split) <= set(decode.__all__)
+    for name in avanomaly.io.__all__:
+        assert getattr(avanomaly.io, name) is getattr(decode, name), name
