@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from avanomaly.io.testing import moving_mouth_frame_fn, write_test_video  # noqa: E402
+from avanomaly.io.testing import moving_mouth_frame_fn, speech_like_fn, write_test_video  # noqa: E402
 from avanomaly.serve import create_app  # noqa: E402
 from avanomaly.serve.testing import background_server  # noqa: E402
 
@@ -83,8 +83,9 @@ def calibrated_detector_and_clip(tmp_path_factory):
 
     torch.set_num_threads(1)
     # a mouth that moves: a still one gets no verdict ("unknown", abstain rule no-mouth-motion)
+    # and audio a voice-activity model hears as speech: without speech the verdict is "unknown" (no-speech)
     clip = write_test_video(tmp_path_factory.mktemp("page") / "interview.mp4", n_frames=N_FRAMES,
-                            frame_fn=moving_mouth_frame_fn)
+                            frame_fn=moving_mouth_frame_fn, audio_fn=speech_like_fn())
     det = tiny_detector(seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
