@@ -2,18 +2,8 @@
 baselines so they register) and the ``avanomaly`` scorer itself; the interface lives in
 :mod:`avanomaly.evaluation.registry` (re-exported here).
 
-A scorer turns clip paths into per-clip result rows (see :data:`SCORE_COLUMNS`); the evaluation only sees
-those rows, so a baseline detector plugs in by registering a factory::
-
-    from avanomaly.evaluation.scorers import Scorer, register_scorer
-
-    @register_scorer("my-baseline")
-    class MyBaseline(Scorer):
-        def __init__(self, model=None, cache=None, workers=1, **kwargs): ...
-        def score_many(self, paths, trim_leading_silence=False) -> pd.DataFrame: ...
-
-Rules for ``score_many``: one row per input path, in input order, never raising for one bad file (a row
-with ``status="failed"`` and ``error`` = "reason: message" instead); higher score = more fake.
+How a scorer is written and registered (``Scorer``, ``register_scorer``, the rules of ``score_many``): see
+:mod:`avanomaly.evaluation.registry`.
 """
 
 from __future__ import annotations

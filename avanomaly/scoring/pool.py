@@ -46,22 +46,13 @@ def load_detector(model, device: str = "cpu", options: dict | None = None):
 def _init_worker(load: Callable, load_args: tuple, threads: int, score_kwargs: dict) -> None:
     import signal
 
-    import torch
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
-    torch.set_num_threads(max(1, int(threads)))
-    try:
-        import cv2
-
-        cv2.setNumThreads(max(1, int(threads)))
-    except ImportError:  # pragma: no cover - OpenCV is a core dependency
-        pass
-    _WORKER.update(detector=load(*load_args), kwargs=dict(score_kwargs))
+    _init_engine_worker(load, load_args, threads, score_kwargs)
 
 
 def _init_engine_worker(load: Callable, load_args: tuple, threads: int, score_kwargs: dict) -> None:
-    """The worker setup on a cluster engine: as ``_init_worker`` but without the signal handler (a Dask worker
-    runs tasks in a thread, and its nanny, not this process's parent, stops it)."""
+    """The worker setup on a cluster engine, and (after its SIGINT handler) ``_init_worker``'s: threads, detector.
+    No signal handler here: a Dask worker runs tasks in a thread, and its nanny, not this process's parent, stops it."""
     import torch
 
     torch.set_num_threads(max(1, int(threads)))
