@@ -1,4 +1,4 @@
-"""What a calibration rests on (scoring/basis.py): the leave-speaker-out false-alarm rate on sets with a known
+"""What a calibration rests on (postprocess/basis.py): the leave-speaker-out false-alarm rate on sets with a known
 answer, the basis's round trip through the model file and calibration.json, strict checking, old files."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import torch
 from scipy.stats import beta
 
 from avanomaly.errors import CheckpointError
-from avanomaly.scoring.basis import clopper_pearson, describe, summary
-from avanomaly.scoring.calibration import (Calibration, calibrate_terms, leave_speaker_out,
+from avanomaly.postprocess.basis import clopper_pearson, describe, summary
+from avanomaly.postprocess.calibration import (Calibration, calibrate_terms, leave_speaker_out,
                                            load_calibration_json)
-from avanomaly.scoring.modelfile import write_calibration
+from avanomaly.postprocess.modelfile import write_calibration
 
 # speakers a, b, c are alike; d scores above all of them. At target FPR 0 the threshold is the largest reference
 # score: fit on everyone, no clip is above it; held out, each of d's clips is above the others' largest (2.5).
@@ -150,7 +150,7 @@ def test_clopper_pearson_edges():
 def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
     """The starter's calibration loads with its basis (recorded by scripts/starter_model.py --recalibrate
     --basis-only on its own 7 calibration clips: threshold and reference scores unchanged)."""
-    from avanomaly.scoring.modelfile import pretrained_path, read_model_file
+    from avanomaly.postprocess.modelfile import pretrained_path, read_model_file
 
     cal = Calibration.from_dict(read_model_file(pretrained_path("starter"))["calibration"])
     assert cal.n == 7 and cal.threshold == pytest.approx(1.0068497750541592, abs=1e-12)

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from avanomaly.cli import cli
 from avanomaly.cli_common import EXIT_SOME_FAILED, EXIT_TERMINATED, EXIT_USAGE
-from avanomaly.scoring.calibration import calibrate
+from avanomaly.postprocess.calibration import calibrate
 from avanomaly.scoring.detector import Detector
-from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.postprocess.modelfile import save_model_file
 from avanomaly.scoring.output import CSV_COLUMNS
 from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.scoring.result import RESULT_KEYS
