@@ -52,7 +52,7 @@ def feature_dim(sync_model) -> int:
 
 
 def checkpoint_dict(model) -> dict:
-    """The record ``avanomaly.models.save_checkpoint`` writes, in memory (models.checkpoint_dict)."""
+    """A network's record in the model file (models.checkpoint_dict)."""
     from avanomaly.models import checkpoint_dict as _cd
 
     return _cd(model)
