@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from avanomaly.cli import cli
-from avanomaly.scoring import domain
+from avanomaly.postprocess import domain
 from avanomaly.postprocess.domain import clip_facts, out_of_domain, pool_ranges
 
 NAN = float("nan")

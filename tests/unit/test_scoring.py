@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from avanomaly.errors import CheckpointError, ClipTooShortError
-from avanomaly.scoring import aggregate as agg_mod
+from avanomaly.postprocess import aggregate as agg_mod
 from avanomaly.postprocess.aggregate import AggregationConfig, aggregate, most_anomalous_span
 from avanomaly.postprocess.calibration import calibrate
 from avanomaly.models.composite import ARStream, SyncStream
