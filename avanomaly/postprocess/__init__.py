@@ -13,3 +13,31 @@ networks' frame scores into a verdict, and the file that carries it.
 Below both training and scoring: it imports only the bottom layer and ``models`` (the model records), never
 preprocessing, training or scoring.
 """
+
+# names are imported lazily (on first use), so that importing one module of the layer does not import torch
+_EXPORTS = {
+    "AggregationConfig": "avanomaly.postprocess.aggregate",
+    "aggregate_curve": "avanomaly.postprocess.aggregate",
+    "frame_terms": "avanomaly.postprocess.terms",
+    "clip_terms": "avanomaly.postprocess.fusion",
+    "ScoreFusion": "avanomaly.postprocess.fusion",
+    "Calibration": "avanomaly.postprocess.calibration",
+    "calibrate": "avanomaly.postprocess.calibration",
+    "calibrate_terms": "avanomaly.postprocess.calibration",
+    "abstain_reasons": "avanomaly.postprocess.abstain",
+    "out_of_domain": "avanomaly.postprocess.domain",
+    "read_model_file": "avanomaly.postprocess.modelfile",
+    "save_model_file": "avanomaly.postprocess.modelfile",
+    "write_calibration": "avanomaly.postprocess.modelfile",
+    "load_data_only": "avanomaly.postprocess.modelfile",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'avanomaly.postprocess' has no attribute {name!r}")
