@@ -5,6 +5,7 @@ Data flow (one sub-package per step):
     preprocess  face track -> mouth crops, log-mel (4 mel frames per video frame), on-disk feature cache
     data        datasets and manifests (FakeAVCeleb index, identity splits, synthetic benchmark)
     models      sync encoders, sync features (B, T, 2K+1), causal autoregressive likelihood model
+    postprocess the model file; frame NLL -> clip score terms, fusion, calibration, abstain and out-of-domain rules
     training    two-stage training (Lightning): stage 1 sync, stage 2 AR on frozen features
     scoring     Detector: per-frame NLL -> clip score, calibrated threshold
     evaluation  metrics, per-category reports, plots

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from avanomaly.scoring.modelfile import MODEL_FILENAME  # noqa: E402
+from avanomaly.postprocess.modelfile import MODEL_FILENAME  # noqa: E402
 
 SMALL = [
     "preprocess.crop_size=32", "sync.crop_size=32", "sync.dim=32", "sync.width=8", "sync.temporal_layers=1",
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     for v, s in trainings:
         secs[(v, s)] = train_variant(args.data, out / "runs" / f"{v}-s{s}", cache, overrides_of[v], s, args.threads)
         print(f"trained {v}-s{s} ({secs[(v, s)]:.0f} s)", flush=True)
-    from avanomaly.scoring.modelfile import load_model_file
+    from avanomaly.scoring.loading import load_model_file
 
     rows = []
     feats = {}

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from avanomaly.scoring.basis import rate
-from avanomaly.scoring.calibration import (_fit_scores, _threshold, calibrate_terms, cap_per_speaker,
+from avanomaly.postprocess.basis import rate
+from avanomaly.postprocess.calibration import (_fit_scores, _threshold, calibrate_terms, cap_per_speaker,
                                            leave_speaker_out)
-from avanomaly.scoring.fusion import DEFAULT_TERMS, clip_score
+from avanomaly.postprocess.fusion import DEFAULT_TERMS, clip_score
 
 
 def load(manifest: Path, scores: Path, split: str | None) -> pd.DataFrame:

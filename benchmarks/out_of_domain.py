@@ -1,4 +1,4 @@
-"""The out-of-domain rule (avanomaly/scoring/domain.py) with the shipped starter model on the shared REAL clips and
+"""The out-of-domain rule (avanomaly/postprocess/domain.py) with the shipped starter model on the shared REAL clips and
 on degraded copies of some of them: the recording facts, the verdict and the out-of-domain warnings per clip.
 
     python benchmarks/out_of_domain.py [--real-av ../shared/data/real-av] [--work /tmp/ood]

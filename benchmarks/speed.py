@@ -85,7 +85,8 @@ def main(argv=None) -> int:
     from avanomaly.scoring.detector import Detector
 
     if args.model:
-        from avanomaly.scoring.modelfile import load_model_file, resolve_model_path
+        from avanomaly.postprocess.modelfile import resolve_model_path
+        from avanomaly.scoring.loading import load_model_file
 
         f = resolve_model_path(args.model)
         sync, ar, pcfg, _cal, _ = load_model_file(f)

@@ -101,7 +101,7 @@ def main() -> None:
     from avanomaly.data import read_manifest
     from avanomaly.preprocess import FeatureCache, preprocess_many
     from avanomaly.scoring import Detector
-    from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
+    from avanomaly.postprocess.aggregate import AggregationConfig, aggregate_curve
     from avanomaly.training import load_config
 
     shifts = [int(s) * sign for s in args.shifts.split(",") if s for sign in (1, -1)]

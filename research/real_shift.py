@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from avanomaly.scoring.modelfile import MODEL_FILENAME  # noqa: E402
+from avanomaly.postprocess.modelfile import MODEL_FILENAME  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_AV = REPO.parent / "shared" / "data" / "real-av"

@@ -21,7 +21,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from avanomaly.scoring.modelfile import MODEL_FILENAME  # noqa: E402
+from avanomaly.postprocess.modelfile import MODEL_FILENAME  # noqa: E402
 
 BASELINES = ("sync-heuristic", "sync-only", "iforest")
 

@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from avanomaly.scoring.modelfile import MODEL_FILENAME
+from avanomaly.postprocess.modelfile import MODEL_FILENAME
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "avanomaly" / "pretrained" / "starter.pt"
@@ -54,8 +54,8 @@ def recalibrate(manifest: Path, threads: int, basis_only: bool = False) -> int:
     import torch
 
     from avanomaly.scoring import Detector
-    from avanomaly.scoring.basis import describe
-    from avanomaly.scoring.modelfile import read_model_file, update_model_file
+    from avanomaly.postprocess.basis import describe
+    from avanomaly.postprocess.modelfile import read_model_file, update_model_file
 
     torch.set_num_threads(threads)
     obj = read_model_file(PRETRAINED)

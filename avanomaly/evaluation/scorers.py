@@ -64,7 +64,7 @@ def _load_detector(model, trim: bool, device: str):
 class AvanomalyScorer(Scorer):
     """The trained detector (``Detector.from_pretrained(model)``), raw or with the leading silence trimmed.
 
-    ``model`` None: the model ``avanomaly score`` uses without --model (``scoring.modelfile.default_model_path``:
+    ``model`` None: the model ``avanomaly score`` uses without --model (``postprocess.modelfile.default_model_path``:
     $AVANOMALY_MODEL, else the shipped starter model).
 
     ``cache``: folder where each clip's result is stored per (model file, file content, pass), so a rerun or
@@ -77,7 +77,7 @@ class AvanomalyScorer(Scorer):
 
     def __init__(self, model=None, cache=None, workers: int = 1, device: str = "cpu", threads: int | None = None,
                  progress: bool = True, engine=None, **_ignored):
-        from avanomaly.scoring.modelfile import default_model_path, resolve_model_path
+        from avanomaly.postprocess.modelfile import default_model_path, resolve_model_path
 
         self.model = str(default_model_path() if model is None else model)
         self.workers = max(1, int(workers))

@@ -6,7 +6,7 @@ A model class is registered with its dataclass config::
     class SyncModel(nn.Module): ...
 
     model = create_model("sync", dim=64)        # unknown keys -> ConfigError naming them
-    model.model_name, model.config               # set by create_model; used by save_checkpoint
+    model.model_name, model.config               # set by create_model; used by checkpoint_dict
 
 This module imports none of the modules that register: ``avanomaly/models/__init__.py`` imports them, and Python
 runs a package's ``__init__`` before any of its modules, so every lookup sees the built-in entries whatever was

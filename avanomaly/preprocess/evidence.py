@@ -1,6 +1,6 @@
 """Evidence measures for the detector's abstain rules, fed the decoded chunks on the way (``StreamState.meters``).
 
-They are measured here (preprocessing computes) and judged in :mod:`avanomaly.scoring.abstain` (scoring decides).
+They are measured here (preprocessing computes) and judged in :mod:`avanomaly.postprocess.abstain` (scoring decides).
 Each has ``push(chunk)`` (an ``avanomaly.io.Clip`` chunk: the frames and audio that are scored, after any
 leading-silence trim), ``value()`` and ``close()``; none changes the features.
 

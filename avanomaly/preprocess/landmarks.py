@@ -162,7 +162,7 @@ def _process(owner, frame_rgb: np.ndarray):
 
 class MediaPipeFaceBoxes:
     """MediaPipe's full-range face detector (BlazeFace, ships in the wheel): ``widths(frame_rgb) -> [face widths
-    in pixels]``, widest first. Counts faces for the ``multiple-faces`` rule (scoring/abstain.py); ~10 ms a frame
+    in pixels]``, widest first. Counts faces for the ``multiple-faces`` rule (postprocess/abstain.py); ~10 ms a frame
     on CPU whatever the frame size (it sees 192x192)."""
 
     def __init__(self, min_detection_confidence: float = 0.5):

@@ -1,6 +1,6 @@
 """How much of a clip's audio is speech: Silero VAD (the ``silero-vad`` wheel ships the model; nothing is downloaded).
 
-The ``no-speech`` abstain rule (:mod:`avanomaly.scoring.abstain`) used to count frames louder than -50 dBFS, so
+The ``no-speech`` abstain rule (:mod:`avanomaly.postprocess.abstain`) used to count frames louder than -50 dBFS, so
 music, applause or traffic counted as speech. Here a voice-activity model decides:
 
 - :func:`speech_seconds` ``(waveform (N,) at 16 kHz) -> seconds of speech`` (silero's ``get_speech_timestamps``

@@ -2,7 +2,7 @@
 
     Detector.from_pretrained(path) ; Detector.anomaly_score(clip) -> ScoreResult ; Detector.score_many(paths)
     calibrate(real_scores, target_fpr) -> Calibration ; write_calibration(model_path, calibration)
-    AggregationConfig (mean, topk_mean, max_window_mean; functions in avanomaly.scoring.aggregate)
+    AggregationConfig (mean, topk_mean, max_window_mean; functions in avanomaly.postprocess.aggregate)
 
 Names are imported lazily so that ``avanomaly score --help`` does not import torch.
 """
@@ -12,10 +12,10 @@ _EXPORTS = {
     "ScoreResult": "avanomaly.scoring.result",
     "ScoreFailure": "avanomaly.scoring.result",
     "SCHEMA_VERSION": "avanomaly.scoring.result",
-    "Calibration": "avanomaly.scoring.calibration",
-    "calibrate": "avanomaly.scoring.calibration",
-    "write_calibration": "avanomaly.scoring.modelfile",
-    "AggregationConfig": "avanomaly.scoring.aggregate",
+    "Calibration": "avanomaly.postprocess.calibration",
+    "calibrate": "avanomaly.postprocess.calibration",
+    "write_calibration": "avanomaly.postprocess.modelfile",
+    "AggregationConfig": "avanomaly.postprocess.aggregate",
 }
 
 __all__ = list(_EXPORTS)

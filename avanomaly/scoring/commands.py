@@ -18,9 +18,9 @@ from avanomaly.cli_common import (EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_TERMI
                                   scan_for_inputs, stderr_is_tty)
 from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import MAX_MESSAGE_CHARS, ConfigError, failure_line, shorten
-from avanomaly.scoring.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
+from avanomaly.postprocess.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
-from avanomaly.scoring.fusion import DEFAULT_TERMS, TERMS
+from avanomaly.postprocess.fusion import DEFAULT_TERMS, TERMS
 from avanomaly.scoring.output import CSV_COLUMNS, csv_record, csv_row, render_table, result_name
 from avanomaly.scoring.result import SCHEMA_VERSION
 
@@ -32,8 +32,8 @@ class _Terminated(KeyboardInterrupt):
 def _raise_terminated(signum, frame):
     raise _Terminated(signal.Signals(signum).name)
 def default_model_path():
-    """scoring.modelfile.default_model_path, imported when called (so ``score --help`` needs no torch)."""
-    from avanomaly.scoring.modelfile import default_model_path as default
+    """postprocess.modelfile.default_model_path, imported when called (so ``score --help`` needs no torch)."""
+    from avanomaly.postprocess.modelfile import default_model_path as default
 
     return default()
 
@@ -65,7 +65,7 @@ def _aggregation(method, topk, window, skip_seconds, detector_default):
     """AggregationConfig from CLI options; unset options keep the model's (calibrated) aggregation."""
     import dataclasses
 
-    from avanomaly.scoring.aggregate import AggregationConfig
+    from avanomaly.postprocess.aggregate import AggregationConfig
 
     base = dataclasses.asdict(detector_default)
     for key, value in (("method", method), ("k", topk), ("window", window), ("skip_seconds", skip_seconds)):
@@ -235,7 +235,7 @@ def score(files, model, as_json, csv_out, overwrite, plot_dir, threshold, aggreg
     if table:
         click.echo(render_table(results))
         if detector.calibration is not None:
-            from avanomaly.scoring.basis import describe
+            from avanomaly.postprocess.basis import describe
 
             click.echo(describe(detector.calibration.basis))
         for r in results:
@@ -363,9 +363,9 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
 
     The manifest's ``identity`` and ``domain`` columns, when present, are recorded with the calibration (speakers,
     domains, the leave-speaker-out false-alarm rate; docs/scoring.md "What a calibration rests on")."""
-    from avanomaly.scoring.basis import describe
-    from avanomaly.scoring.calibration import MIN_RECOMMENDED_CLIPS, MIN_RECOMMENDED_SPEAKERS, cap_per_speaker
-    from avanomaly.scoring.modelfile import pretrained_path, resolve_model_path, shipped_name, write_calibration
+    from avanomaly.postprocess.basis import describe
+    from avanomaly.postprocess.calibration import MIN_RECOMMENDED_CLIPS, MIN_RECOMMENDED_SPEAKERS, cap_per_speaker
+    from avanomaly.postprocess.modelfile import pretrained_path, resolve_model_path, shipped_name, write_calibration
 
     if not 0.0 <= target_fpr < 1.0:
         raise click.BadParameter("must be in [0, 1)", param_hint="--target-fpr")

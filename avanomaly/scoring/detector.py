@@ -37,12 +37,12 @@ from avanomaly.preprocess.frontends import FaceShape, MouthActivity, face_model_
 from avanomaly.preprocess.speech import vad_available
 from avanomaly.preprocess.stream import StreamState, check_stop
 from avanomaly.models.composite import DEFAULT_SYNC_WINDOW, AnomalyModel
-from avanomaly.scoring.aggregate import AggregationConfig, aggregate_curve
-from avanomaly.scoring.basis import summary as basis_summary
-from avanomaly.scoring.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
-from avanomaly.scoring.domain import media_facts
-from avanomaly.scoring.fusion import NLL_DEFINITION, clip_terms
-from avanomaly.scoring.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
+from avanomaly.postprocess.aggregate import AggregationConfig, aggregate_curve
+from avanomaly.postprocess.basis import summary as basis_summary
+from avanomaly.postprocess.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
+from avanomaly.postprocess.domain import media_facts
+from avanomaly.postprocess.fusion import NLL_DEFINITION, clip_terms
+from avanomaly.postprocess.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
 from avanomaly.scoring.streams import MESH_SEGMENT_FRAMES, clip_features
 from avanomaly.scoring.verdict import judge_clip
@@ -96,7 +96,7 @@ class Detector:
         if sync_model is None:
             if ar_model is not None or preprocess_cfg is not None:
                 raise TypeError("pass sync_model, ar_model and preprocess_cfg together, or none (the starter model)")
-            from avanomaly.scoring.modelfile import load_model_file
+            from avanomaly.scoring.loading import load_model_file
 
             model_path = resolve_model_path(DEFAULT_PRETRAINED)
             sync_model, ar_model, preprocess_cfg, stored, _ = load_model_file(model_path)
@@ -184,7 +184,7 @@ class Detector:
     def from_pretrained(cls, path=DEFAULT_PRETRAINED, device: str = "auto", **kwargs) -> "Detector":
         """Load a shipped model by name (``"starter"``, the default), a model file (``model.pt``) or a run
         directory holding one (+ ``calibration.json``)."""
-        from avanomaly.scoring.modelfile import load_model_file
+        from avanomaly.scoring.loading import load_model_file
 
         model_path = resolve_model_path(path)
         if not model_path.exists():
@@ -351,7 +351,7 @@ class Detector:
         -> (Calibration, failures: ScoreFailure of the clips that could not be scored). Raises
         AvanomalyError when no clip could be scored, ConfigError for unknown terms. Store it with
         ``scoring.modelfile.write_calibration(model_file, calibration)``."""
-        from avanomaly.scoring.calibration import calibrate_terms
+        from avanomaly.postprocess.calibration import calibrate_terms
 
         results = self.score_many(paths, progress=progress, threshold=float("inf"))
         ok = [i for i, r in enumerate(results) if r.ok]

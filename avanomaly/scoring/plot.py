@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avanomaly.scoring.aggregate import most_anomalous_span, window_means
+from avanomaly.postprocess.aggregate import most_anomalous_span, window_means
 from avanomaly.scoring.result import ScoreResult
 
 #: frames shown in the strip under the curve

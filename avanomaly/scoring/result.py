@@ -45,7 +45,7 @@ class ScoreResult:
     warnings: list[str] = field(default_factory=list)
     score_terms: dict = field(default_factory=dict)  # {"nll": aggregated AR NLL, "sync": zero-offset sync deficit}
     score_definition: str = ""
-    abstain: list[str] = field(default_factory=list)  # reasons for "unknown" (scoring/abstain.py); [] = verdict given
+    abstain: list[str] = field(default_factory=list)  # reasons for "unknown" (postprocess/abstain.py); [] = verdict given
     input: dict = field(default_factory=dict)  # recording facts: face_px, frame_height, bits_per_pixel (domain.py)
     calibration_basis: dict | None = None  # what the threshold rests on (basis.summary); None: uncalibrated/unknown
 

@@ -1,6 +1,6 @@
 """What a scored clip's result says besides its score: the clip-level warnings (short clip, low face rate, odd face
-proportions, mostly silent audio, ...), the verdict at the threshold, the abstain reasons (scoring/abstain.py and
-the out-of-domain rule of scoring/domain.py) and the percentile among the calibration clips. ``Detector`` scores
+proportions, mostly silent audio, ...), the verdict at the threshold, the abstain reasons (postprocess/abstain.py and
+the out-of-domain rule of postprocess/domain.py) and the percentile among the calibration clips. ``Detector`` scores
 the frames, then asks :func:`judge_clip` (docs/scoring.md)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from avanomaly.preprocess.evidence import FaceCountEvidence, SpeechEvidence
 from avanomaly.preprocess.frontends import FACE_HEIGHT_RANGE
 from avanomaly.preprocess.speech import INSTALL_HINT as VAD_INSTALL_HINT
 from avanomaly.preprocess.stream import SILENCE_DBFS
-from avanomaly.scoring.abstain import ABSTAIN_VERDICT, MAX_MULTI_FACE_RATE, abstain_reasons
-from avanomaly.scoring.abstain import describe as describe_abstain
-from avanomaly.scoring.domain import clip_facts, out_of_domain
+from avanomaly.postprocess.abstain import ABSTAIN_VERDICT, MAX_MULTI_FACE_RATE, abstain_reasons
+from avanomaly.postprocess.abstain import describe as describe_abstain
+from avanomaly.postprocess.domain import clip_facts, out_of_domain
 
 #: warnings: clips shorter than this are scored but flagged
 SHORT_CLIP_SECONDS = 2.0
@@ -85,7 +85,7 @@ def judge_clip(score: float, threshold: float | None, calibration, agg, state, m
                      "may not be the one speaking")
     abstain = abstain_reasons(duration, speech_seconds, face_rate, activity.value(), activity.minimum,
                               multi_face_rate)
-    facts = clip_facts(state.info, media)  # recording facts vs the calibration pool (scoring/domain.py)
+    facts = clip_facts(state.info, media)  # recording facts vs the calibration pool (postprocess/domain.py)
     basis = calibration.basis if calibration is not None else {}
     ood_warnings, ood_reasons = out_of_domain(facts, basis.get("pool"))
     warns.extend(ood_warnings)

@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect
 from avanomaly._version import __version__
 from avanomaly.errors import AvanomalyError, EmptyFileError, MediaError, NotMediaError, ScoringCancelled, TooLongError
 from avanomaly.preprocess.frontends import face_model_name
-from avanomaly.scoring.basis import summary as basis_summary
+from avanomaly.postprocess.basis import summary as basis_summary
 from avanomaly.serve.settings import (DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_PER_CLIENT,
                              DEFAULT_MAX_QUEUE, DEFAULT_MAX_RECEIVING, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB,
                              DEFAULT_MIN_UPLOAD_RATE, DEFAULT_RATE_GRACE_S)
@@ -129,7 +129,7 @@ def describe_detector(detector) -> dict:
         "fps": getattr(cfg, "fps", None),
         "aggregation": getattr(agg, "method", None),
         "precision": getattr(detector, "precision", None),
-        # what the threshold rests on: clips, speakers, domains, out-of-speaker false-alarm rate (scoring/basis.py)
+        # what the threshold rests on: clips, speakers, domains, out-of-speaker false-alarm rate (postprocess/basis.py)
         "calibration_basis": basis_summary(getattr(calibration, "basis", None) or {}),
     }
 

@@ -101,7 +101,7 @@ def serve(model, host, port, max_upload_mb, max_concurrency, max_queue, max_seco
     from avanomaly.errors import AvanomalyError
     from avanomaly.cli_common import UsageFailure
     from avanomaly.scoring.detector import Detector
-    from avanomaly.scoring.modelfile import default_model_path
+    from avanomaly.postprocess.modelfile import default_model_path
     from avanomaly.serve.app import create_app
     from avanomaly.serve.protocol import JSONErrorProtocol
 

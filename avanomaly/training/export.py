@@ -7,7 +7,7 @@
       "sync": <checkpoint dict of the SyncModel>,      # {"model_name", "config", "state_dict", "avanomaly_version"}
       "ar":   <checkpoint dict of the ARModel>,
       "preprocess": asdict(PreprocessConfig),
-      "calibration": Calibration.to_dict() or None,    # filled by scoring.calibration
+      "calibration": Calibration.to_dict() or None,    # filled by postprocess.calibration
       "provenance": {...},                               # data + training provenance (manifest, counts, metrics)
       "training_config": asdict(TrainConfig),
     }
@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from avanomaly.errors import CheckpointError
-from avanomaly.scoring.modelfile import MODEL_FILENAME
+from avanomaly.postprocess.modelfile import MODEL_FILENAME
 
 SYNC_MODEL_NAME = "sync"
 AR_MODEL_NAME = "ar"
@@ -52,7 +52,7 @@ def feature_dim(sync_model) -> int:
 
 
 def checkpoint_dict(model) -> dict:
-    """The record ``avanomaly.models.save_checkpoint`` writes, in memory (models.checkpoint_dict)."""
+    """A network's record in the model file (models.checkpoint_dict)."""
     from avanomaly.models import checkpoint_dict as _cd
 
     return _cd(model)
@@ -66,7 +66,7 @@ def read_stage_checkpoint(ckpt_path) -> dict:
     """A Lightning stage checkpoint (``stage{1,2}/{best,last}.ckpt``) read as data only (nothing in it can run
     code) and checked: a dict with a ``state_dict`` of tensors and integer ``epoch`` / ``global_step``.
     CheckpointError naming the file otherwise (a truncated or crafted file in a run folder)."""
-    from avanomaly.models.checkpoint import load_data_only
+    from avanomaly.postprocess.modelfile import load_data_only
 
     ckpt_path = Path(ckpt_path)
     ckpt = load_data_only(ckpt_path, "stage checkpoint")
@@ -117,8 +117,8 @@ def load_trained_models(run_dir, cfg=None):
 
 def export_model(run_dir, provenance: dict | None = None, calibration: dict | None = None, cfg=None) -> Path:
     """Write ``run_dir/model.pt`` from the best checkpoints of both stages (through the one model-file writer,
-    :func:`avanomaly.scoring.modelfile.save_model_file`); returns its path."""
-    from avanomaly.scoring.modelfile import save_model_file
+    :func:`avanomaly.postprocess.modelfile.save_model_file`); returns its path."""
+    from avanomaly.postprocess.modelfile import save_model_file
     from avanomaly.training.config import config_to_dict, load_config
 
     run_dir = Path(run_dir)

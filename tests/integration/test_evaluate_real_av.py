@@ -13,7 +13,7 @@ def test_evaluate_shared_clips(real_av, tmp_path):
     from click.testing import CliRunner
 
     from avanomaly.cli import cli
-    from avanomaly.scoring.modelfile import save_model_file
+    from avanomaly.postprocess.modelfile import save_model_file
     from avanomaly.scoring.testing import tiny_models
 
     sync, ar, cfg = tiny_models(seed=0)

@@ -27,7 +27,7 @@ TRIM_MAX_DELTA = 0.1
 def tiny_model(tmp_path_factory):
     import dataclasses
 
-    from avanomaly.scoring.modelfile import save_model_file
+    from avanomaly.postprocess.modelfile import save_model_file
     from avanomaly.scoring.testing import tiny_models
 
     sync, ar, cfg = tiny_models(seed=0)
@@ -83,7 +83,7 @@ def test_trimming_half_a_second_keeps_verdicts_on_shared_clips(real_av, tiny_mod
     threshold than that can flip: a verdict that close to the threshold is not decisive either way.
     """
     from avanomaly.io import load_clip
-    from avanomaly.scoring.calibration import calibrate
+    from avanomaly.postprocess.calibration import calibrate
     from avanomaly.scoring.detector import Detector
 
     torch.set_num_threads(1)

@@ -78,7 +78,7 @@ def calibrated_detector_and_clip(tmp_path_factory):
     """Tiny detector calibrated so that the generated clip scores above every reference real clip (-> FAKE)."""
     import torch
 
-    from avanomaly.scoring.calibration import calibrate
+    from avanomaly.postprocess.calibration import calibrate
     from avanomaly.scoring.testing import tiny_detector
 
     torch.set_num_threads(1)

@@ -9,7 +9,7 @@ import pytest
 def tiny_model(tmp_path_factory):
     """A model file of untrained tiny sync + AR models (scoring.testing.tiny_models, seed 0)."""
     pytest.importorskip("torch")
-    from avanomaly.scoring.modelfile import save_model_file
+    from avanomaly.postprocess.modelfile import save_model_file
     from avanomaly.scoring.testing import tiny_models
 
     sync, ar, cfg = tiny_models(seed=0)

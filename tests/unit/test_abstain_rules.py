@@ -14,7 +14,7 @@ import pytest
 
 from avanomaly.io.testing import speech_like, write_test_video
 from avanomaly.preprocess.detectors import Face, FaceDetector
-from avanomaly.scoring.calibration import calibrate
+from avanomaly.postprocess.calibration import calibrate
 from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector, tiny_models
 
 SR = 16000
@@ -167,7 +167,7 @@ def test_face_count_checks_the_same_frames_whatever_the_chunking():
 
 
 def test_face_rate_line_and_the_verdict_from_face_frames_only():
-    from avanomaly.scoring.abstain import MIN_FACE_RATE, abstain_reasons
+    from avanomaly.postprocess.abstain import MIN_FACE_RATE, abstain_reasons
 
     assert MIN_FACE_RATE == 0.8
     assert abstain_reasons(5.0, 5.0, 0.75, 1.0, 0.03) == ["no-face"]

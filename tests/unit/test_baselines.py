@@ -74,7 +74,7 @@ def _cache_clips(tmp_path, cfg, specs) -> list[str]:
 
 @pytest.fixture
 def model_dir(tmp_path):
-    from avanomaly.scoring.modelfile import save_model_file
+    from avanomaly.postprocess.modelfile import save_model_file
     from avanomaly.scoring.testing import tiny_models
 
     sync, ar, cfg = tiny_models(seed=0)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from avanomaly.errors import CheckpointError, ConfigError
-from avanomaly.scoring.calibration import Calibration, calibrate, load_calibration_json
-from avanomaly.scoring.modelfile import write_calibration
+from avanomaly.postprocess.calibration import Calibration, calibrate, load_calibration_json
+from avanomaly.postprocess.modelfile import write_calibration
 
 
 @pytest.mark.parametrize("n", [20, 100, 1000])
@@ -68,7 +68,7 @@ def test_write_into_model_file_and_json(tmp_path):
 
 
 def _offset_calibration():
-    from avanomaly.scoring.calibration import calibrate_terms
+    from avanomaly.postprocess.calibration import calibrate_terms
 
     rows = [{"nll": 3.0 + 0.1 * i, "sync": -0.1 - 0.01 * i, "offset": 0.1 * (i % 3)} for i in range(8)]
     return calibrate_terms(rows, 0.1)

@@ -1,4 +1,4 @@
-"""What a calibration rests on (scoring/basis.py): the leave-speaker-out false-alarm rate on sets with a known
+"""What a calibration rests on (postprocess/basis.py): the leave-speaker-out false-alarm rate on sets with a known
 answer, the basis's round trip through the model file and calibration.json, strict checking, old files."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import torch
 from scipy.stats import beta
 
 from avanomaly.errors import CheckpointError
-from avanomaly.scoring.basis import clopper_pearson, describe, summary
-from avanomaly.scoring.calibration import (Calibration, calibrate_terms, leave_speaker_out,
+from avanomaly.postprocess.basis import clopper_pearson, describe, summary
+from avanomaly.postprocess.calibration import (Calibration, calibrate_terms, leave_speaker_out,
                                            load_calibration_json)
-from avanomaly.scoring.modelfile import write_calibration
+from avanomaly.postprocess.modelfile import write_calibration
 
 # speakers a, b, c are alike; d scores above all of them. At target FPR 0 the threshold is the largest reference
 # score: fit on everyone, no clip is above it; held out, each of d's clips is above the others' largest (2.5).
@@ -151,7 +151,7 @@ def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
     """The starter's calibration loads with its basis (``avanomaly calibrate`` on the domain corpus's val split,
     the 271 clips of 15 people the starter never saw: docs/results.md "Domain corpus: the starter re-calibrated
     on val")."""
-    from avanomaly.scoring.modelfile import pretrained_path, read_model_file
+    from avanomaly.postprocess.modelfile import pretrained_path, read_model_file
 
     cal = Calibration.from_dict(read_model_file(pretrained_path("starter"))["calibration"])
     assert cal.n == 271 and cal.threshold == pytest.approx(1.513330091678312, abs=1e-12)
@@ -164,7 +164,7 @@ def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
 
 def test_cap_per_speaker_keeps_at_most_n_spread_over_each_speakers_clips():
     from avanomaly.errors import ConfigError
-    from avanomaly.scoring.calibration import cap_per_speaker
+    from avanomaly.postprocess.calibration import cap_per_speaker
 
     speakers = ["a"] * 9 + ["b", "c", "b"] + ["a"]  # a: 10 clips (indices 0-8 and 12), b: 2, c: 1
     keep = cap_per_speaker(speakers, 3)

@@ -49,7 +49,7 @@ def test_seed_chooses_the_fakeavceleb_split(tmp_path):
 
 
 def test_scorer_without_a_model_uses_the_score_default(monkeypatch, tiny_model):
-    from avanomaly.scoring.modelfile import ENV_MODEL, pretrained_path
+    from avanomaly.postprocess.modelfile import ENV_MODEL, pretrained_path
 
     monkeypatch.setenv(ENV_MODEL, str(tiny_model))
     assert create_scorer("avanomaly", model=None, progress=False).describe()["model"] == str(tiny_model)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from avanomaly.errors import ConfigError
-from avanomaly.scoring.calibration import Calibration, calibrate_terms
-from avanomaly.scoring.fusion import STD_FLOOR, TERM_STD_FLOORS, TERMS, ScoreFusion, clip_terms, offset_term, sync_term
+from avanomaly.postprocess.calibration import Calibration, calibrate_terms
+from avanomaly.postprocess.fusion import STD_FLOOR, TERM_STD_FLOORS, TERMS, ScoreFusion, clip_terms, offset_term, sync_term
 from avanomaly.io.testing import speech_like
 from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector
 

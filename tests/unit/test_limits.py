@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from avanomaly.cli import cli
 from avanomaly.errors import TooLongError
 from avanomaly.io.testing import moving_mouth_frame_fn, write_test_video
-from avanomaly.scoring.calibration import calibrate
+from avanomaly.postprocess.calibration import calibrate
 from avanomaly.cli_common import EXIT_SOME_FAILED
-from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.postprocess.modelfile import save_model_file
 from avanomaly.scoring.testing import tiny_models
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,4 +1,4 @@
-"""The out-of-domain rule (scoring/domain.py) on synthetic numbers, the facts a scored clip carries, and the
+"""The out-of-domain rule (postprocess/domain.py) on synthetic numbers, the facts a scored clip carries, and the
 `calibrate` command's warnings and basis."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from avanomaly.cli import cli
-from avanomaly.scoring import domain
-from avanomaly.scoring.domain import clip_facts, out_of_domain, pool_ranges
+from avanomaly.postprocess import domain
+from avanomaly.postprocess.domain import clip_facts, out_of_domain, pool_ranges
 
 NAN = float("nan")
 # a pool like the starter's: smallest face 50 px, lowest frame 256 px, fewest 0.034 bits per decoded pixel
@@ -82,7 +82,7 @@ def test_media_facts_of_a_written_file(tmp_path):
 
 def test_scored_clip_carries_facts_and_the_calibration_basis(tmp_path):
     from avanomaly.io.testing import moving_mouth_frame_fn, write_test_video
-    from avanomaly.scoring.calibration import calibrate_terms
+    from avanomaly.postprocess.calibration import calibrate_terms
     from avanomaly.scoring.testing import tiny_detector
 
     rows = [{"nll": 3.0 + 0.1 * i, "sync": -0.1, "offset": 0.0} for i in range(6)]

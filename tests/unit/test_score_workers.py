@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from avanomaly.cli import cli
-from avanomaly.scoring.calibration import calibrate
-from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.postprocess.calibration import calibrate
+from avanomaly.postprocess.modelfile import save_model_file
 from avanomaly.scoring.testing import tiny_models
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from avanomaly.errors import CheckpointError, ClipTooShortError
-from avanomaly.scoring import aggregate as agg_mod
-from avanomaly.scoring.aggregate import AggregationConfig, aggregate, most_anomalous_span
-from avanomaly.scoring.calibration import calibrate
+from avanomaly.postprocess import aggregate as agg_mod
+from avanomaly.postprocess.aggregate import AggregationConfig, aggregate, most_anomalous_span
+from avanomaly.postprocess.calibration import calibrate
 from avanomaly.models.composite import ARStream, SyncStream
 from avanomaly.scoring.detector import Detector
-from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.postprocess.modelfile import save_model_file
 from avanomaly.scoring.result import FAILURE_KEYS, RESULT_KEYS, SCHEMA_VERSION, ScoreFailure, ScoreResult
 from avanomaly.io.testing import speech_like, speech_like_fn, write_test_video
 from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector, tiny_models
@@ -131,7 +131,7 @@ def _calibrated(seed=0):
 def test_abstains_on_silence_stillness_and_too_short_clips(clip):
     """No speech, no moving mouth or under a second of video: verdict "unknown" with the reason, the score is
     still reported; a talking clip gets a real/fake verdict with no reason."""
-    from avanomaly.scoring.abstain import ABSTAIN_VERDICT, MIN_VERDICT_SECONDS
+    from avanomaly.postprocess.abstain import ABSTAIN_VERDICT, MIN_VERDICT_SECONDS
 
     d = _calibrated()
     frames, _ = clip
@@ -155,7 +155,7 @@ def test_abstains_on_silence_stillness_and_too_short_clips(clip):
 def test_abstain_rules_and_mouth_activity():
     from avanomaly.preprocess.frontends import MIN_MOUTH_ACTIVITY, MouthActivity
     from avanomaly.preprocess.landmarks import INNER_OPEN_FEATURE, N_LIP_FEATURES
-    from avanomaly.scoring.abstain import MIN_FACE_RATE, abstain_reasons
+    from avanomaly.postprocess.abstain import MIN_FACE_RATE, abstain_reasons
 
     lo = MIN_MOUTH_ACTIVITY["landmarks"]
     assert abstain_reasons(5.0, 5.0, 1.0, 2 * lo, lo) == []

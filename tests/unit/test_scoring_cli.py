@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from avanomaly.cli import cli
 from avanomaly.cli_common import EXIT_SOME_FAILED, EXIT_TERMINATED, EXIT_USAGE
-from avanomaly.scoring.calibration import calibrate
+from avanomaly.postprocess.calibration import calibrate
 from avanomaly.scoring.detector import Detector
-from avanomaly.scoring.modelfile import save_model_file
+from avanomaly.postprocess.modelfile import save_model_file
 from avanomaly.scoring.output import CSV_COLUMNS
 from avanomaly.scoring.result import SCHEMA_VERSION
 from avanomaly.scoring.result import RESULT_KEYS
@@ -151,7 +151,7 @@ def test_calibrate_max_per_speaker_caps_the_pool_and_needs_identities(files, tmp
 
 
 def test_calibrate_help_names_the_default_terms():
-    from avanomaly.scoring.fusion import DEFAULT_TERMS
+    from avanomaly.postprocess.fusion import DEFAULT_TERMS
 
     res = run(["calibrate", "--help"])
     text = " ".join(res.output.split())

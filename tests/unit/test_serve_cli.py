@@ -24,8 +24,8 @@ from avanomaly.cli import cli  # noqa: E402
 def model_file(tmp_path_factory):
     import torch
 
-    from avanomaly.scoring.calibration import calibrate
-    from avanomaly.scoring.modelfile import save_model_file
+    from avanomaly.postprocess.calibration import calibrate
+    from avanomaly.postprocess.modelfile import save_model_file
     from avanomaly.scoring.testing import tiny_models
 
     torch.set_num_threads(1)

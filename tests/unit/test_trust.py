@@ -17,9 +17,10 @@ from avanomaly.cli import main
 from avanomaly.errors import CheckpointError
 from avanomaly.models import create_model
 from avanomaly.preprocess.config import PreprocessConfig
-from avanomaly.scoring.calibration import Calibration, calibrate
+from avanomaly.postprocess.calibration import Calibration, calibrate
 from avanomaly.scoring.detector import Detector
-from avanomaly.scoring.modelfile import load_model_file, read_model_file, save_model_file, update_model_file
+from avanomaly.postprocess.modelfile import read_model_file, save_model_file, update_model_file
+from avanomaly.scoring.loading import load_model_file
 from avanomaly.scoring.testing import TINY_CROP, tiny_models
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

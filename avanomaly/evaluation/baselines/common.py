@@ -36,7 +36,7 @@ def model_file_of(model) -> Path:
     """A shipped model's name, a model.pt or a run directory holding one -> the model file (CheckpointError when
     missing)."""
     from avanomaly.errors import CheckpointError
-    from avanomaly.scoring.modelfile import MODEL_FILENAME, resolve_model_path
+    from avanomaly.postprocess.modelfile import MODEL_FILENAME, resolve_model_path
 
     p = Path(model)
     f = resolve_model_path(model)
@@ -48,7 +48,7 @@ def model_file_of(model) -> Path:
 
 def load_sync_part(model):
     """-> (SyncModel in eval mode, PreprocessConfig, model file Path) from a model file / run directory."""
-    from avanomaly.scoring.modelfile import load_model_file
+    from avanomaly.scoring.loading import load_model_file
 
     f = model_file_of(model)
     sync, _ar, pcfg, _cal, _raw = load_model_file(f)

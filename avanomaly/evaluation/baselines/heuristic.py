@@ -146,7 +146,7 @@ class SyncHeuristicScorer(CachedFeatureScorer):
         if self._pcfg is None:
             if self.model is not None:
                 from avanomaly.evaluation.baselines.common import model_file_of
-                from avanomaly.scoring.modelfile import read_model_file
+                from avanomaly.postprocess.modelfile import read_model_file
                 from avanomaly.preprocess import PreprocessConfig
                 from avanomaly.utils import dataclass_from_dict
 

@@ -11,9 +11,9 @@ Fakes are never used: the threshold must not be tuned on the attacks it is meant
 reference scores are kept so a new clip can be placed as a percentile of real clips.
 
 The calibration lives inside the model file (key ``"calibration"``) and as ``calibration.json`` beside it
-(written by ``scoring.modelfile.write_calibration``). It records what it rests on (``basis``: clips, speakers,
+(written by ``postprocess.modelfile.write_calibration``). It records what it rests on (``basis``: clips, speakers,
 domains, the out-of-speaker false-alarm rate with its interval, the pool's recording facts;
-:mod:`avanomaly.scoring.basis`), estimated here by :func:`leave_speaker_out`.
+:mod:`avanomaly.postprocess.basis`), estimated here by :func:`leave_speaker_out`.
 """
 
 from __future__ import annotations
@@ -49,17 +49,17 @@ class Calibration:
     notes: str = ""
     fusion: dict = field(default_factory=dict)  # ScoreFusion.to_dict(); {} = the score is the nll term alone
     score_definition: str = ""  # in words, what `score` is for this model
-    basis: dict = field(default_factory=dict)  # what the threshold rests on (scoring/basis.py); {} = not recorded
+    basis: dict = field(default_factory=dict)  # what the threshold rests on (postprocess/basis.py); {} = not recorded
 
     @property
     def score_fusion(self):
-        from avanomaly.scoring.fusion import ScoreFusion
+        from avanomaly.postprocess.fusion import ScoreFusion
 
         return ScoreFusion.from_dict(self.fusion) if self.fusion else None
 
     def clip_score(self, terms: dict) -> float:
         """The clip score of a result's ``score_terms`` under this calibration."""
-        from avanomaly.scoring.fusion import clip_score
+        from avanomaly.postprocess.fusion import clip_score
 
         return clip_score(self.score_fusion, terms)
 
@@ -96,9 +96,9 @@ class Calibration:
 
     @classmethod
     def _checked(cls, d) -> "Calibration":
-        from avanomaly.scoring.aggregate import AggregationConfig
-        from avanomaly.scoring.basis import check_basis
-        from avanomaly.scoring.fusion import TERMS, ScoreFusion
+        from avanomaly.postprocess.aggregate import AggregationConfig
+        from avanomaly.postprocess.basis import check_basis
+        from avanomaly.postprocess.fusion import TERMS, ScoreFusion
         from avanomaly.utils import dataclass_from_dict
 
         if not isinstance(d, dict):
@@ -170,7 +170,7 @@ def _threshold(ref: np.ndarray, target_fpr: float) -> float:
 
 def _fit_scores(fit_rows, rows, terms):
     """Fit the fusion of ``terms`` on ``fit_rows`` (None for the nll alone) -> (fusion, scores of ``rows``)."""
-    from avanomaly.scoring.fusion import ScoreFusion, clip_score
+    from avanomaly.postprocess.fusion import ScoreFusion, clip_score
 
     fusion = None if list(terms) == ["nll"] else ScoreFusion.fit(fit_rows, terms)
     return fusion, [clip_score(fusion, r) for r in rows]
@@ -178,13 +178,13 @@ def _fit_scores(fit_rows, rows, terms):
 
 def leave_speaker_out(term_rows, speakers=None, domains=None, target_fpr: float = DEFAULT_TARGET_FPR,
                       terms=None) -> dict | None:
-    """The false-alarm rate at the threshold, out of speaker (``basis["far"]``, see :mod:`avanomaly.scoring.basis`):
+    """The false-alarm rate at the threshold, out of speaker (``basis["far"]``, see :mod:`avanomaly.postprocess.basis`):
     for each speaker, the fusion of ``terms`` and the threshold at ``target_fpr`` are fit on the OTHER speakers'
     clips, and the speaker's own clips count as false alarms when they score above it. ``speakers`` None: each
     clip is its own speaker (leave-one-clip-out). ``domains``: a label per clip, for the per-domain rates.
     None when fewer than two speakers (nothing to hold out)."""
-    from avanomaly.scoring.basis import FAR_CONFIDENCE, rate
-    from avanomaly.scoring.fusion import DEFAULT_TERMS, clip_score
+    from avanomaly.postprocess.basis import FAR_CONFIDENCE, rate
+    from avanomaly.postprocess.fusion import DEFAULT_TERMS, clip_score
 
     rows = list(term_rows)
     n = len(rows)
@@ -215,9 +215,9 @@ def leave_speaker_out(term_rows, speakers=None, domains=None, target_fpr: float 
 def calibration_basis(term_rows, speakers=None, domains=None, facts=None, target_fpr: float = DEFAULT_TARGET_FPR,
                       terms=None, note: str = "") -> dict:
     """``Calibration.basis`` of a calibration on these real clips: counts, the out-of-speaker false-alarm rate
-    (:func:`leave_speaker_out`) and the pool's recording facts (``facts``: a dict per clip, scoring/domain.py).
+    (:func:`leave_speaker_out`) and the pool's recording facts (``facts``: a dict per clip, postprocess/domain.py).
     A speaker or domain that is missing ('' or None) for some clip makes that column unknown (None)."""
-    from avanomaly.scoring.domain import pool_ranges
+    from avanomaly.postprocess.domain import pool_ranges
 
     rows = list(term_rows)
     speakers = _labels(speakers, len(rows))
@@ -268,7 +268,7 @@ def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=Non
     ``score_terms`` dicts of REAL clips scored by a Detector, then the threshold on the fused scores, and record
     what it rests on (``basis``, :func:`calibration_basis`: ``speakers`` / ``domains`` one label per clip or None,
     ``facts`` the clips' recording facts or None)."""
-    from avanomaly.scoring.fusion import DEFAULT_TERMS, NLL_DEFINITION
+    from avanomaly.postprocess.fusion import DEFAULT_TERMS, NLL_DEFINITION
 
     term_rows = list(term_rows)
     terms = list(terms or DEFAULT_TERMS)

@@ -12,7 +12,7 @@ Facts of one clip (``input`` in the score JSON; NaN / null when not measured, e.
   carries (a 1080p clip decoded to 512x288 gets the bits of 14 source pixels per pixel).
 
 The calibration pool's ranges (``pool`` in the calibration basis: min / p05 / p50 of each fact over the pool's
-clips) are stored with the calibration (:mod:`avanomaly.scoring.basis`). The rule (:func:`out_of_domain`; numbers
+clips) are stored with the calibration (:mod:`avanomaly.postprocess.basis`). The rule (:func:`out_of_domain`; numbers
 in docs/scoring.md "Out of domain"):
 
 - a fact is judged only when the calibration recorded the pool's range of it (none for older model files or a
@@ -47,7 +47,7 @@ MIN_FACE_PX = 10.0
 MIN_FRAME_HEIGHT = 96
 #: seconds of video packets read for bits per pixel
 BPP_SECONDS = 30.0
-#: abstain reasons of this rule (scoring/abstain.py lists them with the others)
+#: abstain reasons of this rule (postprocess/abstain.py lists them with the others)
 REASONS = ("face-too-small", "low-resolution")
 
 _UNITS = {"face_px": "px face", "frame_height": "px high", "bits_per_pixel": "bits/pixel"}

@@ -15,7 +15,7 @@ machine-readable reasons (docs/scoring.md, "Abstaining"):
 - ``no-mouth-motion``: the mouth barely moves where a face was found (``MIN_MOUTH_ACTIVITY`` per front end,
   :mod:`avanomaly.preprocess.frontends`): a still or occluded mouth carries no lip evidence;
 - ``face-too-small`` / ``low-resolution``: the face or the frame is far below what any calibration covers
-  (:mod:`avanomaly.scoring.domain`, which also warns for inputs merely outside the calibration pool's ranges).
+  (:mod:`avanomaly.postprocess.domain`, which also warns for inputs merely outside the calibration pool's ranges).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def abstain_reasons(duration: float, speech_seconds: float, face_rate: float, mo
 
 def describe(reasons: list[str]) -> str:
     """Human-readable warning for a list of reasons."""
-    from avanomaly.scoring.domain import MIN_FACE_PX, MIN_FRAME_HEIGHT
+    from avanomaly.postprocess.domain import MIN_FACE_PX, MIN_FRAME_HEIGHT
 
     text = {"too-short": f"shorter than {MIN_VERDICT_SECONDS:g} s",
             "no-speech": f"less than {MIN_SPEECH_SECONDS:g} s of speech",

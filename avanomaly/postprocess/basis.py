@@ -16,7 +16,7 @@ are scored against them; ``k`` of the ``n`` clips score above their held-out thr
 binomial (Clopper-Pearson) one; it treats clips as independent, which clips of one speaker are not, so it is
 optimistic when a few speakers hold most clips. Without identities each clip is its own speaker
 (``leave-one-clip-out``: an out-of-clip, not an out-of-speaker, estimate). ``pool``: the calibration clips'
-recording facts (:mod:`avanomaly.scoring.domain`), against which inputs are checked at scoring time.
+recording facts (:mod:`avanomaly.postprocess.domain`), against which inputs are checked at scoring time.
 
 An empty basis (``{}``) means "not recorded" (model files calibrated before it existed); ``check_basis`` checks
 a stored one strictly (unknown keys refused, every number finite and in range).

@@ -2,7 +2,7 @@
 
 Terms a ``Detector`` computes for every clip (higher = less like a real, in-sync talking face):
 
-- ``nll``: the AR model's aggregated per-frame negative log-likelihood (``scoring.aggregate``);
+- ``nll``: the AR model's aggregated per-frame negative log-likelihood (``postprocess.aggregate``);
 - ``sync``: ``median(curve) - max(curve[-1..+1])``, where ``curve[d]`` is the clip's mean audio-visual cosine
   similarity at audio offset ``d`` frames (``SyncModel.offset_curve``): minus SyncNet's confidence measured *at
   zero offset*, within ``SYNC_TOLERANCE_FRAMES`` (recordings are often 1 frame = 40 ms off; broadcast practice
@@ -62,7 +62,7 @@ class ScoreFusion:
 
     def describe(self) -> str:
         parts = [f"({t} - {m:.4g}) / {s:.4g}" for t, m, s in zip(self.terms, self.mean, self.std)]
-        return f"mean of [{', '.join(parts)}] (z-scores on real validation clips; see avanomaly.scoring.fusion)"
+        return f"mean of [{', '.join(parts)}] (z-scores on real validation clips; see avanomaly.postprocess.fusion)"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -28,6 +29,40 @@ MODEL_FORMAT = "avanomaly-model"
 MODEL_FORMAT_VERSION = 1
 REQUIRED_KEYS = ("sync", "ar", "preprocess")
 
+
+#: sentences of torch.load's messages that advise loading the file as code (or allow-listing its classes):
+#: dropped from every message we show, we never suggest it
+_LOAD_ADVICE = re.compile(r"weights_only|safe_globals|\btrust|torch\.load|PyTorch 2\.6|^\(\d\)", re.IGNORECASE)
+#: what torch.load's refusal of a pickled object means, in our words
+NOT_DATA = "the file holds Python objects, not only tensors and plain data (refused; nothing in it was run)"
+
+
+def load_error_reason(exc: BaseException) -> str:
+    """torch.load's error as one short line, without its advice to retry with weights_only off."""
+    text = str(exc)
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    kept = [s for s in sentences if not _LOAD_ADVICE.search(s)]
+    if kept and kept[0].lower().startswith("weights only load failed"):
+        kept[0] = NOT_DATA + ":"
+    line = " ".join(kept) or type(exc).__name__
+    return shorten(f"{type(exc).__name__}: {line}", 300)
+
+
+def load_data_only(path, what: str = "checkpoint", problem: str = "corrupt or truncated"):
+    """``torch.load(path, weights_only=True)`` (tensors and plain containers only: nothing in the file can run
+    code) -> the object; CheckpointError "PATH: <what> file not found / is empty / <problem> (reason)" otherwise.
+    The one place avanomaly reads a torch file (model files, checkpoints, Lightning stage checkpoints)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: {what} file not found" + (" (it is a folder)" if path.is_dir() else ""))
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: {what} file is empty")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad archive
+        if str(exc).lower().startswith("weights only load failed"):  # a pickled object, not a broken archive
+            problem = "cannot read as data only the"
+        raise CheckpointError(f"{path}: {problem} {what} file ({load_error_reason(exc)})") from None
 
 
 def default_model_path():
@@ -63,8 +98,6 @@ def resolve_model_path(spec) -> Path:
 
 def read_model_file(path) -> dict:
     """The raw dict of a model file (read as data only); CheckpointError naming the file and the problem."""
-    from avanomaly.models.checkpoint import load_data_only
-
     path = Path(path)
     obj = load_data_only(path, "model", problem="corrupt or not a")
     if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
@@ -81,72 +114,6 @@ def read_model_file(path) -> dict:
     if missing:
         raise CheckpointError(f"{path}: model file lacks key(s) {missing}")
     return obj
-
-
-def load_model_file(path):
-    """-> (sync_model, ar_model, PreprocessConfig, Calibration | None, raw dict) from a model file.
-
-    A model file is data (docs/scoring.md "Trust model"): every name in it (model, backbones, temporal block,
-    front end, face detector) must be a registered one, every value has its field's type, and the parts must
-    fit together (``check_model_parts``); anything else is a CheckpointError naming the file, at load."""
-    from avanomaly.errors import AvanomalyError
-    from avanomaly.models import model_from_dict
-    from avanomaly.preprocess.config import PreprocessConfig
-    from avanomaly.scoring.calibration import Calibration
-    from avanomaly.utils import dataclass_from_dict
-
-    obj = read_model_file(path)
-    sync = model_from_dict(obj["sync"], source=f"{path} [sync]")
-    ar = model_from_dict(obj["ar"], source=f"{path} [ar]")
-    try:
-        pcfg = dataclass_from_dict(PreprocessConfig, obj["preprocess"], where="preprocess.")
-    except AvanomalyError as exc:
-        raise CheckpointError(f"{path}: preprocess config: {exc}") from exc
-    check_model_parts(sync, ar, pcfg, str(path))
-    cal = obj.get("calibration")
-    calibration = Calibration.from_dict(cal, source=f"{path} [calibration]") if cal is not None else None
-    return sync, ar, pcfg, calibration, obj
-
-
-def check_model_parts(sync, ar, pcfg, source: str) -> None:
-    """CheckpointError unless the sync model, the AR model and the preprocess config fit together: the face
-    detector is a registered name, the front end gives what the visual backbone takes (pixel crops of the crop
-    size, or lip features of the right size), the mel bins match, and the AR model takes the sync features."""
-    from avanomaly.models.registry import backbone_input
-    from avanomaly.preprocess.detectors import available_detectors, is_import_spec
-    from avanomaly.preprocess.frontends import visual_frame_shape
-
-    problems = []
-    detector = pcfg.detector
-    if is_import_spec(detector) and detector not in available_detectors():
-        problems.append(f"face detector {shorten(repr(detector))} names code to import; a model file may only "
-                        f"name a registered detector {available_detectors()}")
-    elif pcfg.front_end == "pixels" and detector not in available_detectors():
-        problems.append(f"unknown face detector {shorten(repr(detector))}; registered: {available_detectors()}")
-    sc = getattr(sync, "config", None)
-    if sc is not None and hasattr(sc, "visual_backbone"):
-        takes = backbone_input("visual", sc.visual_backbone)
-        if pcfg.front_end == "landmarks":
-            want = visual_frame_shape(pcfg)[0]
-            if takes != "features" or int(sc.in_features) != want:
-                problems.append(f"front end 'landmarks' gives {want} lip features per frame but the visual backbone "
-                                f"{sc.visual_backbone!r} takes {takes} (in_features={sc.in_features})")
-        elif takes != "pixels" or int(sc.in_features) != 0:
-            problems.append(f"front end {pcfg.front_end!r} gives {pcfg.crop_size}x{pcfg.crop_size} crops but the "
-                            f"visual backbone {sc.visual_backbone!r} takes {takes} (in_features={sc.in_features})")
-        elif int(sc.crop_size) != pcfg.crop_size:
-            problems.append(f"preprocess crop_size {pcfg.crop_size} but the sync model was built for "
-                            f"crop_size {sc.crop_size}")
-        if int(sc.n_mels) != pcfg.n_mels:
-            problems.append(f"preprocess n_mels {pcfg.n_mels} but the sync model takes n_mels {sc.n_mels}")
-    feat = getattr(sync, "feature_dim", None)
-    if feat is not None and int(feat) != int(ar.config.in_features):
-        problems.append(f"sync model gives {feat} features but the AR model expects {ar.config.in_features}")
-    offsets = getattr(sync, "n_offsets", None)
-    if offsets is not None and int(offsets) != int(ar.config.n_offsets):
-        problems.append(f"sync model gives {offsets} offsets but the AR model expects {ar.config.n_offsets}")
-    if problems:
-        raise CheckpointError(f"{source}: the model's parts do not fit together: " + "; ".join(problems))
 
 
 def save_model_file(path, sync_model, ar_model, preprocess_cfg, calibration=None, provenance=None,
@@ -177,10 +144,10 @@ def update_model_file(path, **fields) -> Path:
 
 
 def write_calibration(model_path, calibration) -> tuple[Path, Path]:
-    """Store ``calibration`` (a ``scoring.calibration.Calibration``) inside the model file (atomic rewrite) and as
+    """Store ``calibration`` (a ``postprocess.calibration.Calibration``) inside the model file (atomic rewrite) and as
     calibration.json beside it. Here, not in calibration.py: the model file knows the calibration, never the
     other way round (no import circle, issue 24)."""
-    from avanomaly.scoring.calibration import CALIBRATION_JSON, CALIBRATION_KEY, save_calibration_json
+    from avanomaly.postprocess.calibration import CALIBRATION_JSON, CALIBRATION_KEY, save_calibration_json
 
     model_path = resolve_model_path(model_path)
     update_model_file(model_path, **{CALIBRATION_KEY: calibration.to_dict()})
