@@ -39,6 +39,23 @@ DEFAULT_FOLDER_METHOD = {"real": "real", "fake": "unknown"}
 DEFAULT_FOLDER_CATEGORY = {"real": REAL_CATEGORY}
 
 
+def real_mask(df: pd.DataFrame):
+    """The one rule for "which rows are real" (training, calibration): ``label`` is ``real`` (any case) where the
+    column exists, and ``category`` is RealVideo-RealAudio (or empty) where that column exists -> bool array.
+    A manifest with neither column has no real row."""
+    import numpy as np
+
+    if "label" not in df.columns and "category" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    is_real = np.ones(len(df), dtype=bool)
+    if "label" in df.columns:
+        is_real &= df["label"].astype(str).str.lower().eq("real").to_numpy()
+    if "category" in df.columns:
+        cat = df["category"].fillna("").astype(str)
+        is_real &= (cat.eq(REAL_CATEGORY) | cat.eq("nan") | cat.eq("")).to_numpy()
+    return is_real
+
+
 def read_manifest(path_or_root, seed: int = DEFAULT_SEED, fractions: Sequence[float] = DEFAULT_FRACTIONS,
                   warn: bool = True) -> pd.DataFrame:
     """Load clips as a DataFrame with at least ``REQUIRED_COLUMNS`` (absolute paths, all columns str except

@@ -309,14 +309,17 @@ def read_real_clips(manifest, split: str | None, real_only: bool) -> tuple[list[
         if "split" not in df.columns:
             raise UsageFailure(f"--split {split}: manifest {manifest} has no 'split' column")
         df = df[df["split"] == split]
-    labels = df["label"].astype(str).str.lower()
-    n_fake = int((labels != "real").sum())
+    from avanomaly.data.manifest import real_mask
+
+    is_real = real_mask(df)  # the one "which rows are real" rule (training uses it too)
+    n_fake = int((~is_real).sum())
     if n_fake and not real_only:
         raise UsageFailure(
-            f"manifest {manifest} lists {n_fake} non-real clip(s) (label != real); calibration uses REAL clips only. "
+            f"manifest {manifest} lists {n_fake} non-real clip(s) (label != real, or a category other than "
+            "RealVideo-RealAudio); calibration uses REAL clips only. "
             "Pass --real-only to leave them out, or give a manifest of real clips.")
     root = manifest.parent if manifest.is_file() else manifest
-    real = df.loc[labels == "real"]
+    real = df.loc[is_real]
     paths = [str(p if Path(p).is_absolute() else root / p) for p in real["path"].astype(str)]
     if not paths:
         raise UsageFailure(f"manifest {manifest} has no real clip{f' in split {split!r}' if split else ''}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 
 from avanomaly.errors import DatasetError
 from avanomaly.training.config import TrainConfig
@@ -25,12 +24,9 @@ def select_real_rows(df, drop_fakes: bool = False, source: str = "manifest"):
         raise DatasetError(f"{source}: the manifest is empty")
     if "label" not in df.columns and "category" not in df.columns:
         raise DatasetError(f"{source}: manifest has neither a 'label' nor a 'category' column")
-    is_real = np.ones(len(df), dtype=bool)
-    if "label" in df.columns:
-        is_real &= df["label"].astype(str).str.lower().eq(REAL_LABEL).to_numpy()
-    if "category" in df.columns:
-        cat = df["category"].astype(str)
-        is_real &= (cat.eq(REAL_CATEGORY) | cat.eq("nan") | cat.eq("")).to_numpy()
+    from avanomaly.data.manifest import real_mask
+
+    is_real = real_mask(df)  # the one "which rows are real" rule (calibration uses it too)
     fakes = df[~is_real]
     if len(fakes):
         by = fakes["category"] if "category" in fakes.columns else fakes["label"]

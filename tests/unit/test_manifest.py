@@ -208,3 +208,32 @@ def test_cli_index_folder(tmp_path):
     bad = CliRunner().invoke(cli, ["index", "folder", str(tmp_path / "clips"), "--out", str(out),
                                    "--split-fractions", "1,1,1"])
     assert bad.exit_code != 0
+
+
+def test_one_real_rows_rule_for_training_and_calibration(tmp_path):
+    """A row labelled real whose category is a fake one is not real, for training and calibration alike."""
+    import pandas as pd
+
+    from avanomaly.cli_common import UsageFailure
+    from avanomaly.data.manifest import real_mask
+    from avanomaly.errors import DatasetError
+    from avanomaly.scoring.commands import read_real_clips
+    from avanomaly.training.selection import select_real_rows
+
+    df = pd.DataFrame({"path": ["a.mp4", "b.mp4", "c.mp4", "d.mp4"],
+                       "label": ["real", "real", "real", "fake"],
+                       "category": ["RealVideo-RealAudio", "", "FakeVideo-RealAudio", "RealVideo-FakeAudio"],
+                       "method": ["real", "real", "faceswap", "rtvc"], "identity": ["p1", "p2", "p3", "p4"],
+                       "split": ["val"] * 4})
+    assert real_mask(df).tolist() == [True, True, False, False]
+    assert real_mask(df.drop(columns=["label", "category"])).tolist() == [False] * 4
+    with pytest.raises(DatasetError, match="2 non-real"):
+        select_real_rows(df)
+    real, n_fake = select_real_rows(df, drop_fakes=True)
+    assert list(real["path"]) == ["a.mp4", "b.mp4"] and n_fake == 2
+    manifest = tmp_path / "m.csv"
+    df.to_csv(manifest, index=False)
+    with pytest.raises(UsageFailure, match="2 non-real"):
+        read_real_clips(manifest, None, real_only=False)
+    paths, _, n_fake = read_real_clips(manifest, None, real_only=True)
+    assert [p.split("/")[-1] for p in paths] == ["a.mp4", "b.mp4"] and n_fake == 2
