@@ -37,12 +37,13 @@ from avanomaly.preprocess.frontends import FaceShape, MouthActivity, face_model_
 from avanomaly.preprocess.speech import vad_available
 from avanomaly.preprocess.stream import StreamState, check_stop
 from avanomaly.models.composite import DEFAULT_SYNC_WINDOW, AnomalyModel
-from avanomaly.postprocess.aggregate import AggregationConfig, aggregate_curve
+from avanomaly.postprocess.aggregate import AggregationConfig
 from avanomaly.postprocess.basis import summary as basis_summary
 from avanomaly.postprocess.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
 from avanomaly.postprocess.domain import media_facts
-from avanomaly.postprocess.fusion import NLL_DEFINITION, clip_terms
+from avanomaly.postprocess.fusion import NLL_DEFINITION
 from avanomaly.postprocess.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
+from avanomaly.postprocess.terms import MIN_FRAMES, score_frames
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
 from avanomaly.scoring.streams import MESH_SEGMENT_FRAMES, clip_features
 from avanomaly.scoring.verdict import judge_clip
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 #: frames per decoded/preprocessed chunk (10 s at 25 fps)
 DEFAULT_CHUNK_FRAMES = DECODE_CHUNK_FRAMES
 #: fewest frames a clip may have (the AR model predicts frame 1 from frame 0)
-MIN_CLIP_FRAMES = 2
+MIN_CLIP_FRAMES = MIN_FRAMES
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -306,18 +307,10 @@ class Detector:
         nll = frames.nll  # (T-1,): NLL of frames 1..T-1
         times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start
         assert nll.shape == times.shape, (nll.shape, times.shape)
-        keep = face_found if self.face_frames_only and face_found.sum() >= MIN_CLIP_FRAMES else None
-        nll_score, skip_dropped = aggregate_curve(nll, times - trimmed_frames / fps, agg,
-                                                  keep=None if keep is None else keep[1:])
-        valid = frames.mask if keep is None else frames.mask & keep[:, None]
-        logits = torch.from_numpy(frames.logits)[None]  # (1, T, O)
-        mask = torch.from_numpy(valid)[None]  # (1, T, O)
-        with torch.no_grad():
-            logits, mask = logits.to(self.device), mask.to(self.device)
-            offset, confidence = self.sync_model.offset_confidence(logits, mask)
-            curve = self.sync_model.offset_curve(logits, mask)[0].float().cpu().numpy()  # (O,)
-        offset, confidence = _scalar(offset), _scalar(confidence)
-        terms = clip_terms(float(nll_score), curve, self.model.max_offset)
+        evidence = score_frames(frames, face_found, self.sync_model, self.model.max_offset, agg, fps,
+                                face_frames_only=self.face_frames_only, device=self.device)
+        terms, skip_dropped = evidence.terms, evidence.skip_dropped
+        offset, confidence = evidence.offset, evidence.confidence
         if self.calibration is not None:
             score, definition = self.calibration.clip_score(terms), self.calibration.score_definition
         else:
@@ -396,13 +389,3 @@ class Detector:
         except Exception as exc:  # noqa: BLE001 - a bad file must not stop the batch; the reason is reported
             log.exception("unexpected error scoring %s", name)
             return ScoreFailure(name, "error", f"{type(exc).__name__}: {exc}")
-
-
-def _scalar(x) -> float:
-    if isinstance(x, torch.Tensor):
-        return float(x.reshape(-1)[0].item())
-    if isinstance(x, np.ndarray):
-        return float(x.reshape(-1)[0])
-    if isinstance(x, (list, tuple)):
-        return _scalar(x[0])
-    return float(x)
