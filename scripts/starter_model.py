@@ -1,12 +1,16 @@
 """Train the starter model shipped in avanomaly/pretrained/starter.pt, on public real clips only (CPU, 2 cores).
 
-    python scripts/starter_model.py --mirrors /work/.mirror --work work/starter [--install]
+    python scripts/starter_model.py --mirrors /work/.mirror --work work/starter [--augment 1] [--install]
 
-1. ``scripts/corpus.py``: extract the real-only corpus from the fetched repositories (sources, commits and
-   licences are listed there) into WORK/corpus, with a speaker-disjoint train / val / test split;
+1. ``scripts/corpus_domains.py``: extract the real-only domain corpus from the fetched repositories (sources,
+   commits and licences are listed there and in scripts/corpus.py) into WORK/corpus, split by person into
+   train / val / test (test: whole repositories never trained or calibrated on; the shared real-av clips'
+   sources and people left out);
 2. ``avanomaly preprocess --front-end landmarks`` into WORK/cache (MediaPipe face mesh; resumable);
-3. ``avanomaly train --real-only --config starter`` into WORK/run (stage 1 sync on lip landmarks + log-mel,
-   stage 2 AR model; calibration on the val speakers, never trained on); ``--resume`` continues a killed run;
+3. ``avanomaly train --real-only --config starter --augment N`` into WORK/run (N domain-augmented variants of
+   every TRAINING clip: down-scaling, re-compression, frame-rate jitter, noise, reverb, band-limiting, gain; they
+   stay real; stage 1 sync on lip landmarks + log-mel, stage 2 AR model; calibration on the val people, never
+   trained on, with the offset-profile term); ``--resume`` continues a killed run;
 4. ``--install``: copy WORK/run/model.pt to avanomaly/pretrained/starter.pt (the weights the package ships);
 5. ``benchmarks/real_faces.py`` on the shared real clips and the corpus's test speakers -> WORK/real_faces.
 
@@ -37,6 +41,8 @@ from avanomaly.postprocess.modelfile import MODEL_FILENAME
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "avanomaly" / "pretrained" / "starter.pt"
+#: the shared real-av clips: clips byte-identical to them are left out of the corpus
+SHARED = REPO.parent / "shared" / "data" / "real-av"
 
 
 def run(args: list[str]) -> None:
@@ -102,6 +108,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="preprocessing processes")
+    ap.add_argument("--augment", type=int, default=1,
+                    help="domain-augmented variants per training clip (0: none; the shipped starter: 1)")
     ap.add_argument("--install", action="store_true", help=f"copy the trained model to {PRETRAINED.relative_to(REPO)}")
     ap.add_argument("--recalibrate", type=Path, default=None, metavar="MANIFEST",
                     help="only re-calibrate the shipped starter.pt on MANIFEST's clips of its calibration speakers")
@@ -116,7 +124,11 @@ def main(argv=None) -> int:
     t0 = time.time()
     if args.mirrors is None or args.work is None:
         ap.error("--mirrors and --work are required (unless --recalibrate)")
-    run([py, str(REPO / "scripts" / "corpus.py"), "--mirrors", str(args.mirrors), "--out", str(work / "corpus")])
+    corpus_cmd = [py, str(REPO / "scripts" / "corpus_domains.py"), "--mirrors", str(args.mirrors),
+                  "--out", str(work / "corpus")]
+    if SHARED.is_dir():
+        corpus_cmd += ["--shared", str(SHARED)]
+    run(corpus_cmd)
     manifest = work / "corpus" / "manifest.csv"
     run([py, "-m", "avanomaly", "preprocess", "--front-end", "landmarks", "--manifest", str(manifest),
          "--out", str(work / "cache"), "--workers", str(args.workers), "--no-progress"])
@@ -127,7 +139,7 @@ def main(argv=None) -> int:
     if (run_dir / "config.yaml").exists():
         train += ["--resume"]
     else:
-        train += ["--config", "starter", "--data", str(manifest), *args.overrides]
+        train += ["--config", "starter", "--data", str(manifest), "--augment", str(args.augment), *args.overrides]
     if not (run_dir / MODEL_FILENAME).exists():
         run(train)
     t_train = time.time()

@@ -50,6 +50,14 @@ class Calibration:
     fusion: dict = field(default_factory=dict)  # ScoreFusion.to_dict(); {} = the score is the nll term alone
     score_definition: str = ""  # in words, what `score` is for this model
     basis: dict = field(default_factory=dict)  # what the threshold rests on (postprocess/basis.py); {} = not recorded
+    profile: dict = field(default_factory=dict)  # OffsetProfile.to_dict() (the ``profile`` term); {} = none
+
+    @property
+    def offset_profile(self):
+        """The real-only offset-profile model of the ``profile`` term (postprocess/profile.py), or None."""
+        from avanomaly.postprocess.profile import OffsetProfile
+
+        return OffsetProfile.from_dict(self.profile) if self.profile else None
 
     @property
     def score_fusion(self):
@@ -125,6 +133,12 @@ class Calibration:
                 raise ConfigError("fusion.terms, fusion.mean and fusion.std must have the same length")
             if any(x <= 0 for x in fusion.std):
                 raise ConfigError(f"fusion.std must be > 0 (a term's spread on the real clips), got {fusion.std}")
+            if "profile" in fusion.terms and not cal.profile:
+                raise ConfigError("fusion uses the profile term but the calibration has no profile")
+        if cal.profile:
+            from avanomaly.postprocess.profile import OffsetProfile
+
+            OffsetProfile.from_dict(cal.profile)
         check_basis(cal.basis, cal.n)
         return cal
 
@@ -262,22 +276,58 @@ def cap_per_speaker(speakers, max_per_speaker: int) -> list[int]:
     return sorted(keep)
 
 
+def needs_curves(terms=None) -> bool:
+    """Whether a calibration of ``terms`` (None: the default terms) fits the ``profile`` term (and so needs every
+    clip's offset curve)."""
+    from avanomaly.postprocess.fusion import DEFAULT_TERMS
+
+    return "profile" in (terms or DEFAULT_TERMS)
+
+
+def with_profile_terms(term_rows, curves, speakers=None):
+    """``(rows, profile)``: copies of ``term_rows`` whose ``profile`` term is each clip's distance under an offset
+    profile fit WITHOUT its speaker (``postprocess.profile.cross_fit_terms``), and the profile fit on every clip
+    (the one stored). ``curves``: one offset curve (O,) per row."""
+    from avanomaly.postprocess.profile import OffsetProfile, cross_fit_terms
+
+    curves = [np.asarray(c, dtype=np.float64) for c in curves]
+    if len(curves) != len(term_rows):
+        raise ConfigError(f"the profile term needs one offset curve per clip ({len(term_rows)} clips, "
+                          f"{len(curves)} curves)")
+    sizes = {c.size for c in curves}
+    if len(sizes) != 1 or next(iter(sizes)) % 2 != 1:
+        raise ConfigError(f"offset curves must all have the same odd length (2K + 1), got lengths {sorted(sizes)}")
+    k = (next(iter(sizes)) - 1) // 2
+    labels = _labels(speakers, len(curves)) if speakers is not None else None
+    profile = OffsetProfile.fit(curves, k, labels)
+    values = cross_fit_terms(curves, k, labels)
+    return [{**r, "profile": v} for r, v in zip(term_rows, values)], profile
+
+
 def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=None, aggregation: dict | None = None,
-                    notes: str = "", speakers=None, domains=None, facts=None) -> Calibration:
+                    notes: str = "", speakers=None, domains=None, facts=None, curves=None) -> Calibration:
     """Fit the score fusion (``terms``, default ``fusion.DEFAULT_TERMS``; ``("nll",)`` = the AR NLL alone) on the
     ``score_terms`` dicts of REAL clips scored by a Detector, then the threshold on the fused scores, and record
     what it rests on (``basis``, :func:`calibration_basis`: ``speakers`` / ``domains`` one label per clip or None,
-    ``facts`` the clips' recording facts or None)."""
+    ``facts`` the clips' recording facts or None). With ``curves`` (each clip's offset curve) an offset profile
+    is fit and stored (postprocess/profile.py), and the ``profile`` term may be among ``terms``; the rows'
+    ``profile`` values are then the out-of-speaker ones (:func:`with_profile_terms`)."""
     from avanomaly.postprocess.fusion import DEFAULT_TERMS, NLL_DEFINITION
 
     term_rows = list(term_rows)
     terms = list(terms or DEFAULT_TERMS)
+    profile = None
+    if curves is not None:
+        term_rows, profile = with_profile_terms(term_rows, curves, speakers)
+    elif "profile" in terms:
+        raise ConfigError("the profile term needs the clips' offset curves (curves=...)")
     fusion, scores = _fit_scores(term_rows, term_rows, terms)
     definition = NLL_DEFINITION if fusion is None else fusion.describe()
     cal = calibrate(scores, target_fpr, aggregation=aggregation, notes=notes)
     cal.fusion = {} if fusion is None else fusion.to_dict()
     cal.score_definition = definition
     cal.basis = calibration_basis(term_rows, speakers, domains, facts, target_fpr, terms)
+    cal.profile = {} if profile is None else profile.to_dict()
     spk = cal.basis["n_speakers"]
     if spk is not None and spk < MIN_RECOMMENDED_SPEAKERS:
         extra = f"only {spk} speakers (< {MIN_RECOMMENDED_SPEAKERS}): the threshold says little about other people"

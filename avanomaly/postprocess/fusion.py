@@ -16,6 +16,9 @@ Terms a ``Detector`` computes for every clip (higher = less like a real, in-sync
   peak at ``+-n`` gives about ``n - 1``; a peak inside ``+-1`` gives about 0; a flat curve (another voice) spreads
   ``p`` over every offset and gives several frames. It keeps the evidence the ``sync`` term drops once the peak
   has left ``+-1`` (|AV offset| alone beat the nll + sync score on shifted audio: issue 22).
+- ``profile``: how unlike real clips' offset curves the WHOLE curve is (its standardised shape and peak height):
+  the Mahalanobis distance under a Gaussian of real clips' curves (``postprocess.profile.OffsetProfile``, fit at
+  calibration and stored in it). Only a calibration with a profile gives this term.
 
 ``ScoreFusion.fit`` takes the terms of real validation clips only (never fakes) and stores each term's mean and
 std; the fused score is the mean of the terms' z-scores. Fit and threshold live in the calibration, so the model
@@ -30,10 +33,13 @@ import numpy as np
 
 from avanomaly.errors import ConfigError
 
-#: terms every Detector result carries (ScoreResult.score_terms)
-TERMS = ("nll", "sync", "offset")
+#: terms a score can fuse; every Detector result carries the first three (ScoreResult.score_terms), ``profile``
+#: when its calibration has an offset profile
+TERMS = ("nll", "sync", "offset", "profile")
+#: the terms computed from the frame scores alone (no fitted profile needed)
+CURVE_TERMS = ("nll", "sync", "offset")
 #: default terms of a new calibration (chosen on real validation clips only: docs/results.md "Real faces")
-DEFAULT_TERMS = TERMS
+DEFAULT_TERMS = CURVE_TERMS
 #: offsets (frames) either side of 0 that still count as in sync for the ``sync`` and ``offset`` terms
 SYNC_TOLERANCE_FRAMES = 1
 #: softmax temperature of the ``offset`` term, as a fraction of the curve's peak height (max - median); chosen on
@@ -115,6 +121,10 @@ def offset_term(curve: np.ndarray, max_offset: int, tolerance: int = SYNC_TOLERA
     return float((p * np.maximum(np.abs(d) - tolerance, 0)).sum() / p.sum())
 
 
-def clip_terms(nll: float, curve: np.ndarray, max_offset: int) -> dict:
-    """Every term of one clip (TERMS), from its aggregated NLL and its offset curve (O,): THE place terms are made."""
-    return {"nll": float(nll), "sync": sync_term(curve, max_offset), "offset": offset_term(curve, max_offset)}
+def clip_terms(nll: float, curve: np.ndarray, max_offset: int, profile=None) -> dict:
+    """Every term of one clip (TERMS), from its aggregated NLL and its offset curve (O,): THE place terms are made.
+    ``profile`` (an ``OffsetProfile``) adds the ``profile`` term."""
+    terms = {"nll": float(nll), "sync": sync_term(curve, max_offset), "offset": offset_term(curve, max_offset)}
+    if profile is not None:
+        terms["profile"] = profile.distance(curve)
+    return terms

@@ -24,22 +24,25 @@ MIN_FRAMES = 2
 @dataclass
 class FrameEvidence:
     """What a clip's frame scores say: the score terms, whether the aggregation's skip left out every frame
-    (``skip_dropped``), and the sync model's peak offset (frames) and its confidence over the kept frames."""
+    (``skip_dropped``), the sync model's peak offset (frames) and its confidence over the kept frames, and the
+    offset curve itself (``curve`` (O,): mean cosine similarity at audio offsets -K..K; NaN where no frame)."""
 
     terms: dict
     skip_dropped: bool
     offset: float
     confidence: float
+    curve: np.ndarray | None = None
 
 
 def score_frames(frames, face_found: np.ndarray, sync_model, max_offset: int, aggregation: AggregationConfig,
-                 fps: float, face_frames_only: bool = True, device="cpu") -> FrameEvidence:
+                 fps: float, face_frames_only: bool = True, device="cpu", profile=None) -> FrameEvidence:
     """One clip's frame scores -> :class:`FrameEvidence`.
 
     ``frames``: a ``FrameScores`` (``nll`` (T-1,) of frames 1..T-1, ``logits`` / ``mask`` (T, O)); ``face_found``
     (T,) bool; ``sync_model`` gives ``offset_curve`` / ``offset_confidence(logits, mask)``; ``fps`` places frames
     in time (the aggregation's skip, from the first scored frame). With ``face_frames_only`` (and at least
-    MIN_FRAMES face frames) only frames with a face count."""
+    MIN_FRAMES face frames) only frames with a face count. ``profile`` (an ``OffsetProfile``, from the
+    calibration) adds the ``profile`` term."""
     face_found = np.asarray(face_found, dtype=bool)
     n = int(face_found.shape[0])
     if frames.nll.shape[0] != n - 1:
@@ -53,8 +56,8 @@ def score_frames(frames, face_found: np.ndarray, sync_model, max_offset: int, ag
         mask = torch.from_numpy(valid)[None].to(device)  # (1, T, O)
         offset, confidence = sync_model.offset_confidence(logits, mask)
         curve = sync_model.offset_curve(logits, mask)[0].float().cpu().numpy()  # (O,)
-    return FrameEvidence(clip_terms(float(nll_score), curve, int(max_offset)), bool(skip_dropped),
-                         _scalar(offset), _scalar(confidence))
+    return FrameEvidence(clip_terms(float(nll_score), curve, int(max_offset), profile), bool(skip_dropped),
+                         _scalar(offset), _scalar(confidence), curve)
 
 
 def _scalar(x) -> float:
@@ -69,6 +72,7 @@ def _scalar(x) -> float:
 
 
 def frame_terms(frames, face_found: np.ndarray, sync_model, max_offset: int, aggregation: AggregationConfig,
-                fps: float, face_frames_only: bool = True, device="cpu") -> dict:
+                fps: float, face_frames_only: bool = True, device="cpu", profile=None) -> dict:
     """The score terms (``fusion.TERMS``) of one clip from its frame scores: ``score_frames(...).terms``."""
-    return score_frames(frames, face_found, sync_model, max_offset, aggregation, fps, face_frames_only, device).terms
+    return score_frames(frames, face_found, sync_model, max_offset, aggregation, fps, face_frames_only, device,
+                        profile).terms

@@ -132,9 +132,16 @@ class FaceMeshLandmarker:
     def __init__(self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
         face_mesh = _face_mesh_module()
         self._graph = None
+        self._ran = False  # a frame went through the graph (its start-up log lines are over)
         self._make = lambda: face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
                                                 min_detection_confidence=min_detection_confidence,
                                                 min_tracking_confidence=min_tracking_confidence)
+
+    def prepare(self) -> None:
+        """Build the face-mesh graph now instead of on the first frame (~30-50 ms: the models and their
+        interpreters), e.g. while a worker process waits for its next clip. Nothing is tracked yet: the first
+        frame's points are the same either way."""
+        _build(self, settle=True)
 
     def points(self, frame_rgb: np.ndarray) -> np.ndarray | None:
         h, w = frame_rgb.shape[:2]
@@ -147,17 +154,31 @@ class FaceMeshLandmarker:
         if self._graph is not None:
             self._graph.close()
             self._graph = None
+        self._ran = False
+
+
+def _build(owner, settle: bool = False) -> None:
+    """Build ``owner._graph`` (``owner._make()``) unless it is built, its start-up log lines held back;
+    ``settle``: until MediaPipe's threads have started every calculator (they log while doing so)."""
+    if owner._graph is None:
+        with filtered_stderr(MEDIAPIPE_NOISE):
+            owner._graph = owner._make()
+            if settle:
+                owner._graph._graph.wait_until_idle()  # SolutionBase's CalculatorGraph
 
 
 def _process(owner, frame_rgb: np.ndarray):
-    """``owner._graph.process(frame)``. The graph is built on the first frame, and its start-up log lines (logged
-    by MediaPipe's threads from graph start until that frame is through) are held back from stderr."""
+    """``owner._graph.process(frame)``. The graph is built on the first frame unless it was built before
+    (``_build``), and its start-up log lines (logged by MediaPipe's threads from graph start until the first frame
+    is through) are held back from stderr."""
     frame = np.ascontiguousarray(frame_rgb)
-    if owner._graph is not None:
+    if owner._ran:
         return owner._graph.process(frame)
     with filtered_stderr(MEDIAPIPE_NOISE):
-        owner._graph = owner._make()
-        return owner._graph.process(frame)
+        _build(owner)
+        out = owner._graph.process(frame)
+    owner._ran = True
+    return out
 
 
 class MediaPipeFaceBoxes:
@@ -171,6 +192,7 @@ class MediaPipeFaceBoxes:
         except Exception as exc:  # noqa: BLE001 - as _face_mesh_module
             raise MissingDependencyError(f"{INSTALL_HINT} ({type(exc).__name__}: {exc})") from exc
         self._graph = None  # built on the first frame (_process)
+        self._ran = False
         self._make = lambda: face_detection.FaceDetection(model_selection=1,
                                                           min_detection_confidence=min_detection_confidence)
 
@@ -184,6 +206,7 @@ class MediaPipeFaceBoxes:
         if self._graph is not None:
             self._graph.close()
             self._graph = None
+        self._ran = False
 
 
 #: one serialized NormalizedLandmark with x, y, z only: field-1 tag, length 15, then (tag, float32) x 3

@@ -10,6 +10,8 @@ pickling 512x288 frames through a queue. A :class:`PipelinedLipTracker` has
 :class:`~avanomaly.preprocess.landmarks.LipTracker`'s ``push / take / finish`` interface: ``push`` submits frames
 and returns at once (unless ``max_in_flight`` jobs are already out: memory stays bounded), ``take(through=n)``
 waits for the first ``n`` frames' meshes and runs the same per-frame logic as LipTracker in this process.
+A worker builds the next clip's face mesh while it would otherwise wait (at start-up, and when the pool is
+released after a clip, while this process runs the clip's models): a fresh graph either way, the same points.
 
 Tracking (docs/scoring.md "Pipelined scoring"): the mesh runs in tracking mode, frame t's region comes from
 frame t-1's mesh, so a clip is exact only as one track in one worker (``segment_frames=0``, the default: the same
@@ -38,6 +40,9 @@ from avanomaly.errors import AvanomalyError
 IN_FLIGHT_PER_WORKER = 3
 #: seconds between checks that the workers are alive while waiting for a result
 POLL_SECONDS = 0.5
+#: the message telling a worker that a clip is over: it frees that clip's landmarker and builds a fresh one for
+#: the next clip while it waits (a face mesh's graph costs ~30-50 ms to build: off the next clip's critical path)
+PREPARE = "prepare"
 
 
 class MeshWorkerError(AvanomalyError):
@@ -86,9 +91,22 @@ def _worker_main(parent_pid: int, factory: Callable | None, jobs, results, index
     fds = [getattr(s, "detach", lambda s=s: s)() for s in slots]  # inherited descriptors (DupFd on spawn)
     make = factory or _default_factory
     landmarker = None
+    spare = None  # a fresh landmarker built while idle, for the next track
     results.put(("ready", index, None))
+    job = PREPARE  # the first clip's mesh is built while its first frames decode
     while True:
-        job = jobs.get()
+        if job == PREPARE:
+            if landmarker is not None:  # its clip is over: free it now
+                getattr(landmarker, "close", lambda: None)()
+                landmarker = None
+            if spare is None:
+                try:
+                    spare = make()
+                    getattr(spare, "prepare", lambda: None)()
+                except Exception:  # noqa: BLE001 - built again (and its error reported) on the next track
+                    spare = None
+            job = jobs.get()
+            continue
         if job is None:
             break
         job_id, new_track, n_skip, slot, shape = job
@@ -96,7 +114,7 @@ def _worker_main(parent_pid: int, factory: Callable | None, jobs, results, index
             if new_track or landmarker is None:
                 if landmarker is not None:
                     getattr(landmarker, "close", lambda: None)()
-                landmarker = make()
+                landmarker, spare = (spare if spare is not None else make()), None
             mm, frames = _slot_frames(fds[slot], shape)
             try:
                 points = [landmarker.points(f) for f in frames][n_skip:]
@@ -115,8 +133,10 @@ def _worker_main(parent_pid: int, factory: Callable | None, jobs, results, index
                 results.put((job_id, False, _exception_payload(exc)))
             except Exception:  # noqa: BLE001 - an unpicklable exception: its text
                 results.put((job_id, False, (RuntimeError, (f"{type(exc).__name__}: {exc}",), {})))
-    if landmarker is not None:
-        getattr(landmarker, "close", lambda: None)()
+        job = jobs.get()
+    for lm in (landmarker, spare):
+        if lm is not None:
+            getattr(lm, "close", lambda: None)()
 
 
 # ------------------------------------------------------------------------------------------ parent side
@@ -264,6 +284,13 @@ class MeshPool:
         return True
 
     def release(self) -> None:
+        """Give the pool back after a clip; its workers free that clip's face mesh and build a fresh one for the
+        next clip meanwhile (:data:`PREPARE`), while this process finishes the clip's models."""
+        for jobs in self._jobs:
+            try:
+                jobs.put(PREPARE)
+            except Exception:  # noqa: BLE001 - a closed queue: the pool is being stopped
+                pass
         self._lock.release()
 
     # -------------------------------------------------------------- jobs

@@ -122,9 +122,7 @@ class Detector:
             from avanomaly.preprocess.landmarks import require_mediapipe
 
             require_mediapipe()
-        if isinstance(calibration, dict):
-            calibration = Calibration.from_dict(calibration)
-        self.calibration = calibration
+        self.calibration = calibration  # checked (a dict is read); its offset profile kept (the property below)
         if aggregation is None and calibration is not None and calibration.aggregation:
             aggregation = dict(calibration.aggregation)  # score the way the threshold was set
         if isinstance(aggregation, dict):
@@ -154,6 +152,23 @@ class Detector:
                                 else (MESH_SEGMENT_FRAMES if mesh_workers > 1 else 0))
         self.landmarker_factory = landmarker_factory
         self._mesh_pool = self._new_mesh_pool() if self.pipeline else None  # processes: start_workers / first use
+
+    @property
+    def calibration(self) -> Calibration | None:
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, calibration: Calibration | dict | None) -> None:
+        if isinstance(calibration, dict):
+            calibration = Calibration.from_dict(calibration)
+        profile = calibration.offset_profile if calibration is not None else None
+        k = int(self.sync_model.config.max_offset)
+        if profile is not None and profile.max_offset != k:
+            raise CheckpointError(f"{getattr(self, 'source', None) or 'calibration'}: its offset profile is for offsets +-"
+                                  f"{profile.max_offset}, the sync model scores +-{k}: not this model's calibration")
+        self._calibration = calibration
+        #: the ``profile`` term's model (postprocess/profile.py), read once per calibration
+        self._profile = profile
 
     def _new_mesh_pool(self):
         from avanomaly.preprocess.meshpool import MeshPool
@@ -308,7 +323,7 @@ class Detector:
         times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start
         assert nll.shape == times.shape, (nll.shape, times.shape)
         evidence = score_frames(frames, face_found, self.sync_model, self.model.max_offset, agg, fps,
-                                face_frames_only=self.face_frames_only, device=self.device)
+                                face_frames_only=self.face_frames_only, device=self.device, profile=self._profile)
         terms, skip_dropped = evidence.terms, evidence.skip_dropped
         offset, confidence = evidence.offset, evidence.confidence
         if self.calibration is not None:
@@ -333,6 +348,7 @@ class Detector:
             aggregation=dataclasses.asdict(agg), warnings=warns, score_terms=terms,
             score_definition=definition or NLL_DEFINITION, input=judged.facts,
             calibration_basis=None if self.calibration is None else basis_summary(judged.basis),
+            offset_curve=[float(v) for v in evidence.curve],
         )
 
     def calibrate(self, paths: Sequence, target_fpr: float = 0.05, terms=None, notes: str = "",
@@ -344,7 +360,7 @@ class Detector:
         -> (Calibration, failures: ScoreFailure of the clips that could not be scored). Raises
         AvanomalyError when no clip could be scored, ConfigError for unknown terms. Store it with
         ``scoring.modelfile.write_calibration(model_file, calibration)``."""
-        from avanomaly.postprocess.calibration import calibrate_terms
+        from avanomaly.postprocess.calibration import calibrate_terms, needs_curves
 
         results = self.score_many(paths, progress=progress, threshold=float("inf"))
         ok = [i for i, r in enumerate(results) if r.ok]
@@ -358,7 +374,8 @@ class Detector:
         cal = calibrate_terms([results[i].score_terms for i in ok], target_fpr, terms=terms,
                               aggregation=dataclasses.asdict(self.aggregation), notes=notes,
                               speakers=scored(speakers), domains=scored(domains),
-                              facts=[results[i].input for i in ok])
+                              facts=[results[i].input for i in ok],
+                              curves=[results[i].offset_curve for i in ok] if needs_curves(terms) else None)
         self.calibration = cal
         return cal, failed
 

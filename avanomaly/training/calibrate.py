@@ -15,12 +15,12 @@ from avanomaly.training.config import TrainConfig
 def calibrate_run(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | None, str]:
     """Calibrate on the validation REAL clips: each clip's frames go through the one frames -> NLL path
     (``models.composite.AnomalyModel``) and its score terms are made as the Detector makes them
-    (``postprocess.terms.frame_terms``); then the score fusion and the threshold are fit (``calibrate_terms``)."""
+    (``postprocess.terms.score_frames``); then the score fusion and the threshold are fit (``calibrate_terms``)."""
     from avanomaly.models.composite import AnomalyModel
     from avanomaly.postprocess.aggregate import AggregationConfig
-    from avanomaly.postprocess.calibration import calibrate_terms
+    from avanomaly.postprocess.calibration import calibrate_terms, needs_curves
     from avanomaly.postprocess.modelfile import MODEL_FILENAME, write_calibration
-    from avanomaly.postprocess.terms import MIN_FRAMES, frame_terms
+    from avanomaly.postprocess.terms import MIN_FRAMES, score_frames
     from avanomaly.training.export import load_trained_models
 
     sync, ar = load_trained_models(run_dir, cfg)
@@ -28,7 +28,7 @@ def calibrate_run(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | Non
     sync = sync.to(memory_format=torch.channels_last).eval()
     model = AnomalyModel(sync, ar.eval())
     aggregation = AggregationConfig()
-    rows, speakers = [], []
+    rows, speakers, curves = [], [], []
     for r in val_refs:
         if r.n_frames < MIN_FRAMES:
             continue
@@ -41,11 +41,14 @@ def calibrate_run(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | Non
         for s in range(0, t, DECODE_CHUNK_FRAMES):  # in chunks, as the Detector reads them: memory maps stay cheap
             e = min(t, s + DECODE_CHUNK_FRAMES)
             scorer.push(np.asarray(mouths[s:e]), np.asarray(mel[MEL_PER_FRAME * s:MEL_PER_FRAME * e], dtype=np.float32))
-        rows.append(frame_terms(scorer.finish(), found, sync, model.max_offset, aggregation,
-                                fps=float(cfg.preprocess.fps)))
+        evidence = score_frames(scorer.finish(), found, sync, model.max_offset, aggregation,
+                                fps=float(cfg.preprocess.fps))
+        rows.append(evidence.terms)
+        curves.append(evidence.curve)
     if not rows:
         return None, "calibration skipped: no validation clip with >= 2 frames"
     cal = calibrate_terms(rows, aggregation=dataclasses.asdict(aggregation), speakers=speakers,
+                          curves=curves if needs_curves() else None,
                           notes=f"set at the end of training on {len(rows)} validation real clip(s)")
     write_calibration(run_dir / MODEL_FILENAME, cal)
     return cal.to_dict(), ""

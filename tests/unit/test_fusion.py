@@ -9,7 +9,7 @@ import pytest
 
 from avanomaly.errors import ConfigError
 from avanomaly.postprocess.calibration import Calibration, calibrate_terms
-from avanomaly.postprocess.fusion import STD_FLOOR, TERM_STD_FLOORS, TERMS, ScoreFusion, clip_terms, offset_term, sync_term
+from avanomaly.postprocess.fusion import STD_FLOOR, TERM_STD_FLOORS, TERMS, CURVE_TERMS, ScoreFusion, clip_terms, offset_term, sync_term
 from avanomaly.io.testing import speech_like
 from avanomaly.scoring.testing import FPS, synthetic_clip, tiny_detector
 
@@ -75,7 +75,7 @@ def test_calibration_scores_are_the_detector_scores():
     assert res.score_definition == cal.score_definition and "z-scores" in res.score_definition
     assert res.verdict == ("fake" if res.score > cal.threshold else "real")
     d = res.to_dict()
-    assert set(d["score_terms"]) == set(TERMS) and d["score_definition"]
+    assert set(d["score_terms"]) == set(CURVE_TERMS) and d["score_definition"]
 
 
 def _peaked(k: int, at: int, height: float = 0.8, noise: float = 0.0, seed: int = 0) -> np.ndarray:
@@ -101,7 +101,7 @@ def test_offset_term_is_high_for_a_shifted_curve_and_low_for_a_centred_one():
     c[:3] = np.nan
     assert offset_term(c, k) == pytest.approx(offset_term(_peaked(k, 5), k), abs=0.01)
     assert np.isnan(offset_term(np.full(5, np.nan), 2))
-    assert set(clip_terms(3.0, centred, k)) == set(TERMS) == {"nll", "sync", "offset"}
+    assert set(clip_terms(3.0, centred, k)) == set(CURVE_TERMS) == {"nll", "sync", "offset"}
 
 
 def test_offset_std_is_floored_in_frames():

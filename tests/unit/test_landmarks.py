@@ -186,3 +186,24 @@ def test_mesh_points_reads_the_serialized_landmarks_exactly():
     msg.landmark[7].visibility = 0.5
     want = np.array([(p.x * 640, p.y * 360, p.z * 640) for p in msg.landmark])
     np.testing.assert_array_equal(mesh_points(msg, 640, 360), want)
+
+
+def test_a_prepared_face_mesh_tracks_a_real_clip_exactly_as_a_lazy_one(real_av):
+    # the pipelined path's workers build the next clip's graph while idle (FaceMeshLandmarker.prepare): nothing is
+    # tracked before the first frame, so the points are the same bit for bit
+    pytest.importorskip("mediapipe")
+    from avanomaly.io import iter_clip_chunks
+    from avanomaly.preprocess.landmarks import FaceMeshLandmarker
+
+    frames = next(iter_clip_chunks(real_av / "real" / "lrs2_00001.mp4", chunk_frames=12, fps=25, sample_rate=16000,
+                                   max_side=512)).frames
+    lazy, prepared = FaceMeshLandmarker(), FaceMeshLandmarker()
+    prepared.prepare()
+    try:
+        for frame in frames:
+            a, b = lazy.points(frame), prepared.points(frame)
+            assert a is not None and b is not None
+            np.testing.assert_array_equal(a, b)
+    finally:
+        lazy.close()
+        prepared.close()

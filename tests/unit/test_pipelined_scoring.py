@@ -193,6 +193,54 @@ def test_split_tracks_restart_with_a_warm_up_and_come_back_in_order(warmup):
     assert diff[:10].max() == 0 and diff[10:].max() > 1e-4
 
 
+class PreparedStub:
+    """Face mesh stand-in that says in its points whether it was ``prepare``d before its first frame and how many
+    frames it has tracked: [prepared, frames seen before this one, 0]."""
+
+    fail_prepare = False
+
+    def __init__(self):
+        self.prepared = False
+        self.seen = 0
+
+    def prepare(self):
+        if self.fail_prepare:
+            raise RuntimeError("no graph today")
+        self.prepared = self.seen == 0
+
+    def points(self, frame):
+        out = np.array([[float(self.prepared), float(self.seen), 0.0]])
+        self.seen += 1
+        return out
+
+
+class FailingPrepareStub(PreparedStub):
+    fail_prepare = True
+
+
+@pytest.mark.parametrize("factory", [PreparedStub, FailingPrepareStub])
+def test_workers_build_the_next_clips_face_mesh_while_idle(factory):
+    # at start-up and on release the worker builds a fresh landmarker for the next clip (prepare: off the clip's
+    # critical path); each clip still starts on a fresh one; a landmarker that cannot be prepared is built on
+    # the clip's first frames as before
+    from avanomaly.preprocess.meshpool import MeshPool
+
+    frames = np.zeros((3, 4, 4, 3), np.uint8)
+    pool = MeshPool(1, factory)
+    try:
+        for clip in range(3):
+            assert pool.acquire()
+            first = pool.result(pool.submit(0, True, 0, frames), {})
+            more = pool.result(pool.submit(0, False, 0, frames), {})
+            pool.release()
+            marks = np.array([p[0] for p in first + more])  # (6, 3)
+            assert marks[:, 1].tolist() == list(range(6)), clip  # a fresh track per clip, continued within it
+            assert (marks[:, 0] == float(factory is PreparedStub)).all(), (clip, marks)
+    finally:
+        pool.close()
+    assert not _mesh_processes()
+
+
 def test_a_worker_error_is_raised_with_its_type_and_nothing_is_left_running():
     threads_before = {t.ident for t in _pipeline_threads()}
     det = _detector(True, chunk_frames=40)
