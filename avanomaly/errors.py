@@ -103,6 +103,10 @@ class ScoringCancelled(AvanomalyError):
     """Scoring stopped early because the caller's ``should_stop()`` returned True (e.g. the client left)."""
 
 
+class FileBusyError(AvanomalyError):
+    """A file another avanomaly run is writing (it holds the file's lock); nothing was changed."""
+
+
 class DatasetError(AvanomalyError):
     """A dataset root, manifest or meta_data.csv is missing or malformed."""
 

@@ -1,12 +1,14 @@
-"""Small shared helpers: atomic writes, hashing, seeding, dataclass <-> dict, quoting user data in messages,
+"""Small shared helpers: atomic writes, a CSV appended one whole row at a time, hashing, seeding, dataclass <-> dict, quoting user data in messages,
 path-length checks."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import errno
 import hashlib
+import io
 import json
 import os
 import sys
@@ -16,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from avanomaly.errors import ConfigError, MissingDependencyError
+from avanomaly.errors import ConfigError, FileBusyError, MissingDependencyError
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
@@ -89,6 +91,100 @@ def atomic_write_text(path, text: str) -> None:
 
 def atomic_write_json(path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+#: record terminator of the rows of an AppendCSV (one write per row ends with it)
+CSV_LINE_END = "\n"
+#: suffix of the lock file beside an AppendCSV (one writer at a time)
+CSV_LOCK_SUFFIX = ".lock"
+
+
+def csv_header(columns) -> str:
+    """The header line of a CSV with ``columns``."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=CSV_LINE_END).writerow(columns)
+    return buf.getvalue()
+
+
+def csv_line(columns, row: dict) -> str:
+    """One complete CSV line of ``row`` in ``columns`` order (a missing key is blank, an extra one left out)."""
+    buf = io.StringIO()
+    csv.DictWriter(buf, fieldnames=list(columns), lineterminator=CSV_LINE_END, extrasaction="ignore").writerow(row)
+    return buf.getvalue()
+
+
+class AppendCSV:
+    """A CSV file written one whole row at a time, for runs that may be killed (``score --csv``, ``evaluate``'s
+    detailed_results.csv, ``preprocess``'s failures.csv).
+
+    Each row is one write of a complete record, then flush + fsync, so a killed run leaves every finished row and
+    at most an unterminated last line (a run killed mid-write; readers that resume drop it). One writer at a time:
+    :meth:`lock` takes an exclusive OS lock on ``<file>.lock`` (``filelock``; released by the OS if the process
+    dies, so a killed run never blocks the next one) and raises :class:`FileBusyError` when another run holds it.
+    Use: ``lock()``, ``start(rows)`` (header + ``rows``, written atomically; ``start()`` appends to the file as it
+    is), ``append(row)`` per finished row, ``rewrite(rows)`` to replace the rows (atomically, e.g. sorted at the
+    end), ``close()``.
+    """
+
+    def __init__(self, path, columns):
+        self.path = Path(path)
+        self.columns = tuple(columns)
+        self._fh = None
+        self._lock = None
+
+    def lock(self) -> None:
+        """Take the file's lock (held until :meth:`close`); FileBusyError when another run holds it."""
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.path.with_name(self.path.name + CSV_LOCK_SUFFIX), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise FileBusyError(f"{self.path} is being written by another avanomaly run") from exc
+        self._lock = lock
+
+    def start(self, rows=None) -> None:
+        """Open the file for appending; with ``rows`` (even none) it is first replaced by the header and them."""
+        if rows is not None:
+            self._replace(rows)
+        self._fh = open(self.path, "a", encoding="utf-8", newline="")
+
+    def _replace(self, rows) -> None:
+        atomic_write_text(self.path, csv_header(self.columns) + "".join(csv_line(self.columns, r) for r in rows))
+
+    def append(self, row: dict) -> None:
+        """Write one complete row, flush and fsync it."""
+        if self._fh is None:
+            raise RuntimeError("AppendCSV.append before start()")
+        self._fh.write(csv_line(self.columns, row))
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def rewrite(self, rows) -> None:
+        """Replace the file by the header and ``rows`` (atomically); later appends go to the new file."""
+        was_open = self._fh is not None
+        if was_open:
+            self._fh.close()
+            self._fh = None
+        self._replace(rows)
+        if was_open:
+            self.start()
+
+    def close(self) -> None:
+        """Close the file and release the lock (both idempotent)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _json_default(o):

@@ -12,6 +12,10 @@ those rows, so a baseline detector plugs in by registering a factory::
 
 Rules for ``score_many``: one row per input path, in input order, never raising for one bad file (a row
 with ``status="failed"`` and ``error`` = "reason: message" instead); higher score = more fake.
+
+Optional: a scorer whose ``score_many`` also takes ``on_row`` calls ``on_row(i, row)`` as the row of
+``paths[i]`` is ready (any order), and ``evaluate`` writes it to detailed_results.csv at once; the rows of a
+scorer without it are written when its ``score_many`` returns (avanomaly.evaluation.detailed).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from avanomaly.evaluation.compute import (DETAILED_COLUMNS, DETAILED_OPTIONAL, F
                                           HONEST_NOTE, HONEST_PASS, PASS_NAMES, PUBLISHED_SUBCATEGORIES,
                                           RESULT_COLUMNS, Comparison, PassResult, evaluate_pass,
                                           normalise_results, subcategory_of, threshold_sweep)
+from avanomaly.evaluation.detailed import DETAILED_FILE, detailed_frame
 from avanomaly.evaluation.plots import make_plots
 from avanomaly.evaluation.render import (build_sections, markdown_table, per_category_table,  # noqa: F401
                                          render_html, render_markdown)
@@ -53,8 +54,8 @@ def evaluate(results: pd.DataFrame, out_dir, threshold: float | None = None, boo
         sw.insert(0, "pass", name)
         sweeps.append(sw)
 
-    detailed = df[[c for c in DETAILED_COLUMNS + DETAILED_OPTIONAL if c in df.columns]]
-    atomic_write_text(out / "detailed_results.csv", detailed.to_csv(index=False))
+    # replaces the rows streamed while scoring (evaluation.detailed): input order, pass by pass
+    atomic_write_text(out / DETAILED_FILE, detailed_frame(df).to_csv(index=False))
     atomic_write_text(out / "threshold_sweep.csv", pd.concat(sweeps, ignore_index=True).to_csv(index=False))
 
     from avanomaly._version import __version__

@@ -70,7 +70,7 @@ class AvanomalyScorer(Scorer):
     ``cache``: folder where each clip's result is stored per (model file, file content, pass), so a rerun or
     a second evaluation of the same clips does not decode them again. ``workers`` > 1 scores in processes (the
     pool of ``avanomaly score``, :mod:`avanomaly.scoring.pool`; ``threads`` torch threads each, default 1); each
-    result is cached as it finishes.
+    result is cached, and given to ``score_many``'s ``on_row``, as it finishes.
     """
 
     name = "avanomaly"
@@ -120,7 +120,9 @@ class AvanomalyScorer(Scorer):
                 return None  # unreadable: score it (the scorer reports the reason)
         return self.cache / self._model_key / ("trimmed" if trim else "raw") / f"{content}.json"
 
-    def score_many(self, paths: Sequence, trim_leading_silence: bool = False) -> pd.DataFrame:
+    def score_many(self, paths: Sequence, trim_leading_silence: bool = False, on_row=None) -> pd.DataFrame:
+        """One row per path (see registry); ``on_row(i, row)`` is called as the row of ``paths[i]`` is ready (a
+        cached clip at once, the others as they finish, in any order with several workers)."""
         trim = bool(trim_leading_silence)
         detector = self._detector_for(trim)
         rows: dict[int, dict] = {}
@@ -134,6 +136,8 @@ class AvanomalyScorer(Scorer):
                     rec = json.loads(cf.read_text())
                     if rec.get("version") == SCORE_CACHE_VERSION:
                         rows[i] = {**rec["row"], "path": str(p)}
+                        if on_row is not None:
+                            on_row(i, rows[i])
                         continue
                 except (OSError, ValueError, KeyError):
                     log.warning("ignoring unreadable score cache entry %s", cf)
@@ -150,6 +154,8 @@ class AvanomalyScorer(Scorer):
             cf = files[i]
             if cf is not None and row["status"] == "ok":  # failures are retried next time
                 atomic_write_json(cf, {"version": SCORE_CACHE_VERSION, "row": row})
+            if on_row is not None:
+                on_row(i, row)
 
         bar = self._progress(len(todo), trim)
         try:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io as _io
+import logging
 import multiprocessing
 import traceback
 from dataclasses import dataclass, field
@@ -22,7 +21,9 @@ from avanomaly.preprocess.config import PreprocessConfig
 from avanomaly.preprocess.detectors import FaceDetector, create_detector, import_detector, imported_detectors
 from avanomaly.preprocess.frontends import face_model_name
 from avanomaly.preprocess.stream import StreamState, iter_chunks, stream_features
-from avanomaly.utils import atomic_write_text, dying_pool_initializer, file_sha256
+from avanomaly.utils import AppendCSV, atomic_write_text, csv_header, csv_line, dying_pool_initializer, file_sha256
+
+log = logging.getLogger(__name__)
 
 #: multiprocessing start method for workers (fork is unsafe with torch/OpenCV threads)
 START_METHOD = "spawn"
@@ -217,12 +218,29 @@ def _process_one(task):
 
 
 def write_failures(path, failures: Iterable[tuple[str, str, str]]) -> None:
-    buf = _io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(FAILURE_COLUMNS)
-    for row in failures:
-        writer.writerow(row)
-    atomic_write_text(path, buf.getvalue())
+    """Write ``failures`` ((path, reason, message) each) as a failures.csv, atomically."""
+    atomic_write_text(path, csv_header(FAILURE_COLUMNS)
+                      + "".join(csv_line(FAILURE_COLUMNS, dict(zip(FAILURE_COLUMNS, f))) for f in failures))
+
+
+def _stream_failures(path) -> AppendCSV | None:
+    """failures.csv started again (header only) and locked, its rows to be appended as files fail; None when
+    another run on this cache is writing it (this run then writes its own at the end, as the last run wins)."""
+    from avanomaly.errors import FileBusyError
+
+    sink = AppendCSV(path, FAILURE_COLUMNS)
+    try:
+        sink.lock()
+    except FileBusyError:
+        log.warning("%s is being written by another preprocess run on this cache: this run's failures are "
+                    "written there when it ends", path)
+        return None
+    try:
+        sink.start([])
+    except BaseException:
+        sink.close()
+        raise
+    return sink
 
 
 def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: int = 1, progress: bool = True,
@@ -235,8 +253,9 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
     ``PATH#augI`` and leaves the clean entry alone.
 
     Files whose entry exists are skipped. Bad files never stop the batch: each failure is recorded as
-    (path, reason, message) in the report and in ``<cache>/failures.csv`` (rewritten each run; header only
-    when nothing failed). ``workers > 1`` uses a ``spawn`` process pool with one torch/OpenCV thread per
+    (path, reason, message) in the report and in ``<cache>/failures.csv``: started again (header only) by each
+    run, a row appended as each file fails (the crash-safe ``avanomaly.utils.AppendCSV``: a killed run leaves
+    the failures so far), sorted when the run ends. ``workers > 1`` uses a ``spawn`` process pool with one torch/OpenCV thread per
     worker; ``workers == 1`` runs in this process without touching its thread settings.
 
     ``engine``: an :class:`avanomaly.distributed.EngineSpec` other than ``local`` runs the same per-file work
@@ -252,6 +271,7 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
     n_variants = augment.variants if augment is not None else 0
     tasks = ([*paths] if clean else []) + [(p, i) for p in paths for i in range(n_variants)]
     report = Report()
+    failures_csv = cache.root / FAILURES_FILE
     bar = None
     if progress:
         from tqdm import tqdm
@@ -262,6 +282,8 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
         status, path, key, payload, variant = result
         if status == "failed":
             report.failed.append((path, payload[0], payload[1]))
+            if failure_sink is not None:
+                failure_sink.append(dict(zip(FAILURE_COLUMNS, report.failed[-1])))
         else:
             if variant is None:
                 report.keys[path] = key
@@ -278,6 +300,7 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
 
     args = (dataclasses.asdict(cfg), str(cache.root))
     aug = dataclasses.asdict(augment) if n_variants else None
+    failure_sink = _stream_failures(failures_csv)
     try:
         if engine is not None and not engine.is_local:
             from avanomaly.distributed.engine import map_unordered
@@ -308,11 +331,15 @@ def preprocess_many(paths, cache, cfg: PreprocessConfig | None = None, workers: 
             with ctx.Pool(min(workers, len(tasks)), initializer=init, initargs=initargs) as pool:
                 for result in pool.imap_unordered(_process_one, tasks):
                     record(result)
+        report.failed.sort()
+        if failure_sink is not None:
+            failure_sink.rewrite([dict(zip(FAILURE_COLUMNS, f)) for f in report.failed])
+        else:
+            write_failures(failures_csv, report.failed)
     finally:
         if bar is not None:
             bar.close()
-    report.failed.sort()
-    failures_csv = cache.root / FAILURES_FILE
-    write_failures(failures_csv, report.failed)
+        if failure_sink is not None:
+            failure_sink.close()
     report.failures_csv = str(failures_csv)
     return report

@@ -17,17 +17,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avanomaly.errors import AvanomalyError, shorten
-from avanomaly.utils import atomic_write_text, settings_hash
+from avanomaly.errors import AvanomalyError, FileBusyError, shorten
+from avanomaly.utils import CSV_LINE_END, CSV_LOCK_SUFFIX, AppendCSV, settings_hash
 
 #: columns that identify the scored file's content and the scoring settings (used to resume)
 RESUME_COLUMNS = ("file_size", "file_mtime_ns", "settings")
 #: status of a row whose file was scored
 STATUS_OK = "ok"
-#: record terminator of the CSV rows (one write per row ends with it)
-LINE_END = "\n"
+#: record terminator of the CSV rows (one write per row ends with it; the shared AppendCSV's)
+LINE_END = CSV_LINE_END
 #: suffix of the lock file beside a score CSV (one writer at a time)
-LOCK_SUFFIX = ".lock"
+LOCK_SUFFIX = CSV_LOCK_SUFFIX
 
 
 class ResumeRefused(AvanomalyError):
@@ -60,18 +60,6 @@ def scoring_settings(model_file, aggregation: dict, threshold, precision: str) -
                           "precision": precision})
 
 
-def _record(columns, row: dict) -> str:
-    buf = io.StringIO()
-    csv.DictWriter(buf, fieldnames=list(columns), lineterminator=LINE_END, extrasaction="ignore").writerow(row)
-    return buf.getvalue()
-
-
-def _header(columns) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator=LINE_END).writerow(columns)
-    return buf.getvalue()
-
-
 @dataclass
 class ResumePlan:
     """What a run with an existing CSV does: score ``todo`` (in input order), skip ``skipped``."""
@@ -95,29 +83,23 @@ class ResumePlan:
 
 
 class ScoreCSV:
-    """Append-as-you-go score CSV with resume. ``open(paths)`` -> ResumePlan, then ``append(row)`` per file."""
+    """Append-as-you-go score CSV with resume. ``open(paths)`` -> ResumePlan, then ``append(row)`` per file.
+    The writing (whole rows, flush + fsync, one writer at a time) is :class:`avanomaly.utils.AppendCSV`'s."""
 
     def __init__(self, path, columns, settings: str, resume: bool = True):
         self.path = Path(path)
         self.columns = tuple(columns)
         self.settings = settings
         self.resume = resume
-        self._fh = None
-        self._lock = None
+        self._out = AppendCSV(self.path, self.columns)
 
     def _acquire_lock(self) -> None:
-        """One writer per CSV: an exclusive lock on ``<csv>.lock`` (``filelock``: an OS lock, released by the OS if
-        the process dies, so a killed run never blocks the next one) held until ``close``."""
-        from filelock import FileLock, Timeout
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX), timeout=0)
+        """One writer per CSV: the AppendCSV's exclusive lock on ``<csv>.lock``, held until ``close``."""
         try:
-            lock.acquire()
-        except Timeout as exc:
+            self._out.lock()
+        except FileBusyError as exc:
             raise ResumeRefused(f"{shorten(self.path)} is being written by another avanomaly score run; wait for it "
                                 "or choose another --csv") from exc
-        self._lock = lock
 
     def _read_existing(self) -> tuple[list[dict], bool]:
         """Rows of the existing file and whether an unterminated last row was dropped."""
@@ -195,28 +177,19 @@ class ScoreCSV:
                 redo.add(key)
             else:
                 plan.skipped.append(p)
+        keep = None
         if not rows or redo or plan.dropped_partial or len(latest) != len(rows):
             # a clean file: header + the rows kept, one per path (the last), written atomically
             keep = [r for k, r in latest.items() if k not in redo]
-            atomic_write_text(self.path, _header(self.columns) + "".join(_record(self.columns, r) for r in keep))
-        self._fh = open(self.path, "a", encoding="utf-8", newline="")
+        self._out.start(keep)
         return plan
 
     def append(self, row: dict) -> None:
         """Write one complete row (with this run's settings), flush and fsync it."""
-        if self._fh is None:
-            raise RuntimeError("ScoreCSV.append before open()")
-        self._fh.write(_record(self.columns, {**row, "settings": self.settings}))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        self._out.append({**row, "settings": self.settings})
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        self._out.close()
 
     def __enter__(self):
         return self
