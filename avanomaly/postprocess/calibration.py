@@ -202,7 +202,7 @@ def leave_speaker_out(term_rows, speakers=None, domains=None, target_fpr: float 
 
     rows = list(term_rows)
     n = len(rows)
-    terms = list(terms or DEFAULT_TERMS)
+    terms = list(terms or [t for t in DEFAULT_TERMS if not rows or t in rows[0]])
     method = "leave-speaker-out" if speakers is not None else "leave-one-clip-out"
     groups = list(speakers) if speakers is not None else list(range(n))
     if len(groups) != n or (domains is not None and len(domains) != n):
@@ -314,9 +314,17 @@ def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=Non
     ``profile`` values are then the out-of-speaker ones (:func:`with_profile_terms`)."""
     from avanomaly.postprocess.fusion import DEFAULT_TERMS, NLL_DEFINITION
 
+    from avanomaly.postprocess.profile import MIN_PROFILE_CLIPS
+
     term_rows = list(term_rows)
+    defaulted = not terms
     terms = list(terms or DEFAULT_TERMS)
     profile = None
+    if defaulted and "profile" in terms and (curves is None or len(term_rows) < MIN_PROFILE_CLIPS):
+        terms = [t for t in terms if t != "profile"]  # the default terms on a pool too small for a profile
+        extra = f"no offset-profile term: {len(term_rows)} clip(s) with a curve (< {MIN_PROFILE_CLIPS})"
+        notes = f"{notes}; {extra}" if notes else extra
+        curves = None
     if curves is not None:
         term_rows, profile = with_profile_terms(term_rows, curves, speakers)
     elif "profile" in terms:

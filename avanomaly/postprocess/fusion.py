@@ -38,8 +38,9 @@ from avanomaly.errors import ConfigError
 TERMS = ("nll", "sync", "offset", "profile")
 #: the terms computed from the frame scores alone (no fitted profile needed)
 CURVE_TERMS = ("nll", "sync", "offset")
-#: default terms of a new calibration (chosen on real validation clips only: docs/results.md "Real faces")
-DEFAULT_TERMS = CURVE_TERMS
+#: default terms of a new calibration (chosen on real validation clips and shifted / swapped copies of them only:
+#: docs/results.md "Domain corpus: the retrained starter"); a pool of < 10 clips leaves ``profile`` out
+DEFAULT_TERMS = ("nll", "sync", "offset", "profile")
 #: offsets (frames) either side of 0 that still count as in sync for the ``sync`` and ``offset`` terms
 SYNC_TOLERANCE_FRAMES = 1
 #: softmax temperature of the ``offset`` term, as a fraction of the curve's peak height (max - median); chosen on
@@ -78,14 +79,14 @@ class ScoreFusion:
         return cls(terms=list(d["terms"]), mean=[float(x) for x in d["mean"]], std=[float(x) for x in d["std"]])
 
     @classmethod
-    def fit(cls, term_rows: list[dict], terms=DEFAULT_TERMS) -> "ScoreFusion":
-        """Standardise ``terms`` on the term dicts of REAL reference clips."""
-        terms = list(terms)
+    def fit(cls, term_rows: list[dict], terms=None) -> "ScoreFusion":
+        """Standardise ``terms`` (None: the DEFAULT_TERMS the rows have) on the term dicts of REAL reference clips."""
+        if not term_rows:
+            raise ConfigError("score fusion needs at least one real clip")
+        terms = list(terms) if terms is not None else [t for t in DEFAULT_TERMS if t in term_rows[0]]
         unknown = [t for t in terms if t not in TERMS]
         if unknown or not terms:
             raise ConfigError(f"score terms must be a non-empty subset of {TERMS}, got {terms}")
-        if not term_rows:
-            raise ConfigError("score fusion needs at least one real clip")
         x = np.array([[float(r[t]) for t in terms] for r in term_rows], dtype=np.float64)  # (n, terms)
         if not np.isfinite(x).all():
             raise ConfigError("score fusion: a reference clip has a non-finite term")

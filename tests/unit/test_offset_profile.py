@@ -167,3 +167,20 @@ def test_the_profile_round_trips_through_the_model_file(tmp_path):
     other = calibrate_terms([clip_terms(2.0, c, K) for c in _reals(20)], terms=["nll", "profile"], curves=_reals(20))
     with pytest.raises(CheckpointError, match="offsets"):
         Detector(sync, ar, cfg, calibration=other, pipeline=False)
+
+
+def test_default_terms_include_the_profile_but_a_small_pool_leaves_it_out():
+    from avanomaly.postprocess.fusion import DEFAULT_TERMS
+
+    assert "profile" in DEFAULT_TERMS and needs_curves()
+    curves = _reals(MIN_PROFILE_CLIPS - 1)
+    rows = [clip_terms(2.0 + 0.1 * i, c, K) for i, c in enumerate(curves)]
+    small = calibrate_terms(rows, curves=curves)
+    assert small.fusion["terms"] == ["nll", "sync", "offset"] and small.profile == {}
+    assert "no offset-profile term" in small.notes
+    with pytest.raises(ConfigError, match=f"at least {MIN_PROFILE_CLIPS}"):  # asked for explicitly: refused
+        calibrate_terms(rows, terms=list(DEFAULT_TERMS), curves=curves)
+    curves = _reals(MIN_PROFILE_CLIPS)
+    rows = [clip_terms(2.0 + 0.1 * i, c, K) for i, c in enumerate(curves)]
+    big = calibrate_terms(rows, curves=curves)
+    assert big.fusion["terms"] == list(DEFAULT_TERMS) and big.profile["n_clips"] == MIN_PROFILE_CLIPS
