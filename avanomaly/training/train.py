@@ -148,7 +148,9 @@ def _train(cfg: TrainConfig, resume: bool, guard: StopOnSignal) -> TrainResult:
                                    groups=list(train_df["identity"]) if "identity" in train_df else None,
                                    augment=cfg.augment)  # only training clips: val / calibration stay as recorded
     val_refs, f2 = prepare_clips(_resolve_paths(val_df, cfg.data.manifest), cache, cfg.preprocess,
-                                 cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero)
+                                 cfg.data.preprocess_workers, progress=cfg.trainer.progress and is_zero,
+                                 groups=list(val_df["identity"]) if "identity" in val_df else None)
+    # val groups: the calibration's leave-speaker-out false-alarm rate and offset profile are by person
     failed = f1 + f2
     for f in failed:
         log.warning("preprocessing failed, clip left out: %s (%s: %s)", *f)

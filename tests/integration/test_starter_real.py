@@ -68,7 +68,7 @@ def test_starter_loads_with_no_arguments_and_scores_offline(real_av, starter):
         warnings.simplefilter("error")  # calibrated: no "uncalibrated" warning
         res = starter.anomaly_score(real_av / "real" / "lrs2_00001.mp4")
     assert np.isfinite(res.score) and res.verdict in ("real", "fake") and 0 <= res.percentile <= 100
-    assert set(res.score_terms) == {"nll", "sync", "offset"} and "z-scores" in res.score_definition
+    assert set(res.score_terms) == {"nll", "sync", "offset", "profile"} and "z-scores" in res.score_definition
     assert res.score == pytest.approx(starter.calibration.clip_score(res.score_terms))
     again = Detector.from_pretrained("starter").anomaly_score(real_av / "real" / "lrs2_00001.mp4")
     assert again.score == pytest.approx(res.score, abs=1e-6)
@@ -95,4 +95,4 @@ def test_score_cli_uses_the_starter_by_default(real_av, mediapipe, monkeypatch):
     doc = json.loads(res.stdout)
     assert doc["model"] == "starter" and doc["model_file"].endswith("starter.pt")
     r = doc["results"][0]
-    assert r["status"] == "ok" and r["score_definition"] and set(r["score_terms"]) == {"nll", "sync", "offset"}
+    assert r["status"] == "ok" and r["score_definition"] and set(r["score_terms"]) == {"nll", "sync", "offset", "profile"}
