@@ -13,7 +13,7 @@ clips, ``calibration.leave_speaker_out``'s rule):
 - ``per person``: the mean over speakers of each one's alarm rate on all their clips (every person weighs
   the same, however many clips they have: the rate to expect for a new person).
 
-The score terms (nll, sync, offset) do not depend on a model's calibration, so one scoring run serves every
+The score terms (nll, sync, offset; not the fitted `profile` term) do not depend on a model's calibration, so one scoring run serves every
 pool. Only clips scored ``ok`` join (as in ``Detector.calibrate``). Prints a markdown table.
 """
 
@@ -30,7 +30,7 @@ import pandas as pd
 from avanomaly.postprocess.basis import rate
 from avanomaly.postprocess.calibration import (_fit_scores, _threshold, calibrate_terms, cap_per_speaker,
                                            leave_speaker_out)
-from avanomaly.postprocess.fusion import DEFAULT_TERMS, clip_score
+from avanomaly.postprocess.fusion import CURVE_TERMS, clip_score
 
 
 def load(manifest: Path, scores: Path, split: str | None) -> pd.DataFrame:
@@ -50,7 +50,7 @@ def load(manifest: Path, scores: Path, split: str | None) -> pd.DataFrame:
     return man[man.terms.notna()].reset_index(drop=True)
 
 
-def evaluate(df: pd.DataFrame, cap: int, target_fpr: float = 0.05, terms=DEFAULT_TERMS) -> dict:
+def evaluate(df: pd.DataFrame, cap: int, target_fpr: float = 0.05, terms=CURVE_TERMS) -> dict:
     speakers = df.identity.astype(str).tolist()
     keep = list(range(len(df))) if cap <= 0 else cap_per_speaker(speakers, cap)
     pool = df.iloc[keep]
