@@ -48,26 +48,34 @@ SINGLE = ("nll", "sync", "offset", "abs_peak", "profile")
 MIN_FRAMES = 30
 
 
-def clip_evidence(det, vis, mel, found):
-    """(terms without profile, offset curve (O,), peak offset) of one clip's features, as the Detector scores."""
+def frame_scores(det, vis, mel):
+    """The detector's ``FrameScores`` (per-frame NLL, sync logits, mask) of one clip's features, pushed in chunks
+    as the Detector reads a file."""
     from avanomaly.conventions import DECODE_CHUNK_FRAMES, MEL_PER_FRAME
-    from avanomaly.postprocess.terms import score_frames
 
     sc = det.model.scorer(det.sync_window, det.sync_margin, det.precision, det.device)
     t = len(vis)
     for s in range(0, t, DECODE_CHUNK_FRAMES):
         e = min(t, s + DECODE_CHUNK_FRAMES)
         sc.push(np.asarray(vis[s:e]), np.asarray(mel[MEL_PER_FRAME * s:MEL_PER_FRAME * e], dtype=np.float32))
-    ev = score_frames(sc.finish(), found, det.sync_model, det.model.max_offset, det.aggregation,
+    return sc.finish()
+
+
+def clip_evidence(det, vis, mel, found):
+    """(terms without profile, offset curve (O,), peak offset) of one clip's features, as the Detector scores."""
+    from avanomaly.postprocess.terms import score_frames
+
+    ev = score_frames(frame_scores(det, vis, mel), found, det.sync_model, det.model.max_offset, det.aggregation,
                       float(det.preprocess_cfg.fps), face_frames_only=det.face_frames_only)
     return ev.terms, ev.curve, ev.offset
 
 
-def derived_rows(det, feats, man: pd.DataFrame, root: Path):
-    """Rows (clip, identity, split, domain, kind, shift, terms, peak) and curves (n, O) of every clip and copy."""
+def clip_copies(feats, man: pd.DataFrame, root: Path):
+    """Every cached clip of ``man`` and its derived copies: yields (meta dict: clip, identity, split, domain, kind,
+    shift), visual (T, ...), mel (4T, M), face_found (T,); copies shorter than MIN_FRAMES are left out. The swap
+    takes the audio of the next clip of ANOTHER person."""
     from avanomaly.conventions import MEL_PER_FRAME
 
-    rows, curves = [], []
     keep = [(p, r) for p, r in zip([str(root / x) for x in man.path], man.itertuples()) if feats.get(p) is not None]
     for i, (p, r) in enumerate(keep):
         a = feats[p]
@@ -84,12 +92,19 @@ def derived_rows(det, feats, man: pd.DataFrame, root: Path):
             v, m = swapped(vis, o.mel[:MEL_PER_FRAME * o.n_frames])
             copies.append(("swap", 0, v, m, found[:len(v)]))
         for kind, shift, v, m, f in copies:
-            if len(v) < MIN_FRAMES:
-                continue
-            terms, curve, peak = clip_evidence(det, v, m, f)
-            rows.append({"clip": Path(p).name, "identity": r.identity, "split": r.split, "domain": r.domain,
-                         "kind": kind, "shift": shift, "frames": len(v), **terms, "abs_peak": abs(peak)})
-            curves.append(curve)
+            if len(v) >= MIN_FRAMES:
+                meta = {"clip": Path(p).name, "identity": r.identity, "split": r.split, "domain": r.domain,
+                        "kind": kind, "shift": shift}
+                yield meta, v, m, f
+
+
+def derived_rows(det, feats, man: pd.DataFrame, root: Path):
+    """Rows (clip, identity, split, domain, kind, shift, terms, peak) and curves (n, O) of every clip and copy."""
+    rows, curves = [], []
+    for meta, v, m, f in clip_copies(feats, man, root):
+        terms, curve, peak = clip_evidence(det, v, m, f)
+        rows.append({**meta, "frames": len(v), **terms, "abs_peak": abs(peak)})
+        curves.append(curve)
     return pd.DataFrame(rows), np.stack(curves)
 
 

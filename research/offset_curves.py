@@ -3,7 +3,7 @@
     python -m research.offset_curves --model starter --manifest /work/corpus22b/manifest.csv --cache CACHE
 
 For every val and test clip of the manifest and its copies (audio shifted +-3 / +-5 frames, swapped for another
-person's: benchmarks/real_faces.py), the sync model's per-frame cosines (T, O) are reduced to one curve (O,) in
+person's: ``benchmarks.offset_profile.clip_copies``), the sync model's per-frame cosines (T, O) are reduced to one curve (O,) in
 several ways, and the curve's ``sync``, ``offset``, |peak| and ``profile`` (leave-speaker-out on val, as
 benchmarks/offset_profile.py) terms are compared by AUC, originals vs copies:
 
@@ -58,11 +58,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from avanomaly.conventions import DECODE_CHUNK_FRAMES, MEL_PER_FRAME
     from avanomaly.postprocess.fusion import offset_term, sync_term
-    from avanomaly.postprocess.profile import OffsetProfile
     from avanomaly.scoring import Detector
-    from benchmarks.real_faces import SHIFTS, auc, cached, shifted, swapped
+    from benchmarks.offset_profile import add_profile, clip_copies, frame_scores
+    from benchmarks.real_faces import auc, cached
 
     torch.set_num_threads(args.threads)
     det = Detector.from_pretrained(args.model, device="cpu", pipeline=False)
@@ -73,48 +72,20 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         feats = cached([str(root / p) for p in man.path], det.preprocess_cfg, args.cache, 1)
-    keep = [(str(root / p), r) for p, r in zip(man.path, man.itertuples()) if feats.get(str(root / p)) is not None]
     rows, named = [], {}
-    for i, (p, r) in enumerate(keep):
-        a = feats[p]
-        n = a.n_frames
-        vis, mel, found = a.mouths[:n], a.mel[:MEL_PER_FRAME * n], np.asarray(a.face_found, bool)[:n]
-        copies = [("original", 0, vis, mel, found)]
-        for s in SHIFTS:
-            v, m = shifted(vis, mel, s)
-            copies.append(("shift", s, v, m, found[s:] if s >= 0 else found[:n + s]))
-        j = next((k for k in list(range(i + 1, len(keep))) + list(range(i)) if keep[k][1].identity != r.identity))
-        o = feats[keep[j][0]]
-        v, m = swapped(vis, o.mel[:MEL_PER_FRAME * o.n_frames])
-        copies.append(("swap", 0, v, m, found[:len(v)]))
-        for kind, shift, v, m, f in copies:
-            if len(v) < 30:
-                continue
-            sc = det.model.scorer(det.sync_window, det.sync_margin, det.precision, det.device)
-            for s in range(0, len(v), DECODE_CHUNK_FRAMES):
-                e = min(len(v), s + DECODE_CHUNK_FRAMES)
-                sc.push(np.asarray(v[s:e]), np.asarray(m[MEL_PER_FRAME * s:MEL_PER_FRAME * e], dtype=np.float32))
-            fr = sc.finish()
-            valid = fr.mask & (f[:, None] if f.sum() >= 2 else True)
-            rows.append({"identity": r.identity, "split": r.split, "kind": kind, "shift": shift})
-            for name, c in curves(fr.logits.astype(np.float64) / scale, valid).items():
-                named.setdefault(name, []).append(c)
+    for meta, v, m, f in clip_copies(feats, man, root):
+        fr = frame_scores(det, v, m)
+        valid = fr.mask & (f[:, None] if f.sum() >= 2 else True)
+        rows.append(meta)
+        for name, c in curves(fr.logits.astype(np.float64) / scale, valid).items():
+            named.setdefault(name, []).append(c)
     df = pd.DataFrame(rows)
-    val, orig = (df.split == "val").values, (df.kind == "original").values
     out = []
     for name, cl in named.items():
         cl = np.array(cl)
         k = (cl.shape[1] - 1) // 2
-        d = df.assign(abs_peak=np.abs(np.nanargmax(cl, 1) - k), sync=[sync_term(c, k) for c in cl],
-                      offset=[offset_term(c, k) for c in cl])
-        prof = np.full(len(d), np.nan)
-        for g in d[val].identity.unique():
-            held = val & (d.identity == g).values
-            fit = OffsetProfile.fit(list(cl[val & orig & ~held]), k)
-            prof[held] = [fit.distance(c) for c in cl[held]]
-        fit = OffsetProfile.fit(list(cl[val & orig]), k)
-        prof[~val] = [fit.distance(c) for c in cl[~val]]
-        d["profile"] = prof
+        d = add_profile(df.assign(abs_peak=np.abs(np.nanargmax(cl, 1) - k), sync=[sync_term(c, k) for c in cl],
+                                  offset=[offset_term(c, k) for c in cl]), cl)
         for split in ("val", "test"):
             s = d[d.split == split]
             o = s[s.kind == "original"]

@@ -198,11 +198,11 @@ def leave_speaker_out(term_rows, speakers=None, domains=None, target_fpr: float 
     clip is its own speaker (leave-one-clip-out). ``domains``: a label per clip, for the per-domain rates.
     None when fewer than two speakers (nothing to hold out)."""
     from avanomaly.postprocess.basis import FAR_CONFIDENCE, rate
-    from avanomaly.postprocess.fusion import DEFAULT_TERMS, clip_score
+    from avanomaly.postprocess.fusion import clip_score, default_terms
 
     rows = list(term_rows)
     n = len(rows)
-    terms = list(terms or [t for t in DEFAULT_TERMS if not rows or t in rows[0]])
+    terms = list(terms or default_terms(rows))
     method = "leave-speaker-out" if speakers is not None else "leave-one-clip-out"
     groups = list(speakers) if speakers is not None else list(range(n))
     if len(groups) != n or (domains is not None and len(domains) != n):
@@ -300,7 +300,7 @@ def with_profile_terms(term_rows, curves, speakers=None):
     k = (next(iter(sizes)) - 1) // 2
     labels = _labels(speakers, len(curves)) if speakers is not None else None
     profile = OffsetProfile.fit(curves, k, labels)
-    values = cross_fit_terms(curves, k, labels)
+    values = cross_fit_terms(curves, k, labels, fallback=profile)
     return [{**r, "profile": v} for r, v in zip(term_rows, values)], profile
 
 

@@ -83,7 +83,7 @@ class ScoreFusion:
         """Standardise ``terms`` (None: the DEFAULT_TERMS the rows have) on the term dicts of REAL reference clips."""
         if not term_rows:
             raise ConfigError("score fusion needs at least one real clip")
-        terms = list(terms) if terms is not None else [t for t in DEFAULT_TERMS if t in term_rows[0]]
+        terms = list(terms) if terms is not None else default_terms(term_rows)
         unknown = [t for t in terms if t not in TERMS]
         if unknown or not terms:
             raise ConfigError(f"score terms must be a non-empty subset of {TERMS}, got {terms}")
@@ -93,6 +93,12 @@ class ScoreFusion:
         floors = np.array([TERM_STD_FLOORS.get(t, STD_FLOOR) for t in terms])
         std = np.maximum(x.std(axis=0, ddof=1) if len(x) > 1 else np.zeros(len(terms)), floors)
         return cls(terms=terms, mean=x.mean(axis=0).tolist(), std=std.tolist())
+
+
+def default_terms(term_rows) -> list[str]:
+    """The DEFAULT_TERMS that the term dicts ``term_rows`` carry (``profile`` only where a profile gave it)."""
+    rows = list(term_rows)
+    return [t for t in DEFAULT_TERMS if not rows or t in rows[0]]
 
 
 def clip_score(fusion: ScoreFusion | None, terms: dict) -> float:

@@ -121,16 +121,15 @@ class OffsetProfile:
                    n_clips=int(ok.sum()), n_speakers=n_speakers, shrinkage=float(lw.shrinkage_))
 
 
-def cross_fit_terms(curves, max_offset: int, speakers=None) -> list[float]:
+def cross_fit_terms(curves, max_offset: int, speakers=None, fallback: OffsetProfile | None = None) -> list[float]:
     """Each clip's ``profile`` term under a profile fit WITHOUT its speaker (``speakers`` None: without the clip
     itself): what the term is for a person the profile never saw. Clips whose left-out fit is impossible (too
-    few other clips) get the in-sample term of a fit on every clip."""
+    few other clips) get the in-sample term of ``fallback``, the fit on every clip (made here when not given)."""
     curves = list(curves)
     n = len(curves)
     groups = list(speakers) if speakers is not None else list(range(n))
     if len(groups) != n:
         raise ConfigError(f"need one speaker per curve ({n} curves, {len(groups)} speakers)")
-    full = OffsetProfile.fit(curves, max_offset, speakers)
     out = [float("nan")] * n
     for g in dict.fromkeys(groups):
         held = [i for i in range(n) if groups[i] == g]
@@ -138,7 +137,8 @@ def cross_fit_terms(curves, max_offset: int, speakers=None) -> list[float]:
         try:
             prof = OffsetProfile.fit(rest, max_offset)
         except ConfigError:
-            prof = full
+            fallback = fallback or OffsetProfile.fit(curves, max_offset, speakers)
+            prof = fallback
         for i in held:
             out[i] = prof.distance(curves[i])
     return out
