@@ -3,10 +3,13 @@ their own audio): where every clip comes from, and how to rebuild the folder.
 
 Every clip is taken byte-for-byte from a public GitHub repository at a fixed commit (``git show COMMIT:PATH``); no
 clip here needs re-muxing (every kept file already has an audio stream). Labels: ``fake`` = rendered by a talking-head
-generator (SadTalker, AniPortrait, AniTalker, EDTalk, HyperLips, Wav2Lip, DreamTalk, ...); ``real`` = camera footage
-of a person with their own voice. ``pair`` names the real clip a fake was rendered from, where the repository holds it.
-Research and test use only: the people shown and the datasets behind some clips (HDTF, MEAD, VoxCeleb2) have their
-own terms; nothing here is committed to avanomaly. This set is for EVALUATION: never train on it.
+generator (SadTalker, AniPortrait, AniTalker, EDTalk, HyperLips, Wav2Lip, DreamTalk, ...) or a TTS dub (category
+``RealVideo-FakeAudio``, method ``TTS dub...``: real camera footage whose speech track a dubbing / video-translation /
+audio-replacement tool swapped for TTS, voice-cloned or machine-translated speech, lips NOT re-rendered, so they move
+for the original words); ``real`` = camera footage of a person with their own voice. ``pair`` names the real clip a fake
+was rendered (or dubbed) from, where the repository holds it. Research and test use only: the people shown and the
+datasets behind some clips (HDTF, MEAD, VoxCeleb2) have their own terms; nothing here is committed to avanomaly. This
+set is for EVALUATION: never train on it.
 
 Rebuild (needs the repositories as git directories, e.g. from the session ``fetch`` tool or ``git clone``)::
 
@@ -57,6 +60,18 @@ REPOS = {
     "haroon001/wav2lipHQ_alethea_ai": ("e7133e207279e1a046e20c987c163438621215ec", "none stated"),
     "tencent-ailab/V-Express": ("6814f7db362dc9e26644162034b4d28c5277651a", "none stated"),
     "Hangz-nju-cuhk/Talking-Face_PC-AVS": ("201d2b946caa93a2ce7c798dd080be65959d2592", "CC BY 4.0"),
+    # TTS dubs (RealVideo-FakeAudio): video/dubbing tools' committed example outputs
+    "R3gm/SoniTranslate": ("e4811ab1ffb0d29dd98f4bbd3cb97bdf13a2e300", "Apache-2.0"),
+    "midhunsomu/Video-Translate": ("79bf4812c9e9cba925b40fb57fabcbf6872fb2fd", "MIT"),
+    "ShreyJ1729/clip-translator": ("f9152dd1f30e421563cd740e4f6e4b7805e42020", "none stated"),
+    "JanushaNampally/DubSmart-AI": ("86f29e2cf790e08fe5767f18b8d6f97910e04420", "none stated"),
+    "Kajitha-Arun/omnivoice-studio-kaji": ("3712b7d6fb03d94ecc37cb16b8a87304083ffeb4", "FSL-1.1-ALv2"),
+    "PatrickKvartsaniy/Facebook-hack": ("487d9bc4eb370ca1b1c87f5df327f18f52eeed0c", "none stated"),
+    "prashant5878-shukla/video-processing": ("f1bd24ce4685ce0fa663a38d994797b2769ecbeb", "none stated"),
+    "myts2206/32-EduGenius": ("a044e64745e04ce2a9d76dce137d1ac85e1a173a", "none stated"),
+    "iamaks-24/AI-Powered-Video-Audio-Correction": ("61125c5c28a953ac86964324c984439dc8ba3088", "none stated"),
+    "Anuragreat/AudioReplace.ai": ("fedcb05e1611a3df6eb9a2f0def2e87f67097347", "none stated"),
+    "sssonu/Video-Audio-Replacement-with-AI-Generated-Voice": ("dc4f9ebaf32bd86df203fd77d5e93efdea3302f7", "none stated"),
 }
 MIN_SECONDS = 2.0
 
@@ -66,7 +81,7 @@ class S:
     repo: str
     path: str
     label: str  # real | fake
-    category: str  # RealVideo-RealAudio | FakeVideo-RealAudio | FakeVideo-FakeAudio
+    category: str  # RealVideo-RealAudio | FakeVideo-RealAudio | FakeVideo-FakeAudio | RealVideo-FakeAudio
     method: str  # generator, or 'original'
     identity: str  # person, shared by the real and fake clips of one person
     pair: str  # 'owner/name:path' of the real clip the fake was rendered from, or ''
@@ -190,6 +205,32 @@ SOURCES: list[S] = [
     S('Hangz-nju-cuhk/Talking-Face_PC-AVS', 'misc/Pose_Source/620900105.mp4', 'real', 'RealVideo-RealAudio', 'original', 'pcavs_620900105', '', '224px', 'cd3d17647db88cbaa9278288ccbad83eed45ef9d'),
     S('Hangz-nju-cuhk/Talking-Face_PC-AVS', 'misc/Pose_Source/741400163.mp4', 'real', 'RealVideo-RealAudio', 'original', 'pcavs_741400163', '', '224px', 'c2ca071442df86621c97d58624047a27fe8d9bb4'),
     S('Hangz-nju-cuhk/Talking-Face_PC-AVS', 'misc/Pose_Source/796100172.mp4', 'real', 'RealVideo-RealAudio', 'original', 'pcavs_796100172', '', '224px', 'c2ca071442df86621c97d58624047a27fe8d9bb4'),
+    # TTS dubs: real footage, speech replaced by TTS / voice clone / machine translation, lips untouched (video stream
+    # copied or re-encoded unchanged); 'pair' = the undubbed original where the repository holds it
+    S('R3gm/SoniTranslate', 'assets/video_dub.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'sonitranslate_man', 'R3gm/SoniTranslate:assets/Video.mp4', "SoniTranslate ('convert audio content from one language to another') pipeline output: soni_translate/video_dubbing.py (b764547) mixes edge-tts/gTTS speech over the ducked original and muxes 'ffmpeg -i Video.mp4 -i audio_mix.mp3 -c:v copy ... video_dub.mp4'; target language not stated (code default en)", 'e4811ab1ffb0d29dd98f4bbd3cb97bdf13a2e300'),
+    S('R3gm/SoniTranslate', 'assets/Video.mp4', 'real', 'RealVideo-RealAudio', 'original', 'sonitranslate_man', '', "10 s preview cut of the input ('Video.mp4' in video_dubbing.py); man in sunglasses, full body, face small", 'e4811ab1ffb0d29dd98f4bbd3cb97bdf13a2e300'),
+    S('midhunsomu/Video-Translate', 'dubbed.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'giancarlo_esposito', 'midhunsomu/Video-Translate:original.mp4', "README 'Example of Dubbing': 'Original Video' / 'Tamil Dubbed Version'; SoniTranslate fork, app_rvc.py muxes with -c:v copy, no lip-sync code; speaker apparently Giancarlo Esposito (Los Pollos Hermanos promo, composited background)", '79bf4812c9e9cba925b40fb57fabcbf6872fb2fd'),
+    S('midhunsomu/Video-Translate', 'original.mp4', 'real', 'RealVideo-RealAudio', 'original', 'giancarlo_esposito', '', 'English original of dubbed.mp4; full body, face small', '79bf4812c9e9cba925b40fb57fabcbf6872fb2fd'),
+    S('ShreyJ1729/clip-translator', 'media/betterhelpgirl-french.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'betterhelp_girl', 'ShreyJ1729/clip-translator:media/betterhelpgirl-english.mp4', "README (48c38f9): 'French dubbed using 11labs (no lipsync)'; ElevenLabs dubbing (translated, voice-cloned), 'Dubbed with ElevenLabs' watermark, 854x480", '48c38f929f99b71fe1b73f77f011b105c15b7655'),
+    S('ShreyJ1729/clip-translator', 'media/betterhelpgirl-lipped.mp4', 'fake', 'FakeVideo-FakeAudio', 'Wav2Lip', 'betterhelp_girl', 'ShreyJ1729/clip-translator:media/betterhelpgirl-english.mp4', "README: 'French dubbed + lipsync'; README 0f516d6: 'The demos below use Wav2Lip' (that branch's lipsync.py calls video-retalking); lip-synced to the ElevenLabs French dub", '48c38f929f99b71fe1b73f77f011b105c15b7655'),
+    S('ShreyJ1729/clip-translator', 'media/betterhelpgirl-english.mp4', 'real', 'RealVideo-RealAudio', 'original', 'betterhelp_girl', '', "README: 'Original English'; BetterHelp ad, girl in a car, 1280x720", '48c38f929f99b71fe1b73f77f011b105c15b7655'),
+    S('JanushaNampally/DubSmart-AI', 'output/dubbed_telugu_video.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'dubsmart_podcast_man', '', "README: pipeline 'replaces the original speech in a video with a translated ... narration' (Hindi to Telugu); at this commit src/tts.py is gTTS and src/alignment.py muxes -c:v copy -shortest; original data/Interview.mp4 not in the snapshot; 1080x1920 60 fps", '492154c27e38f162f6ae7a7e405a724beba0b742'),
+    S('Kajitha-Arun/omnivoice-studio-kaji', 'tamil_dubbed_output.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'omnivoice_reader', 'Kajitha-Arun/omnivoice-studio-kaji:new_input_video.mp4', "commit 'Implemented complete AI dubbing workflow with Whisper and FFmpeg' (Shabd API TTS backend); OmniVoice README: dubbing = transcribe, translate, synthesize, mux (Wav2Lip only on the roadmap); Tamil; burned-in captions", '3712b7d6fb03d94ecc37cb16b8a87304083ffeb4'),
+    S('Kajitha-Arun/omnivoice-studio-kaji', 'new_input_video.mp4', 'real', 'RealVideo-RealAudio', 'original', 'omnivoice_reader', '', 'input of tamil_dubbed_output; man reading at a lectern (apparently Harsha Bhogle), burned-in captions', '3712b7d6fb03d94ecc37cb16b8a87304083ffeb4'),
+    S('Kajitha-Arun/omnivoice-studio-kaji', 'dubbed_output.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'omnivoice_headset_man', '', 'same workflow; its input_video.mp4 has no audio track (no real pair); dub language not stated; 3.7 s', '3712b7d6fb03d94ecc37cb16b8a87304083ffeb4'),
+    S('PatrickKvartsaniy/Facebook-hack', 'translated_video.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'fbhack_selfie_man', 'PatrickKvartsaniy/Facebook-hack:videoplayback.mp4', "translator/video_translator.py: en to ru Google TTS, replace_audio = ffmpeg -c:v copy; audio (91 s) runs on 34 s past the 57 s video", '487d9bc4eb370ca1b1c87f5df327f18f52eeed0c'),
+    S('PatrickKvartsaniy/Facebook-hack', 'videoplayback.mp4', 'real', 'RealVideo-RealAudio', 'original', 'fbhack_selfie_man', '', 'selfie video, 202x360', '487d9bc4eb370ca1b1c87f5df327f18f52eeed0c'),
+    S('prashant5878-shukla/video-processing', 'dubbed.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'polly_japanese_teacher', 'prashant5878-shukla/video-processing:video.mp4', "commit 'added english dubbed with robotic voice'; render-dub.js: Japanese transcript, AWS Translate to English, Polly neural voice 'Joanna', ffmpeg -map 0:v -c:v copy -shortest", '3e5cd1ba4820fc8a1d643d3b3ac662fa9c12722c'),
+    S('prashant5878-shukla/video-processing', 'video.mp4', 'real', 'RealVideo-RealAudio', 'original', 'polly_japanese_teacher', '', 'Japanese-lesson short, 360x640, burned-in captions', '3e5cd1ba4820fc8a1d643d3b3ac662fa9c12722c'),
+    S('myts2206/32-EduGenius', 'translated_video.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub (translation)', 'sudha_murty', 'myts2206/32-EduGenius:video.mp4', "conversion.py: English transcript translated, gTTS lang='hi', moviepy set_audio; about 28% of frames are a still photo of another person (also in the original)", 'a044e64745e04ce2a9d76dce137d1ac85e1a173a'),
+    S('myts2206/32-EduGenius', 'video.mp4', 'real', 'RealVideo-RealAudio', 'original', 'sudha_murty', '', 'speech clip (apparently Sudha Murty) with photo cutaways, 608x1080', 'a044e64745e04ce2a9d76dce137d1ac85e1a173a'),
+    S('iamaks-24/AI-Powered-Video-Audio-Correction', 'final_video.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub', 'iamaks_speaker', 'iamaks-24/AI-Powered-Video-Audio-Correction:uploaded_file.mp4', "connect.py: transcript corrected by GPT, re-voiced with Google TTS en-US-Wavenet-C, atempo-aligned to the original length, audio replaced (same language)", '61125c5c28a953ac86964324c984439dc8ba3088'),
+    S('iamaks-24/AI-Powered-Video-Audio-Correction', 'VideoAudio/SynchronizedAI_Video.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub', 'iamaks_speaker', 'iamaks-24/AI-Powered-Video-Audio-Correction:uploaded_file.mp4', 'earlier run of the same pipeline (24 kHz mono TTS track)', '61125c5c28a953ac86964324c984439dc8ba3088'),
+    S('iamaks-24/AI-Powered-Video-Audio-Correction', 'uploaded_file.mp4', 'real', 'RealVideo-RealAudio', 'original', 'iamaks_speaker', '', "'English Speeches' clip, woman at a microphone (apparently Samantha Ruth Prabhu), 360x640", '61125c5c28a953ac86964324c984439dc8ba3088'),
+    S('Anuragreat/AudioReplace.ai', 'output_video.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub', 'anuragreat_accent_coach', 'Anuragreat/AudioReplace.ai:uploaded_video.mp4', "openai.py ('Video Audio Fixing with AI Voice'): Whisper, GPT-4o correction, Azure OpenAI tts-1-hd voice 'alloy', moviepy set_audio (same language)", '246306501e7830d9fbe022926690e929d4bfb8df'),
+    S('Anuragreat/AudioReplace.ai', 'uploaded_video.mp4', 'real', 'RealVideo-RealAudio', 'original', 'anuragreat_accent_coach', '', 'selfie accent-lesson short, 360x640', '246306501e7830d9fbe022926690e929d4bfb8df'),
+    S('sssonu/Video-Audio-Replacement-with-AI-Generated-Voice', 'output_video_with_corrected_audio.mp4', 'fake', 'RealVideo-FakeAudio', 'TTS dub', 'muniba_mazari', 'sssonu/Video-Audio-Replacement-with-AI-Generated-Voice:Muniba Mazari_ Change The Way You Think.mp4', "README: 'replacing the audio in video files with AI-generated voiceovers'; app.py: Whisper, LanguageTool, Coqui tacotron2-DDC (LJSpeech voice), moviepy set_audio; audio 55 s vs video 47.6 s", 'f8a922efa97ae4fde78ce13a03133f0a1a256085'),
+    S('sssonu/Video-Audio-Replacement-with-AI-Generated-Voice', 'Muniba Mazari_ Change The Way You Think.mp4', 'real', 'RealVideo-RealAudio', 'original', 'muniba_mazari', '', 'speech, close-up, 360x360', 'f8a922efa97ae4fde78ce13a03133f0a1a256085'),
 ]
 
 
