@@ -66,7 +66,7 @@ def clip_evidence(det, vis, mel, found):
     from avanomaly.postprocess.terms import score_frames
 
     ev = score_frames(frame_scores(det, vis, mel), found, det.sync_model, det.model.max_offset, det.aggregation,
-                      float(det.preprocess_cfg.fps), face_frames_only=det.face_frames_only)
+                      float(det.preprocess_cfg.fps), face_frames_only=det.face_frames_only, curve=det.curve)
     return ev.terms, ev.curve, ev.offset
 
 

@@ -51,6 +51,9 @@ class Calibration:
     score_definition: str = ""  # in words, what `score` is for this model
     basis: dict = field(default_factory=dict)  # what the threshold rests on (postprocess/basis.py); {} = not recorded
     profile: dict = field(default_factory=dict)  # OffsetProfile.to_dict() (the ``profile`` term); {} = none
+    #: how the offset curve of the sync / offset / profile terms is made (postprocess/fusion.py CURVES); absent in
+    #: files calibrated before the vote existed, which therefore read "cosine"
+    curve: str = "cosine"
 
     @property
     def offset_profile(self):
@@ -135,6 +138,9 @@ class Calibration:
                 raise ConfigError(f"fusion.std must be > 0 (a term's spread on the real clips), got {fusion.std}")
             if "profile" in fusion.terms and not cal.profile:
                 raise ConfigError("fusion uses the profile term but the calibration has no profile")
+        from avanomaly.postprocess.fusion import check_curve
+
+        check_curve(cal.curve)
         if cal.profile:
             from avanomaly.postprocess.profile import OffsetProfile
 
@@ -305,16 +311,20 @@ def with_profile_terms(term_rows, curves, speakers=None):
 
 
 def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=None, aggregation: dict | None = None,
-                    notes: str = "", speakers=None, domains=None, facts=None, curves=None) -> Calibration:
+                    notes: str = "", speakers=None, domains=None, facts=None, curves=None,
+                    curve: str = "cosine") -> Calibration:
     """Fit the score fusion (``terms``, default ``fusion.DEFAULT_TERMS``; ``("nll",)`` = the AR NLL alone) on the
     ``score_terms`` dicts of REAL clips scored by a Detector, then the threshold on the fused scores, and record
     what it rests on (``basis``, :func:`calibration_basis`: ``speakers`` / ``domains`` one label per clip or None,
     ``facts`` the clips' recording facts or None). With ``curves`` (each clip's offset curve) an offset profile
     is fit and stored (postprocess/profile.py), and the ``profile`` term may be among ``terms``; the rows'
-    ``profile`` values are then the out-of-speaker ones (:func:`with_profile_terms`)."""
-    from avanomaly.postprocess.fusion import DEFAULT_TERMS, NLL_DEFINITION
-
+    ``profile`` values are then the out-of-speaker ones (:func:`with_profile_terms`). ``curve``: the kind of
+    offset curve (postprocess/fusion.py CURVES) the rows' terms and ``curves`` were made with; recorded, so the
+    Detector makes every later clip's curve the same way."""
+    from avanomaly.postprocess.fusion import DEFAULT_TERMS, NLL_DEFINITION, check_curve
     from avanomaly.postprocess.profile import MIN_PROFILE_CLIPS
+
+    check_curve(curve)
 
     term_rows = list(term_rows)
     defaulted = not terms
@@ -336,6 +346,7 @@ def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=Non
     cal.score_definition = definition
     cal.basis = calibration_basis(term_rows, speakers, domains, facts, target_fpr, terms)
     cal.profile = {} if profile is None else profile.to_dict()
+    cal.curve = curve
     spk = cal.basis["n_speakers"]
     if spk is not None and spk < MIN_RECOMMENDED_SPEAKERS:
         extra = f"only {spk} speakers (< {MIN_RECOMMENDED_SPEAKERS}): the threshold says little about other people"

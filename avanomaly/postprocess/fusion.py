@@ -3,8 +3,9 @@
 Terms a ``Detector`` computes for every clip (higher = less like a real, in-sync talking face):
 
 - ``nll``: the AR model's aggregated per-frame negative log-likelihood (``postprocess.aggregate``);
-- ``sync``: ``median(curve) - max(curve[-1..+1])``, where ``curve[d]`` is the clip's mean audio-visual cosine
-  similarity at audio offset ``d`` frames (``SyncModel.offset_curve``): minus SyncNet's confidence measured *at
+- ``sync``: ``median(curve) - max(curve[-1..+1])``, where ``curve[d]`` is the clip's offset curve at audio offset
+  ``d`` frames (CURVES: the mean audio-visual cosine similarity, ``SyncModel.offset_curve``, or the mean of each
+  frame's softmax vote over offsets, :func:`vote_curve`; the calibration says which): minus SyncNet's confidence measured *at
   zero offset*, within ``SYNC_TOLERANCE_FRAMES`` (recordings are often 1 frame = 40 ms off; broadcast practice
   accepts about that, EBU R37: +40 / -60 ms). An in-sync real clip has its peak there (strongly negative term);
   shifted audio moves the peak away and swapped audio flattens the curve (both near 0 or above).
@@ -54,6 +55,19 @@ STD_FLOOR = 1e-2
 #: per-term floors where the unit differs: ``offset`` is in frames, and most real clips have it near 0, so its std
 #: on a few reference clips can be tiny (a quarter frame: chosen on real validation clips)
 TERM_STD_FLOORS = {"offset": 0.25}
+#: how a clip's per-frame sync similarities (T, O) become its offset curve (O,), the input of the sync, offset
+#: and profile terms (``Calibration.curve``; docs/scoring.md "The offset curve"):
+#: ``cosine``: the mean cosine similarity per offset over the kept frames (``SyncModel.offset_curve``; model files
+#: calibrated before 2026-12-06); ``vote``: the mean over the kept frames of each frame's softmax over its valid
+#: offsets at temperature VOTE_TEMPERATURE, so every frame has one vote however large its cosines are
+CURVES = ("cosine", "vote")
+#: the curve new calibrations use (``vote``: +0.025 AUC on shifted / swapped copies of the val people's clips,
+#: docs/results.md "The offset curve: a per-frame vote")
+DEFAULT_CURVE = "vote"
+#: the vote's softmax temperature, in cosine units
+VOTE_TEMPERATURE = 0.05
+#: a frame votes only when at least this many of its offsets are valid (frames at a short clip's edges see few)
+VOTE_MIN_OFFSETS = 5
 
 
 @dataclass
@@ -104,6 +118,32 @@ def default_terms(term_rows) -> list[str]:
 def clip_score(fusion: ScoreFusion | None, terms: dict) -> float:
     """The clip score of a result's ``score_terms``: the fused z-score, or the ``nll`` term without a fusion."""
     return float(terms["nll"]) if fusion is None else fusion.combine(terms)
+
+
+def check_curve(kind: str) -> str:
+    """``kind`` if it names a curve (CURVES), else ConfigError."""
+    from avanomaly.errors import ConfigError
+
+    if kind not in CURVES:
+        raise ConfigError(f"unknown offset curve {kind!r}; one of {list(CURVES)}")
+    return kind
+
+
+def vote_curve(cos: np.ndarray, valid: np.ndarray, temperature: float = VOTE_TEMPERATURE,
+               min_offsets: int = VOTE_MIN_OFFSETS) -> np.ndarray:
+    """Per-frame cosines (T, O) and their validity (T, O) -> the ``vote`` curve (O,): the mean over the frames with
+    >= ``min_offsets`` valid offsets of each frame's softmax (temperature ``temperature``) over its valid offsets;
+    NaN at an offset no voting frame sees (and everywhere when no frame votes)."""
+    cos = np.asarray(cos, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool)
+    voters = valid.sum(1) >= min_offsets  # (T,)
+    c, v = cos[voters], valid[voters]  # (N, O)
+    if not len(c):
+        return np.full(cos.shape[1], np.nan)
+    top = np.where(v, c, -np.inf).max(1, keepdims=True)  # (N, 1)
+    e = np.where(v, np.exp((np.where(v, c, 0.0) - top) / temperature), 0.0)  # (N, O)
+    curve = (e / e.sum(1, keepdims=True)).mean(0)  # (O,)
+    return np.where(v.any(0), curve, np.nan)
 
 
 def sync_term(curve: np.ndarray, max_offset: int, tolerance: int = SYNC_TOLERANCE_FRAMES) -> float:

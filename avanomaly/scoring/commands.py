@@ -20,7 +20,7 @@ from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import MAX_MESSAGE_CHARS, ConfigError, failure_line, shorten
 from avanomaly.postprocess.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
-from avanomaly.postprocess.fusion import DEFAULT_TERMS, TERMS
+from avanomaly.postprocess.fusion import CURVES, DEFAULT_CURVE, DEFAULT_TERMS, TERMS
 from avanomaly.scoring.output import CSV_COLUMNS, csv_record, csv_row, render_table, result_name
 from avanomaly.scoring.result import SCHEMA_VERSION
 
@@ -328,13 +328,14 @@ def read_real_clips(manifest, split: str | None, real_only: bool) -> tuple[list[
 
 
 def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progress: bool = False, terms=None,
-                    speakers=None, domains=None):
+                    speakers=None, domains=None, curve: str | None = None):
     """``Detector.calibrate`` with its errors as CLI failures -> (Calibration, failures)."""
     from avanomaly.errors import AvanomalyError
 
+    extra = {} if curve is None else {"curve": curve}
     try:
         return detector.calibrate(paths, target_fpr, terms=terms, notes=notes, progress=progress,
-                                  speakers=speakers, domains=domains)
+                                  speakers=speakers, domains=domains, **extra)
     except ConfigError:
         raise
     except AvanomalyError as exc:
@@ -358,10 +359,14 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
 @click.option("--max-per-speaker", type=click.IntRange(min=1), default=None,
               help="Use at most N clips per speaker (the manifest's identity column), spread over each "
                    "speaker's rows, so a few people with many clips do not set the threshold. [all clips]")
+@click.option("--curve", type=click.Choice(CURVES), default=DEFAULT_CURVE, show_default=True,
+              help="How a clip's offset curve (the sync, offset and profile terms' input) is made from its frames: "
+                   "vote = the mean of each frame's softmax over offsets, cosine = the mean cosine similarity "
+                   "(docs/scoring.md \"The offset curve\").")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=None)
 def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms,
-              max_per_speaker, device, threads):
+              max_per_speaker, curve, device, threads):
     """Re-calibrate a model's threshold on REAL clips of a new domain (fakes are refused).
 
     The manifest's ``identity`` and ``domain`` columns, when present, are recorded with the calibration (speakers,
@@ -404,14 +409,14 @@ def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, wind
     try:
         cal, failed = calibrate_paths(detector, paths, target_fpr, notes=notes, progress=True,
                                       terms=[t.strip() for t in terms.split(",") if t.strip()] if terms else None,
-                                      speakers=speakers, domains=labels["domain"])
+                                      speakers=speakers, domains=labels["domain"], curve=curve)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--terms") from exc
     model_file = resolve_model_path(model_path)
     written, json_path = write_calibration(model_file, cal)
     click.echo(f"threshold {cal.threshold:.6g} at target FPR {cal.target_fpr:g} "
                f"(achieved {cal.achieved_fpr:.3f} on {cal.n} real clips); aggregation {cal.aggregation}")
-    click.echo(f"score: {cal.score_definition}")
+    click.echo(f"score: {cal.score_definition}; offset curve: {cal.curve}")
     click.echo(describe(cal.basis))
     click.echo(f"wrote {written} and {json_path}")
     if cal.notes:

@@ -41,7 +41,7 @@ from avanomaly.postprocess.aggregate import AggregationConfig
 from avanomaly.postprocess.basis import summary as basis_summary
 from avanomaly.postprocess.calibration import CALIBRATION_JSON, Calibration, load_calibration_json
 from avanomaly.postprocess.domain import media_facts
-from avanomaly.postprocess.fusion import NLL_DEFINITION
+from avanomaly.postprocess.fusion import DEFAULT_CURVE, NLL_DEFINITION, check_curve
 from avanomaly.postprocess.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
 from avanomaly.postprocess.terms import MIN_FRAMES, score_frames
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
@@ -169,6 +169,13 @@ class Detector:
         self._calibration = calibration
         #: the ``profile`` term's model (postprocess/profile.py), read once per calibration
         self._profile = profile
+        #: how a clip's offset curve is made (postprocess/fusion.py CURVES): the calibration's ("cosine" without one)
+        self._curve = calibration.curve if calibration is not None else "cosine"
+
+    @property
+    def curve(self) -> str:
+        """The kind of offset curve the score terms are made from (the calibration's; postprocess/fusion.py CURVES)."""
+        return self._curve
 
     def _new_mesh_pool(self):
         from avanomaly.preprocess.meshpool import MeshPool
@@ -323,7 +330,8 @@ class Detector:
         times = (np.arange(1, n_frames, dtype=np.float64) + trimmed_frames) / fps  # seconds from the file start
         assert nll.shape == times.shape, (nll.shape, times.shape)
         evidence = score_frames(frames, face_found, self.sync_model, self.model.max_offset, agg, fps,
-                                face_frames_only=self.face_frames_only, device=self.device, profile=self._profile)
+                                face_frames_only=self.face_frames_only, device=self.device, profile=self._profile,
+                                curve=self._curve)
         terms, skip_dropped = evidence.terms, evidence.skip_dropped
         offset, confidence = evidence.offset, evidence.confidence
         if self.calibration is not None:
@@ -348,21 +356,27 @@ class Detector:
             aggregation=dataclasses.asdict(agg), warnings=warns, score_terms=terms,
             score_definition=definition or NLL_DEFINITION, input=judged.facts,
             calibration_basis=None if self.calibration is None else basis_summary(judged.basis),
-            offset_curve=[float(v) for v in evidence.curve],
+            offset_curve=[float(v) for v in evidence.curve], offset_curve_kind=evidence.curve_kind,
         )
 
     def calibrate(self, paths: Sequence, target_fpr: float = 0.05, terms=None, notes: str = "",
-                  progress: bool = False, speakers: Sequence | None = None, domains: Sequence | None = None):
+                  progress: bool = False, speakers: Sequence | None = None, domains: Sequence | None = None,
+                  curve: str = DEFAULT_CURVE):
         """Calibrate on REAL clips of the target domain: score ``paths``, fit the score fusion of ``terms``
         (default: every term) on them and set the threshold at ``target_fpr``; the detector uses the new calibration
         from then on. ``speakers`` / ``domains``: a label per path (or None), recorded with the out-of-speaker
         false-alarm rate and the pool's recording facts in ``Calibration.basis``.
         -> (Calibration, failures: ScoreFailure of the clips that could not be scored). Raises
         AvanomalyError when no clip could be scored, ConfigError for unknown terms. Store it with
-        ``scoring.modelfile.write_calibration(model_file, calibration)``."""
+        ``scoring.modelfile.write_calibration(model_file, calibration)``. ``curve``: the kind of offset curve the new
+        calibration's terms are made from (postprocess/fusion.py CURVES; default the vote)."""
         from avanomaly.postprocess.calibration import calibrate_terms, needs_curves
 
-        results = self.score_many(paths, progress=progress, threshold=float("inf"))
+        previous, self._curve = self._curve, check_curve(curve)  # the clips are scored with the new curve
+        try:
+            results = self.score_many(paths, progress=progress, threshold=float("inf"))
+        finally:
+            self._curve = previous
         ok = [i for i, r in enumerate(results) if r.ok]
         failed = [r for r in results if not r.ok]
         if not ok:
@@ -375,7 +389,8 @@ class Detector:
                               aggregation=dataclasses.asdict(self.aggregation), notes=notes,
                               speakers=scored(speakers), domains=scored(domains),
                               facts=[results[i].input for i in ok],
-                              curves=[results[i].offset_curve for i in ok] if needs_curves(terms) else None)
+                              curves=[results[i].offset_curve for i in ok] if needs_curves(terms) else None,
+                              curve=curve)
         self.calibration = cal
         return cal, failed
 

@@ -11,7 +11,7 @@ SCHEMA_VERSION = 2  # 2: verdict may be "unknown" (abstained), with reasons in "
 #: keys of ScoreResult.to_dict(), in order (the documented schema)
 RESULT_KEYS = (
     "schema_version", "status", "path", "score", "verdict", "abstain", "threshold", "percentile", "aggregation",
-    "score_terms", "score_definition", "av_offset_frames", "av_offset_confidence", "offset_curve", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
+    "score_terms", "score_definition", "av_offset_frames", "av_offset_confidence", "offset_curve", "offset_curve_kind", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
     "frame_nll", "frame_times", "warnings", "input", "calibration_basis",
 )
 FAILURE_KEYS = ("schema_version", "status", "path", "reason", "message")
@@ -48,7 +48,8 @@ class ScoreResult:
     abstain: list[str] = field(default_factory=list)  # reasons for "unknown" (postprocess/abstain.py); [] = verdict given
     input: dict = field(default_factory=dict)  # recording facts: face_px, frame_height, bits_per_pixel (domain.py)
     calibration_basis: dict | None = None  # what the threshold rests on (basis.summary); None: uncalibrated/unknown
-    offset_curve: list = field(default_factory=list)  # (O,) mean AV cosine at audio offsets -K..K frames (None: no frame)
+    offset_curve: list = field(default_factory=list)  # (O,) the terms' curve at audio offsets -K..K frames (None: no frame)
+    offset_curve_kind: str = "cosine"  # what offset_curve is (postprocess/fusion.py CURVES): "cosine" | "vote"
 
     ok = True
 
@@ -73,6 +74,7 @@ class ScoreResult:
             "av_offset_frames": int(self.av_offset_frames),
             "av_offset_confidence": _num(self.av_offset_confidence),
             "offset_curve": [_num(v) for v in self.offset_curve],
+            "offset_curve_kind": self.offset_curve_kind,
             "face_rate": _num(self.face_rate),
             "silent_fraction": _num(self.silent_fraction),
             "duration": _num(self.duration),
