@@ -128,6 +128,7 @@ def describe_detector(detector) -> dict:
         "score": calibration_score or None,
         "fps": getattr(cfg, "fps", None),
         "aggregation": getattr(agg, "method", None),
+        "offset_curve": getattr(detector, "curve", None),  # the score terms' offset curve: "vote" | "cosine"
         "precision": getattr(detector, "precision", None),
         # what the threshold rests on: clips, speakers, domains, out-of-speaker false-alarm rate (postprocess/basis.py)
         "calibration_basis": basis_summary(getattr(calibration, "basis", None) or {}),

@@ -93,3 +93,13 @@ def test_the_detector_makes_the_calibrations_curve():
     cos_cal, _ = det.calibrate(clips, target_fpr=0.1, terms=["nll", "sync"], curve="cosine")
     assert cos_cal.curve == det.curve == "cosine"
     assert det.anomaly_score(clips[0]).offset_curve == pytest.approx(old.offset_curve)
+
+
+def test_health_says_which_offset_curve_the_score_reads():
+    from avanomaly.serve.app import describe_detector
+
+    det = tiny_detector(calibration=calibrate(np.linspace(0, 5, 11), target_fpr=0.1))
+    assert describe_detector(det)["offset_curve"] == "cosine"
+    rows = [{"nll": 2.0 + 0.1 * i, "sync": -0.1 + 0.01 * i, "offset": 0.1 * (i % 3)} for i in range(12)]
+    det.calibration = calibrate_terms(rows, terms=["nll", "sync", "offset"], curve="vote")
+    assert describe_detector(det)["offset_curve"] == "vote"
