@@ -61,9 +61,11 @@ TERM_STD_FLOORS = {"offset": 0.25}
 #: calibrated before 2026-12-06); ``vote``: the mean over the kept frames of each frame's softmax over its valid
 #: offsets at temperature VOTE_TEMPERATURE, so every frame has one vote however large its cosines are
 CURVES = ("cosine", "vote")
-#: the curve new calibrations use (``vote``: +0.025 AUC on shifted / swapped copies of the val people's clips,
-#: docs/results.md "The offset curve: a per-frame vote")
-DEFAULT_CURVE = "vote"
+#: the curve of a model with no calibration, and of every calibration written before ``vote`` existed. A
+#: re-calibration keeps the model's curve unless told otherwise; ``vote`` was validated for the starter (+0.025 AUC
+#: on shifted / swapped copies of its val people's clips, docs/results.md "The offset curve: a per-frame vote"),
+#: whose calibration and training preset use it
+DEFAULT_CURVE = "cosine"
 #: the vote's softmax temperature, in cosine units
 VOTE_TEMPERATURE = 0.05
 #: a frame votes only when at least this many of its offsets are valid (frames at a short clip's edges see few)

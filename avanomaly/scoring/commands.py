@@ -20,7 +20,7 @@ from avanomaly.distributed.options import engine_from_options, engine_options
 from avanomaly.errors import MAX_MESSAGE_CHARS, ConfigError, failure_line, shorten
 from avanomaly.postprocess.aggregate import (DEFAULT_METHOD, DEFAULT_SKIP_SECONDS, DEFAULT_TOPK_FRACTION,
                                          DEFAULT_WINDOW_FRAMES, METHODS)
-from avanomaly.postprocess.fusion import CURVES, DEFAULT_CURVE, DEFAULT_TERMS, TERMS
+from avanomaly.postprocess.fusion import CURVES, DEFAULT_TERMS, TERMS
 from avanomaly.scoring.output import CSV_COLUMNS, csv_record, csv_row, render_table, result_name
 from avanomaly.scoring.result import SCHEMA_VERSION
 
@@ -359,10 +359,10 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
 @click.option("--max-per-speaker", type=click.IntRange(min=1), default=None,
               help="Use at most N clips per speaker (the manifest's identity column), spread over each "
                    "speaker's rows, so a few people with many clips do not set the threshold. [all clips]")
-@click.option("--curve", type=click.Choice(CURVES), default=DEFAULT_CURVE, show_default=True,
+@click.option("--curve", type=click.Choice(CURVES), default=None,
               help="How a clip's offset curve (the sync, offset and profile terms' input) is made from its frames: "
                    "vote = the mean of each frame's softmax over offsets, cosine = the mean cosine similarity "
-                   "(docs/scoring.md \"The offset curve\").")
+                   "(docs/scoring.md \"The offset curve\"). [the model's current curve]")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=None)
 def calibrate(model, data, target_fpr, split, real_only, aggregation, topk, window, skip_seconds, terms,

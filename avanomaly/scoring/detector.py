@@ -170,7 +170,7 @@ class Detector:
         #: the ``profile`` term's model (postprocess/profile.py), read once per calibration
         self._profile = profile
         #: how a clip's offset curve is made (postprocess/fusion.py CURVES): the calibration's ("cosine" without one)
-        self._curve = calibration.curve if calibration is not None else "cosine"
+        self._curve = calibration.curve if calibration is not None else DEFAULT_CURVE
 
     @property
     def curve(self) -> str:
@@ -361,7 +361,7 @@ class Detector:
 
     def calibrate(self, paths: Sequence, target_fpr: float = 0.05, terms=None, notes: str = "",
                   progress: bool = False, speakers: Sequence | None = None, domains: Sequence | None = None,
-                  curve: str = DEFAULT_CURVE):
+                  curve: str | None = None):
         """Calibrate on REAL clips of the target domain: score ``paths``, fit the score fusion of ``terms``
         (default: every term) on them and set the threshold at ``target_fpr``; the detector uses the new calibration
         from then on. ``speakers`` / ``domains``: a label per path (or None), recorded with the out-of-speaker
@@ -369,10 +369,11 @@ class Detector:
         -> (Calibration, failures: ScoreFailure of the clips that could not be scored). Raises
         AvanomalyError when no clip could be scored, ConfigError for unknown terms. Store it with
         ``scoring.modelfile.write_calibration(model_file, calibration)``. ``curve``: the kind of offset curve the new
-        calibration's terms are made from (postprocess/fusion.py CURVES; default the vote)."""
+        calibration's terms are made from (postprocess/fusion.py CURVES; default: the model's current one)."""
         from avanomaly.postprocess.calibration import calibrate_terms, needs_curves
 
-        previous, self._curve = self._curve, check_curve(curve)  # the clips are scored with the new curve
+        curve = self._curve if curve is None else check_curve(curve)
+        previous, self._curve = self._curve, curve  # the clips are scored with the new calibration's curve
         try:
             results = self.score_many(paths, progress=progress, threshold=float("inf"))
         finally:

@@ -19,7 +19,6 @@ def calibrate_run(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | Non
     from avanomaly.models.composite import AnomalyModel
     from avanomaly.postprocess.aggregate import AggregationConfig
     from avanomaly.postprocess.calibration import calibrate_terms, needs_curves
-    from avanomaly.postprocess.fusion import DEFAULT_CURVE
     from avanomaly.postprocess.modelfile import MODEL_FILENAME, write_calibration
     from avanomaly.postprocess.terms import MIN_FRAMES, score_frames
     from avanomaly.training.export import load_trained_models
@@ -43,13 +42,13 @@ def calibrate_run(run_dir: Path, cfg: TrainConfig, val_refs) -> tuple[dict | Non
             e = min(t, s + DECODE_CHUNK_FRAMES)
             scorer.push(np.asarray(mouths[s:e]), np.asarray(mel[MEL_PER_FRAME * s:MEL_PER_FRAME * e], dtype=np.float32))
         evidence = score_frames(scorer.finish(), found, sync, model.max_offset, aggregation,
-                                fps=float(cfg.preprocess.fps), curve=DEFAULT_CURVE)
+                                fps=float(cfg.preprocess.fps), curve=cfg.calibration_curve)
         rows.append(evidence.terms)
         curves.append(evidence.curve)
     if not rows:
         return None, "calibration skipped: no validation clip with >= 2 frames"
     cal = calibrate_terms(rows, aggregation=dataclasses.asdict(aggregation), speakers=speakers,
-                          curves=curves if needs_curves() else None, curve=DEFAULT_CURVE,
+                          curves=curves if needs_curves() else None, curve=cfg.calibration_curve,
                           notes=f"set at the end of training on {len(rows)} validation real clip(s)")
     write_calibration(run_dir / MODEL_FILENAME, cal)
     return cal.to_dict(), ""

@@ -108,9 +108,15 @@ class TrainConfig:
     stage2: StageConfig = field(default_factory=lambda: StageConfig(lr=3e-4, max_epochs=20))
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     calibrate: bool = True  # calibrate the threshold on the val real clips at the end
+    #: the offset curve of that calibration's score terms (postprocess/fusion.py CURVES): "vote" was validated for
+    #: the starter (its preset sets it); a model family not validated with it keeps the mean cosine
+    calibration_curve: str = "cosine"
 
     def validate(self) -> None:
+        from avanomaly.postprocess.fusion import check_curve
+
         self.augment.validate()
+        check_curve(self.calibration_curve)
         for name in ("stage1", "stage2"):
             st: StageConfig = getattr(self, name)
             for key in ("window", "batch_size", "windows_per_epoch", "max_epochs", "accumulate_grad_batches"):

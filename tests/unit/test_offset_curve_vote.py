@@ -53,7 +53,7 @@ def test_invalid_offsets_get_no_vote_and_frames_seeing_few_offsets_do_not_vote()
 
 
 def test_the_curve_kind_is_checked_and_recorded_in_the_calibration():
-    assert check_curve("vote") == "vote" and DEFAULT_CURVE == "vote"
+    assert check_curve("vote") == "vote" and DEFAULT_CURVE == "cosine"
     with pytest.raises(ConfigError, match="unknown offset curve"):
         check_curve("median")
     rows = [{"nll": 2.0 + 0.1 * i, "sync": -0.1 + 0.01 * i, "offset": 0.1 * (i % 3)} for i in range(12)]
@@ -78,8 +78,8 @@ def test_the_detector_makes_the_calibrations_curve():
     assert det.curve == "cosine"
     old = det.anomaly_score(clips[0])
     assert old.offset_curve_kind == "cosine" and old.to_dict()["offset_curve_kind"] == "cosine"
-    cal, failed = det.calibrate(clips, target_fpr=0.1, terms=["nll", "sync", "offset", "profile"])
-    assert not failed and cal.curve == DEFAULT_CURVE == det.curve == "vote"
+    cal, failed = det.calibrate(clips, target_fpr=0.1, terms=["nll", "sync", "offset", "profile"], curve="vote")
+    assert not failed and cal.curve == det.curve == "vote"
     new = det.anomaly_score(clips[0])
     assert new.offset_curve_kind == "vote"
     assert np.nansum(new.offset_curve) == pytest.approx(1.0, abs=1e-6)  # a vote: the frames' mass over the offsets
@@ -90,6 +90,8 @@ def test_the_detector_makes_the_calibrations_curve():
     assert cal.profile["n_clips"] == len(clips)
     again = tiny_detector(calibration=Calibration.from_dict(cal.to_dict()))
     assert again.curve == "vote" and again.anomaly_score(clips[0]).score == pytest.approx(new.score)
+    kept, _ = again.calibrate(clips[:6], target_fpr=0.1, terms=["nll", "sync"])  # a re-calibration keeps the curve
+    assert kept.curve == again.curve == "vote"
     cos_cal, _ = det.calibrate(clips, target_fpr=0.1, terms=["nll", "sync"], curve="cosine")
     assert cos_cal.curve == det.curve == "cosine"
     assert det.anomaly_score(clips[0]).offset_curve == pytest.approx(old.offset_curve)
@@ -103,3 +105,14 @@ def test_health_says_which_offset_curve_the_score_reads():
     rows = [{"nll": 2.0 + 0.1 * i, "sync": -0.1 + 0.01 * i, "offset": 0.1 * (i % 3)} for i in range(12)]
     det.calibration = calibrate_terms(rows, terms=["nll", "sync", "offset"], curve="vote")
     assert describe_detector(det)["offset_curve"] == "vote"
+
+
+def test_training_calibrates_with_its_configs_curve_and_the_starter_preset_says_vote():
+    from avanomaly.training.config import TrainConfig, load_config
+
+    assert TrainConfig().calibration_curve == "cosine"
+    assert load_config("starter").calibration_curve == "vote" and load_config("demo").calibration_curve == "cosine"
+    bad = TrainConfig()
+    bad.calibration_curve = "median"
+    with pytest.raises(ConfigError, match="unknown offset curve"):
+        bad.validate()
