@@ -332,10 +332,9 @@ def calibrate_paths(detector, paths, target_fpr: float, notes: str = "", progres
     """``Detector.calibrate`` with its errors as CLI failures -> (Calibration, failures)."""
     from avanomaly.errors import AvanomalyError
 
-    extra = {} if curve is None else {"curve": curve}
     try:
         return detector.calibrate(paths, target_fpr, terms=terms, notes=notes, progress=progress,
-                                  speakers=speakers, domains=domains, **extra)
+                                  speakers=speakers, domains=domains, curve=curve)
     except ConfigError:
         raise
     except AvanomalyError as exc:

@@ -125,6 +125,13 @@ def test_calibrate_command_real_only(files, tmp_path):
     assert saved["n"] == 2 and saved["target_fpr"] == 0.5 and "1 non-real" in saved["notes"]
     d = Detector.from_pretrained(model, device="cpu")  # calibration stored inside the model file too
     assert d.calibration.n == 2 and d.threshold == pytest.approx(min(saved["reference_scores"]))
+    assert saved["curve"] == "cosine" and d.curve == "cosine"  # the model's curve is kept unless --curve says
+    res = run(["calibrate", "--model", str(model), "--data", str(manifest), "--real-only", "--curve", "vote"])
+    assert res.exit_code == 0 and "offset curve: vote" in res.output, res.output
+    assert json.loads((tmp_path / "calibration.json").read_text())["curve"] == "vote"
+    assert Detector.from_pretrained(model, device="cpu").curve == "vote"
+    res = run(["calibrate", "--model", str(model), "--data", str(manifest), "--real-only"])
+    assert res.exit_code == 0 and "offset curve: vote" in res.output, res.output  # kept
 
 
 
