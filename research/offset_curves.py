@@ -29,6 +29,8 @@ import pandas as pd
 
 def curves(cos: np.ndarray, valid: np.ndarray) -> dict:
     """Per-frame cosines (T, O) and their validity (T, O) -> {name: curve (O,)} (module doc)."""
+    from avanomaly.postprocess.fusion import vote_curve
+
     m = valid.astype(float)
     out = {"mean": (np.where(valid, cos, 0.0)).sum(0) / np.maximum(m.sum(0), 1e-9)}
     c = np.where(valid, cos, np.nan)
@@ -40,9 +42,8 @@ def curves(cos: np.ndarray, valid: np.ndarray) -> dict:
     out["confw"] = (cw * w[:, None] * mv).sum(0) / np.maximum((w[:, None] * mv).sum(0), 1e-9)
     z = (c - np.nanmean(c, 1, keepdims=True)) / (np.nanstd(c, 1, keepdims=True) + 1e-6)
     out["zmean"] = np.nanmean(z, 0)
-    for tau in (0.05, 0.1):
-        e = np.exp((np.nan_to_num(c, nan=-9.0) - mx[:, None]) / tau) * mv
-        out[f"soft{tau}"] = (e / e.sum(1, keepdims=True)).mean(0)
+    for tau in (0.05, 0.1):  # the product's vote curve (postprocess/fusion.py), at two temperatures
+        out[f"soft{tau}"] = vote_curve(cos, valid, temperature=tau)
     top = w >= np.median(w) if len(w) >= 4 else np.ones(len(w), bool)
     out["tophalf"] = (cw[top] * mv[top]).sum(0) / np.maximum(mv[top].sum(0), 1e-9)
     return out

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from avanomaly.errors import CheckpointError, ConfigError
+from avanomaly.postprocess.fusion import DEFAULT_CURVE
 
 DEFAULT_TARGET_FPR = 0.05
 CALIBRATION_JSON = "calibration.json"
@@ -52,8 +53,8 @@ class Calibration:
     basis: dict = field(default_factory=dict)  # what the threshold rests on (postprocess/basis.py); {} = not recorded
     profile: dict = field(default_factory=dict)  # OffsetProfile.to_dict() (the ``profile`` term); {} = none
     #: how the offset curve of the sync / offset / profile terms is made (postprocess/fusion.py CURVES); absent in
-    #: files calibrated before the vote existed, which therefore read "cosine"
-    curve: str = "cosine"
+    #: files calibrated before the vote existed, which therefore read DEFAULT_CURVE ("cosine")
+    curve: str = DEFAULT_CURVE
 
     @property
     def offset_profile(self):
@@ -109,7 +110,7 @@ class Calibration:
     def _checked(cls, d) -> "Calibration":
         from avanomaly.postprocess.aggregate import AggregationConfig
         from avanomaly.postprocess.basis import check_basis
-        from avanomaly.postprocess.fusion import TERMS, ScoreFusion
+        from avanomaly.postprocess.fusion import TERMS, ScoreFusion, check_curve
         from avanomaly.utils import dataclass_from_dict
 
         if not isinstance(d, dict):
@@ -138,8 +139,6 @@ class Calibration:
                 raise ConfigError(f"fusion.std must be > 0 (a term's spread on the real clips), got {fusion.std}")
             if "profile" in fusion.terms and not cal.profile:
                 raise ConfigError("fusion uses the profile term but the calibration has no profile")
-        from avanomaly.postprocess.fusion import check_curve
-
         check_curve(cal.curve)
         if cal.profile:
             from avanomaly.postprocess.profile import OffsetProfile
@@ -312,7 +311,7 @@ def with_profile_terms(term_rows, curves, speakers=None):
 
 def calibrate_terms(term_rows, target_fpr: float = DEFAULT_TARGET_FPR, terms=None, aggregation: dict | None = None,
                     notes: str = "", speakers=None, domains=None, facts=None, curves=None,
-                    curve: str = "cosine") -> Calibration:
+                    curve: str = DEFAULT_CURVE) -> Calibration:
     """Fit the score fusion (``terms``, default ``fusion.DEFAULT_TERMS``; ``("nll",)`` = the AR NLL alone) on the
     ``score_terms`` dicts of REAL clips scored by a Detector, then the threshold on the fused scores, and record
     what it rests on (``basis``, :func:`calibration_basis`: ``speakers`` / ``domains`` one label per clip or None,

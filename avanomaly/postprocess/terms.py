@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from avanomaly.postprocess.aggregate import AggregationConfig, aggregate_curve
-from avanomaly.postprocess.fusion import check_curve, clip_terms, vote_curve
+from avanomaly.postprocess.fusion import DEFAULT_CURVE, check_curve, clip_terms, vote_curve
 
 #: fewest frames a clip may have (the AR model predicts frame 1 from frame 0; the Detector's MIN_CLIP_FRAMES)
 MIN_FRAMES = 2
@@ -33,12 +33,12 @@ class FrameEvidence:
     offset: float
     confidence: float
     curve: np.ndarray | None = None
-    curve_kind: str = "cosine"
+    curve_kind: str = DEFAULT_CURVE
 
 
 def score_frames(frames, face_found: np.ndarray, sync_model, max_offset: int, aggregation: AggregationConfig,
                  fps: float, face_frames_only: bool = True, device="cpu", profile=None,
-                 curve: str = "cosine") -> FrameEvidence:
+                 curve: str = DEFAULT_CURVE) -> FrameEvidence:
     """One clip's frame scores -> :class:`FrameEvidence`.
 
     ``frames``: a ``FrameScores`` (``nll`` (T-1,) of frames 1..T-1, ``logits`` / ``mask`` (T, O)); ``face_found``
@@ -81,7 +81,8 @@ def _scalar(x) -> float:
 
 
 def frame_terms(frames, face_found: np.ndarray, sync_model, max_offset: int, aggregation: AggregationConfig,
-                fps: float, face_frames_only: bool = True, device="cpu", profile=None, curve: str = "cosine") -> dict:
+                fps: float, face_frames_only: bool = True, device="cpu", profile=None,
+                curve: str = DEFAULT_CURVE) -> dict:
     """The score terms (``fusion.TERMS``) of one clip from its frame scores: ``score_frames(...).terms``."""
     return score_frames(frames, face_found, sync_model, max_offset, aggregation, fps, face_frames_only, device,
                         profile, curve).terms

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from avanomaly.postprocess.fusion import DEFAULT_CURVE
+
 #: bump when a key is renamed/removed or its meaning changes (adding keys keeps the version)
 SCHEMA_VERSION = 2  # 2: verdict may be "unknown" (abstained), with reasons in "abstain"
 
@@ -49,7 +51,7 @@ class ScoreResult:
     input: dict = field(default_factory=dict)  # recording facts: face_px, frame_height, bits_per_pixel (domain.py)
     calibration_basis: dict | None = None  # what the threshold rests on (basis.summary); None: uncalibrated/unknown
     offset_curve: list = field(default_factory=list)  # (O,) the terms' curve at audio offsets -K..K frames (None: no frame)
-    offset_curve_kind: str = "cosine"  # what offset_curve is (postprocess/fusion.py CURVES): "cosine" | "vote"
+    offset_curve_kind: str = DEFAULT_CURVE  # what offset_curve is (postprocess/fusion.py CURVES): "cosine" | "vote"
 
     ok = True
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from avanomaly.errors import ConfigError
+from avanomaly.postprocess.fusion import DEFAULT_CURVE, check_curve
 from avanomaly.conventions import DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED
 from avanomaly.preprocess.augment import AugmentConfig
 from avanomaly.preprocess.config import PreprocessConfig
@@ -110,11 +111,9 @@ class TrainConfig:
     calibrate: bool = True  # calibrate the threshold on the val real clips at the end
     #: the offset curve of that calibration's score terms (postprocess/fusion.py CURVES): "vote" was validated for
     #: the starter (its preset sets it); a model family not validated with it keeps the mean cosine
-    calibration_curve: str = "cosine"
+    calibration_curve: str = DEFAULT_CURVE
 
     def validate(self) -> None:
-        from avanomaly.postprocess.fusion import check_curve
-
         self.augment.validate()
         check_curve(self.calibration_curve)
         for name in ("stage1", "stage2"):
