@@ -43,6 +43,8 @@ from avanomaly.postprocess.calibration import CALIBRATION_JSON, Calibration, loa
 from avanomaly.postprocess.domain import media_facts
 from avanomaly.postprocess.fusion import DEFAULT_CURVE, NLL_DEFINITION, check_curve
 from avanomaly.postprocess.modelfile import DEFAULT_PRETRAINED, MODEL_FILENAME, resolve_model_path, shipped_name
+from avanomaly.postprocess.offset_check import OffsetCheck
+from avanomaly.postprocess.offset_check import describe as describe_offset_check
 from avanomaly.postprocess.terms import MIN_FRAMES, score_frames
 from avanomaly.scoring.result import ScoreFailure, ScoreResult
 from avanomaly.scoring.streams import MESH_SEGMENT_FRAMES, clip_features
@@ -307,11 +309,13 @@ class Detector:
         n_frames = 0
         activity = MouthActivity(cfg.front_end)
         shape = FaceShape(cfg.front_end)
+        offset_check = OffsetCheck(cfg.front_end, MEL_PER_FRAME)
         for mouths, mel, found, silent in items:
             check_stop(should_stop, name)  # before a run is scored, too
             face_parts.append(found)
             activity.push(mouths, found)
             shape.push(mouths, found)
+            offset_check.push(mouths, mel)
             if silent is not None:
                 silent_parts.append(silent)
             n_frames += int(mouths.shape[0])
@@ -342,6 +346,10 @@ class Detector:
         silent = np.concatenate(silent_parts) if silent_parts else None
         silent_fraction = float(silent.mean()) if silent is not None else float("nan")
         duration = n_frames / fps
+        check = offset_check.result(int(offset))  # a model-free second opinion on the offset (offset_check.py)
+        out_of_sync = describe_offset_check(check, int(offset), fps)
+        if out_of_sync:
+            warns.append(out_of_sync)
         thr = threshold if threshold is not None else self.threshold
         judged = judge_clip(score, thr, self.calibration, agg, state, media, duration=duration, face_rate=face_rate,
                             silent=silent, skip_dropped=skip_dropped, shape=shape, activity=activity,
@@ -357,6 +365,7 @@ class Detector:
             score_definition=definition or NLL_DEFINITION, input=judged.facts,
             calibration_basis=None if self.calibration is None else basis_summary(judged.basis),
             offset_curve=[float(v) for v in evidence.curve], offset_curve_kind=evidence.curve_kind,
+            av_offset_check=check,
         )
 
     def calibrate(self, paths: Sequence, target_fpr: float = 0.05, terms=None, notes: str = "",

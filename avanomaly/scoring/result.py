@@ -13,7 +13,8 @@ SCHEMA_VERSION = 2  # 2: verdict may be "unknown" (abstained), with reasons in "
 #: keys of ScoreResult.to_dict(), in order (the documented schema)
 RESULT_KEYS = (
     "schema_version", "status", "path", "score", "verdict", "abstain", "threshold", "percentile", "aggregation",
-    "score_terms", "score_definition", "av_offset_frames", "av_offset_confidence", "offset_curve", "offset_curve_kind", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
+    "score_terms", "score_definition", "av_offset_frames", "av_offset_confidence", "av_offset_check", "offset_curve",
+    "offset_curve_kind", "face_rate", "silent_fraction", "duration", "n_frames", "fps",
     "frame_nll", "frame_times", "warnings", "input", "calibration_basis",
 )
 FAILURE_KEYS = ("schema_version", "status", "path", "reason", "message")
@@ -25,6 +26,15 @@ def _num(x):
         return None
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def _offset_check(check: dict) -> dict | None:
+    """The JSON form of ``ScoreResult.av_offset_check`` (None when not measured)."""
+    if not check:
+        return None
+    lag = check.get("frames")
+    return {"frames": None if lag is None else int(lag), "correlation": _num(check.get("correlation")),
+            "agrees": bool(check.get("agrees"))}
 
 
 @dataclass
@@ -52,6 +62,9 @@ class ScoreResult:
     calibration_basis: dict | None = None  # what the threshold rests on (basis.summary); None: uncalibrated/unknown
     offset_curve: list = field(default_factory=list)  # (O,) the terms' curve at audio offsets -K..K frames (None: no frame)
     offset_curve_kind: str = DEFAULT_CURVE  # what offset_curve is (postprocess/fusion.py CURVES): "cosine" | "vote"
+    # a model-free second opinion on the offset (postprocess/offset_check.py): {"frames": lag or None,
+    # "correlation": c, "agrees": bool}; {} when not measured (the pixel front end)
+    av_offset_check: dict = field(default_factory=dict)
 
     ok = True
 
@@ -75,6 +88,7 @@ class ScoreResult:
             "score_definition": self.score_definition,
             "av_offset_frames": int(self.av_offset_frames),
             "av_offset_confidence": _num(self.av_offset_confidence),
+            "av_offset_check": _offset_check(self.av_offset_check),
             "offset_curve": [_num(v) for v in self.offset_curve],
             "offset_curve_kind": self.offset_curve_kind,
             "face_rate": _num(self.face_rate),

@@ -29,7 +29,7 @@ def _ood(result) -> list[str]:
 def test_warning_fires_on_a_downscaled_copy_and_not_on_the_original(real_av, starter, tmp_path):
     from avanomaly.io.testing import downscale_video
 
-    assert starter.calibration.basis["pool"]["face_px"]["n"] == 298  # the val split of the domain corpus
+    assert starter.calibration.basis["pool"]["face_px"]["n"] == 314  # the val split of the domain corpus
     original = starter.anomaly_score(real_av / CLIP)
     assert _ood(original) == [] and original.verdict in ("real", "fake") and original.abstain == []
     assert original.input["frame_height"] == 1080 and original.input["face_px"] > 30
@@ -40,4 +40,4 @@ def test_warning_fires_on_a_downscaled_copy_and_not_on_the_original(real_av, sta
     assert small.input["frame_height"] == 90 and small.input["face_px"] < 0.5 * original.input["face_px"]
     assert small.verdict == "unknown" and "low-resolution" in small.abstain
     d = small.to_dict()
-    assert d["calibration_basis"]["n_clips"] == 298 and d["calibration_basis"]["n_speakers"] == 41
+    assert d["calibration_basis"]["n_clips"] == 314 and d["calibration_basis"]["n_speakers"] == 57

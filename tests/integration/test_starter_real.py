@@ -85,6 +85,13 @@ def test_starter_sees_the_delayed_audio_of_the_vgg_clip(real_av, starter):
     assert abs(late.av_offset_frames - orig.av_offset_frames - VGG_SHIFT_FRAMES) <= 1
     assert orig.av_offset_frames <= -2 and abs(late.av_offset_frames) < abs(orig.av_offset_frames)
     assert late.score_terms["sync"] < orig.score_terms["sync"]
+    # the model-free second opinion (mouth opening against loudness) finds the same offsets: it confirms the
+    # original's large one (with a warning naming it) and sees the copy near sync (no warning)
+    assert orig.av_offset_check["agrees"] and abs(orig.av_offset_check["frames"] - orig.av_offset_frames) <= 1
+    assert any(w.startswith("audio out of sync with the lips") for w in orig.warnings)
+    assert abs(late.av_offset_check["frames"] - orig.av_offset_check["frames"] - VGG_SHIFT_FRAMES) <= 1
+    assert not late.av_offset_check["agrees"] and not any("out of sync" in w for w in late.warnings)
+    assert late.to_dict()["av_offset_check"]["frames"] == late.av_offset_check["frames"]
 
 
 def test_score_cli_uses_the_starter_by_default(real_av, mediapipe, monkeypatch):

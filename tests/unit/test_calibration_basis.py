@@ -149,18 +149,20 @@ def test_clopper_pearson_edges():
 
 def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
     """The starter's calibration loads with its basis (``avanomaly calibrate`` on the domain corpus's val split,
-    298 clips of 41 people the starter never trained on, with the offset profile and the vote offset curve:
-    docs/results.md "Domain corpus: the retrained starter", "The offset curve: a per-frame vote")."""
+    314 clips of 57 people the starter never trained on, with the offset profile and the vote offset curve:
+    docs/results.md "Domain corpus: the retrained starter", "The offset curve: a per-frame vote", "Session 32: a
+    calibration pool across domains")."""
     from avanomaly.postprocess.modelfile import pretrained_path, read_model_file
 
     cal = Calibration.from_dict(read_model_file(pretrained_path("starter"))["calibration"])
-    assert cal.n == 298 and cal.threshold == pytest.approx(1.7521214061891626, abs=1e-12)
+    assert cal.n == 314 and cal.threshold == pytest.approx(1.713267528503595, abs=1e-12)
     b = cal.basis
-    assert b["n_clips"] == 298 and b["n_speakers"] == 41
-    assert b["domains"] == {"interview": 264, "lab": 5, "news": 3, "noisy": 1, "phone": 1, "web": 3, "webcam": 21}
-    assert b["far"]["method"] == "leave-speaker-out" and (b["far"]["overall"]["k"], b["far"]["overall"]["n"]) == (16, 298)
+    assert b["n_clips"] == 314 and b["n_speakers"] == 57
+    assert b["domains"] == {"interview": 265, "lab": 5, "lowres": 2, "news": 4, "noisy": 1, "phone": 5, "web": 8,
+                            "webcam": 24}
+    assert b["far"]["method"] == "leave-speaker-out" and (b["far"]["overall"]["k"], b["far"]["overall"]["n"]) == (16, 314)
     assert cal.fusion["terms"] == ["nll", "sync", "offset", "profile"] and cal.curve == "vote"
-    assert cal.profile["n_clips"] == 298 and cal.profile["n_speakers"] == 41
+    assert cal.profile["n_clips"] == 314 and cal.profile["n_speakers"] == 57
     assert set(b["pool"]) == {"face_px", "frame_height", "bits_per_pixel"}
 
 

@@ -106,6 +106,16 @@ def test_domain_corpus_splits_are_person_disjoint_and_test_sources_whole():
         mod.assign_splits(clips + [clip("a/train9", "t1_elsewhere", person="t1")], test_repos={"b/test"})
     with pytest.raises(DatasetError, match="unknown domain"):
         clip("a/x", "q", "tv")
+    # a calibration repository goes to val whole, and adding one moves nobody else's split
+    added = [clip("e/cal", "c1", "phone"), clip("e/cal", "c2", "film")]
+    kept3, _ = mod.assign_splits(clips + added, test_repos={"b/test", "c/test"}, exclude_repos={"d/shared"},
+                                 exclude_people={"gen_person"}, always_train={"p3"}, calibration_repos={"e/cal"})
+    assert {(c.source.path, s) for c, s in kept3 if c.source.repo == "e/cal"} == {("c1.mp4", "val"), ("c2.mp4", "val")}
+    assert {(c.source.path, c.source.repo, s) for c, s in kept3 if c.source.repo != "e/cal"} == \
+        {(c.source.path, c.source.repo, s) for c, s in kept}
+    with pytest.raises(DatasetError, match="more than one split"):  # its person may not be trained on elsewhere
+        mod.assign_splits(clips + added + [clip("a/train0", "c1_again", person="c1")], test_repos={"b/test"},
+                          calibration_repos={"e/cal"}, val_fraction=0.0)
 
 
 def test_domain_corpus_refuses_the_same_bytes_in_two_splits():
@@ -138,6 +148,26 @@ def test_domain_corpus_clip_list_keeps_test_sources_and_benchmark_people_out_of_
             assert c.source.repo not in mod.SHARED_REPOS and c.person not in gen_people
     test_people = {c.person for c, s in kept if s == "test"}
     assert len(test_people) >= 20 and len({c.domain for c, s in kept if s == "test"}) >= 4
+
+
+def test_domain_corpus_added_sources_are_pinned_to_test_or_calibration():
+    """Session 32's sources (added after the starter was trained): every repository pinned whole to test or val,
+    never both, and adding them leaves every earlier clip's split as it was."""
+    mod = _load("corpus_domains")
+    added = mod.added_clips()
+    assert len(added) >= 80 and len({c.person for c in added}) >= 60
+    assert not mod.ADDED_TEST_REPOS & mod.CALIBRATION_REPOS
+    assert {c.source.repo for c in added} == mod.ADDED_TEST_REPOS | mod.CALIBRATION_REPOS == set(mod.ADDED_REPOS)
+    for c in added:
+        assert len(c.source.rev) == 40 and mod.REPOS[c.source.repo][1]
+    gen_people = mod.generator_test_people() | mod.SHARED_PEOPLE
+    before, _ = mod.assign_splits(mod.new_clips(), exclude_people=gen_people)
+    after, dropped = mod.assign_splits(mod.new_clips() + added, exclude_people=gen_people)
+    assert not dropped
+    split_of = {(c.source.repo, c.source.path): s for c, s in after}
+    assert all(split_of[(c.source.repo, c.source.path)] == s for c, s in before)
+    for c in added:
+        assert split_of[(c.source.repo, c.source.path)] == ("val" if c.source.repo in mod.CALIBRATION_REPOS else "test")
 
 
 def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
