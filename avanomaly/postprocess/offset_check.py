@@ -13,7 +13,7 @@ offset of at least ``LARGE_OFFSET_FRAMES`` (160 ms at 25 fps: beyond the broadca
 timing, e.g. ATSC IS-191's +15 / -45 ms and EBU R37's +40 / -60 ms). When both say so, the result carries a
 warning naming the offset: the evidence is an out-of-sync track, which a deliberately shifted fake and a badly
 edited real clip share, so the warning names both. Measured on real clips, their shifted copies and copies with
-another person's audio in docs/results.md ("A second opinion on the offset"): it fires on about half of the
+another person's audio in docs/results.md ("Session 32"): it fires on about half of the
 copies whose audio was shifted by 120-200 ms and the model saw it, on 9-12 % of the swapped copies (a chance
 agreement: their lags are noise), and on 2 % of the calibration clips.
 """
@@ -58,11 +58,13 @@ def envelope_lag(mouth: np.ndarray, energy: np.ndarray, max_lag: int = MAX_LAG) 
 
 
 class OffsetCheck:
-    """Streaming :func:`envelope_lag` of one clip: ``push(visual, mel)`` per chunk (the landmark front end's lip
-    features (T, F) and the chunk's log-mel); other front ends give no opinion (``lag`` None)."""
+    """Streaming :func:`envelope_lag` of one clip: ``push(visual, mel)`` per chunk (the front end's per-frame
+    features (T, F) and the chunk's log-mel). ``mouth_column``: the feature holding the mouth's opening (the landmark
+    front end's ``INNER_OPEN_FEATURE``); None for a front end without one (no opinion)."""
 
-    def __init__(self, front_end: str, mel_per_frame: int):
-        self.enabled = front_end == "landmarks"
+    def __init__(self, mouth_column: int | None, mel_per_frame: int):
+        self.mouth_column = mouth_column
+        self.enabled = mouth_column is not None
         self.mel_per_frame = int(mel_per_frame)
         self._mouth: list[np.ndarray] = []
         self._energy: list[np.ndarray] = []
@@ -70,10 +72,8 @@ class OffsetCheck:
     def push(self, visual: np.ndarray, mel: np.ndarray) -> None:
         if not self.enabled:
             return
-        from avanomaly.preprocess.landmarks import INNER_OPEN_FEATURE
-
         v = np.asarray(visual)
-        self._mouth.append(np.asarray(v[:, INNER_OPEN_FEATURE], dtype=np.float64))
+        self._mouth.append(np.asarray(v[:, self.mouth_column], dtype=np.float64))
         self._energy.append(frame_energy(mel, self.mel_per_frame)[:len(v)])
 
     def result(self, model_offset: int) -> dict:

@@ -34,6 +34,7 @@ from avanomaly.conventions import DECODE_CHUNK_FRAMES, MEL_PER_FRAME
 from avanomaly.errors import AvanomalyError, CheckpointError, ClipTooShortError, MediaError, NoFaceError
 from avanomaly.preprocess.evidence import FaceCountEvidence, SpeechEvidence, face_counter
 from avanomaly.preprocess.frontends import FaceShape, MouthActivity, face_model_name
+from avanomaly.preprocess.landmarks import INNER_OPEN_FEATURE
 from avanomaly.preprocess.speech import vad_available
 from avanomaly.preprocess.stream import StreamState, check_stop
 from avanomaly.models.composite import DEFAULT_SYNC_WINDOW, AnomalyModel
@@ -309,7 +310,7 @@ class Detector:
         n_frames = 0
         activity = MouthActivity(cfg.front_end)
         shape = FaceShape(cfg.front_end)
-        offset_check = OffsetCheck(cfg.front_end, MEL_PER_FRAME)
+        offset_check = OffsetCheck(INNER_OPEN_FEATURE if cfg.front_end == "landmarks" else None, MEL_PER_FRAME)
         for mouths, mel, found, silent in items:
             check_stop(should_stop, name)  # before a run is scored, too
             face_parts.append(found)

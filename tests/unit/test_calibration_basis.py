@@ -150,8 +150,7 @@ def test_clopper_pearson_edges():
 def test_shipped_starter_basis_is_well_formed_and_says_what_it_rests_on():
     """The starter's calibration loads with its basis (``avanomaly calibrate`` on the domain corpus's val split,
     314 clips of 57 people the starter never trained on, with the offset profile and the vote offset curve:
-    docs/results.md "Domain corpus: the retrained starter", "The offset curve: a per-frame vote", "Session 32: a
-    calibration pool across domains")."""
+    docs/results.md "Domain corpus: the retrained starter", "The offset curve: a per-frame vote", "Session 32")."""
     from avanomaly.postprocess.modelfile import pretrained_path, read_model_file
 
     cal = Calibration.from_dict(read_model_file(pretrained_path("starter"))["calibration"])

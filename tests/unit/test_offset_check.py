@@ -49,7 +49,7 @@ def _check(lag_in: int, model_offset: int, front_end: str = "landmarks") -> dict
     vis[:, INNER_OPEN_FEATURE] = m
     power = np.exp(np.roll(m, lag_in) * 2)  # loudness follows the mouth, `lag_in` frames later
     mel = np.log(np.repeat(power / 4, 4)[:, None] * np.ones((1, 8)) / 8)
-    chk = OffsetCheck(front_end, 4)
+    chk = OffsetCheck(INNER_OPEN_FEATURE if front_end == "landmarks" else None, 4)
     for s in range(0, n, 64):  # pushed in chunks, as the Detector reads a file
         chk.push(vis[s:s + 64], mel[4 * s:4 * (s + 64)])
     return chk.result(model_offset)
