@@ -110,3 +110,21 @@ def test_texture_features_see_a_frozen_skin():
                                              ("extra_fake_HyperLips", "HyperLips")])
 def test_generator_benchmark_families(group, expected):
     assert _load("generator_benchmark").family(group) == expected
+
+
+def test_offset_second_opinion_counts_agreement_on_large_offsets_only():
+    """research/offset_second_opinion.agreement_table: of the copies whose model peak is >= LARGE frames, the share
+    whose envelope lag is within 1 frame of it; the envelope-vs-shift share for shifted copies."""
+    import pandas as pd
+
+    from research.offset_second_opinion import LARGE, agreement_table
+
+    rows = [  # split, kind, shift, model peak, envelope lag
+        ("val", "original", 0, 0, 9), ("val", "original", 0, LARGE, LARGE + 1), ("val", "original", 0, -LARGE - 2, 3),
+        ("val", "shift", 5, 5, 5), ("val", "shift", 5, 2, 5), ("val", "swap", 0, 7, -7),
+    ]
+    df = pd.DataFrame(rows, columns=["split", "kind", "shift", "peak", "env_lag"])
+    t = agreement_table(df).set_index(["kind", "shift"])
+    assert t.loc[("original", 0), "model |peak| >= 4"] == 2 and t.loc[("original", 0), "envelope agrees"] == 1
+    assert t.loc[("shift", 5), "agree share"] == 1.0 and t.loc[("shift", 5), "envelope within 1 of the shift"] == 1.0
+    assert t.loc[("swap", 0), "envelope agrees"] == 0 and pd.isna(t.loc[("swap", 0), "envelope within 1 of the shift"])
