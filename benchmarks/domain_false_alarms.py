@@ -10,6 +10,9 @@ Score the clips with the CLI first (resumable; the default model is the shipped 
     python benchmarks/domain_false_alarms.py --manifest /work/corpus22/manifest.csv \\
         --scores /work/corpus22/starter_scores.csv [--out OUT.md]
 
+Clips whose result carries the out-of-sync warning (the sync model and the model-free lag of
+``avanomaly/postprocess/offset_check.py`` both find the audio >= 160 ms off: a file edited or re-encoded out of sync
+looks like shifted audio) are counted apart, with the rate over the other clips beside the plain one.
 Rates are over the clips that got a verdict (``real`` or ``fake``): clips the detector abstained on (``unknown``)
 and files it could not score (no face, ...) are counted in their own columns, not as alarms. The interval treats
 clips as independent, which clips of one person are not: "people with an alarm" shows how the alarms spread.
@@ -60,9 +63,12 @@ def join(manifest: Path, scores: Path) -> pd.DataFrame:
     sc = pd.read_csv(scores)
     sc["abs_path"] = [str(Path(p).resolve()) for p in sc.path]
     sc = sc.drop_duplicates("abs_path", keep="last").set_index("abs_path")
-    for col in ("status", "verdict", "reason", "score"):
+    for col in ("status", "verdict", "reason", "score", "warnings"):
         man[col] = man.abs_path.map(sc[col]) if col in sc else None
     man["status"] = man.status.fillna("missing")
+    from avanomaly.postprocess.offset_check import WARNING_PREFIX  # both measures find the audio >= 160 ms off
+
+    man["out_of_sync"] = man.warnings.fillna("").astype(str).str.contains(WARNING_PREFIX, regex=False)
     return man
 
 
@@ -77,9 +83,14 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
             fake = int((ok.verdict == "fake").sum())
             judged = int(ok.verdict.isin(["real", "fake"]).sum())
             lo, hi = clopper_pearson(fake, judged)
+            rest = ok[ok.verdict.isin(["real", "fake"]) & ~ok.out_of_sync.astype(bool)]
+            rest_fake = int((rest.verdict == "fake").sum())
+            rlo, rhi = clopper_pearson(rest_fake, len(rest))
             rows.append({"split": split, "domain": domain, "clips": len(g), "people": g.identity.nunique(),
                          "judged": judged, "fake": fake, "rate": fake / judged if judged else float("nan"),
-                         "ci_lo": lo, "ci_hi": hi, "unknown": int((ok.verdict == "unknown").sum()),
+                         "ci_lo": lo, "ci_hi": hi, "out_of_sync": judged - len(rest),
+                         "fake_out_of_sync": fake - rest_fake, "rest": len(rest), "rest_fake": rest_fake,
+                         "rest_ci_lo": rlo, "rest_ci_hi": rhi, "unknown": int((ok.verdict == "unknown").sum()),
                          "failed": int((g.status == "failed").sum()), "missing": int((g.status == "missing").sum()),
                          "people_alarmed": ok[ok.verdict == "fake"].identity.nunique()})
     return pd.DataFrame(rows)
@@ -87,13 +98,17 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(t: pd.DataFrame) -> str:
     head = ("| split | domain | clips | people | with a verdict | called fake | false-alarm rate [95 % CI] | "
-            "unknown | not scored | people with an alarm |")
-    lines = [head, "|" + "---|" * 10]
+            "out of sync by both measures (of them fake) | rate without them [95 % CI] | unknown | not scored | "
+            "people with an alarm |")
+    lines = [head, "|" + "---|" * 12]
     for r in t.itertuples():
         rate = "-" if r.judged == 0 else f"{r.rate:.1%} [{r.ci_lo:.1%}, {r.ci_hi:.1%}]"
+        rest = "-" if r.rest == 0 else f"{r.rest_fake}/{r.rest} = {r.rest_fake / r.rest:.1%} [{r.rest_ci_lo:.1%}, " \
+                                       f"{r.rest_ci_hi:.1%}]"
         name = f"**{r.domain}**" if r.domain == "all" else r.domain
         lines.append(f"| {r.split} | {name} | {r.clips} | {r.people} | {r.judged} | {r.fake} | {rate} | "
-                     f"{r.unknown} | {r.failed + r.missing} | {r.people_alarmed} of {r.people} |")
+                     f"{r.out_of_sync} ({r.fake_out_of_sync}) | {rest} | {r.unknown} | {r.failed + r.missing} | "
+                     f"{r.people_alarmed} of {r.people} |")
     return "\n".join(lines)
 
 

@@ -30,6 +30,8 @@ LARGE_OFFSET_FRAMES = 4
 AGREE_FRAMES = 1
 #: fewest frame pairs a lag is correlated over
 MIN_PAIRS = 25
+#: how the warning of a clip whose two estimates agree begins (benchmarks count the clips by it)
+WARNING_PREFIX = "audio out of sync with the lips"
 
 
 def frame_energy(mel: np.ndarray, mel_per_frame: int) -> np.ndarray:
@@ -96,6 +98,6 @@ def describe(check: dict, model_offset: int, fps: float) -> str | None:
         return None
     ms = 1000.0 * abs(int(model_offset)) / fps
     side = "late" if model_offset > 0 else "early"
-    return (f"audio out of sync with the lips: {ms:.0f} ms {side} ({int(model_offset):+d} frames) by two independent "
+    return (f"{WARNING_PREFIX}: {ms:.0f} ms {side} ({int(model_offset):+d} frames) by two independent "
             f"measures (the sync model's peak; mouth opening against loudness: {check['frames']:+d}); audio shifted by "
             "a forger and a real clip edited or re-encoded out of sync look the same")

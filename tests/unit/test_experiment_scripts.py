@@ -191,7 +191,9 @@ def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
     sc = pd.DataFrame({"path": [str(tmp_path / f"clips/c{i}.mp4") for i in range(5)],
                        "status": ["ok", "ok", "ok", "failed", "ok"],
                        "verdict": ["fake", "real", "unknown", None, "real"],
-                       "reason": [None, None, None, "no-face", None], "score": [2.0, 0.1, 0.5, None, -1.0]})
+                       "reason": [None, None, None, "no-face", None], "score": [2.0, 0.1, 0.5, None, -1.0],
+                       "warnings": ["audio out of sync with the lips: 240 ms late (+6 frames) by ...", None, None, None,
+                                    "short clip"]})
     sc.to_csv(tmp_path / "scores.csv", index=False)
     t = mod.table(mod.join(tmp_path / "manifest.csv", tmp_path / "scores.csv")).set_index(["split", "domain"])
     assert t.loc[("test", "all"), ["clips", "judged", "fake", "unknown", "failed"]].tolist() == [4, 2, 1, 1, 1]
@@ -199,6 +201,9 @@ def test_domain_false_alarms_clopper_pearson_and_table(tmp_path):
     assert t.loc[("val", "all"), "fake"] == 0 and ("train", "all") not in t.index
     assert t.loc[("test", "all"), "people_alarmed"] == 1
     assert "| test | **all** | 4 | 3 | 2 | 1 | 50.0% [" in mod.markdown(t.reset_index())
+    # the alarm is a clip both offset measures find out of sync: counted apart, the rest has no alarm
+    assert t.loc[("test", "all"), ["out_of_sync", "fake_out_of_sync", "rest", "rest_fake"]].tolist() == [1, 1, 1, 0]
+    assert "| 1 (1) | 0/1 = 0.0% [" in mod.markdown(t.reset_index())
 
 
 def test_domain_false_alarms_starter_people_are_its_train_and_calibration_speakers():
