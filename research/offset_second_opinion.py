@@ -27,9 +27,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
-#: an offset this large (frames, 160 ms at 25 fps) is what the question is about
-LARGE = 4
+from avanomaly.postprocess.offset_check import AGREE_FRAMES  # noqa: E402
+from avanomaly.postprocess.offset_check import LARGE_OFFSET_FRAMES as LARGE  # noqa: E402  (160 ms at 25 fps)
 
 
 def copies_lags(man: pd.DataFrame, cache: Path, cfg) -> pd.DataFrame:
@@ -55,11 +54,12 @@ def agreement_table(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (split, kind, shift), g in df.groupby(["split", "kind", "shift"]):
         big = g[g.peak.abs() >= LARGE]
-        agree = (big.env_lag - big.peak).abs() <= 1
+        agree = (big.env_lag - big.peak).abs() <= AGREE_FRAMES
         out.append({"split": split, "kind": kind, "shift": shift, "copies": len(g),
-                    "model |peak| >= 4": len(big), "envelope agrees": int(agree.sum()),
+                    f"model |peak| >= {LARGE}": len(big), "envelope agrees": int(agree.sum()),
                     "agree share": round(float(agree.mean()), 3) if len(big) else np.nan,
-                    "envelope within 1 of the shift": round(float(((g.env_lag - g["shift"]).abs() <= 1).mean()), 3)
+                    "envelope within 1 of the shift":
+                        round(float(((g.env_lag - g["shift"]).abs() <= AGREE_FRAMES).mean()), 3)
                     if kind != "swap" else np.nan})
     return pd.DataFrame(out)
 
