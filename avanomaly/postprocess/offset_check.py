@@ -41,22 +41,36 @@ def frame_energy(mel: np.ndarray, mel_per_frame: int) -> np.ndarray:
     return np.log(p[:n * mel_per_frame].reshape(n, mel_per_frame).sum(axis=1) + 1e-10)
 
 
-def envelope_lag(mouth: np.ndarray, energy: np.ndarray, max_lag: int = MAX_LAG) -> tuple[int | None, float]:
-    """(lag, correlation) maximising the correlation of the changes of ``mouth`` (T,) and ``energy`` (T,);
-    lag > 0: the audio is later (``energy[t + lag]`` pairs with ``mouth[t]``). (None, NaN) when no lag has
-    ``MIN_PAIRS`` pairs with some variation on both sides."""
-    t = min(len(mouth), len(energy))
-    dm = np.diff(np.asarray(mouth[:t], dtype=np.float64))
-    de = np.diff(np.asarray(energy[:t], dtype=np.float64))
-    best, best_c = None, float("nan")
-    for lag in range(-max_lag, max_lag + 1):
-        a, b = (dm[:len(dm) - lag], de[lag:]) if lag >= 0 else (dm[-lag:], de[:len(de) + lag])
-        if len(a) < MIN_PAIRS or a.std() == 0 or b.std() == 0:
+def lag_correlations(v: np.ndarray, a: np.ndarray, max_lag: int, min_pairs: int) -> np.ndarray:
+    """Pearson correlation of ``v[t]`` with ``a[t + d]`` for d in [-max_lag, max_lag] -> (2 max_lag + 1,); NaN where
+    fewer than ``min_pairs`` pairs overlap or a signal is constant there. (The sync-heuristic baseline's curve too:
+    ``evaluation/baselines/heuristic.xcorr_curve``.)"""
+    t = min(len(v), len(a))
+    v, a = v[:t], a[:t]
+    out = np.full(2 * max_lag + 1, np.nan)
+    for i, d in enumerate(range(-max_lag, max_lag + 1)):
+        lo, hi = max(0, -d), min(t, t - d)
+        if hi - lo < min_pairs:
             continue
-        c = float(np.corrcoef(a, b)[0, 1])
-        if best is None or c > best_c:
-            best, best_c = lag, c
-    return best, best_c
+        x, y = v[lo:hi], a[lo + d:hi + d]
+        sx, sy = x.std(), y.std()
+        if sx <= 0 or sy <= 0:
+            continue
+        out[i] = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy))
+    return out
+
+
+def envelope_lag(mouth: np.ndarray, energy: np.ndarray, max_lag: int = MAX_LAG) -> tuple[int | None, float]:
+    """(lag, correlation) maximising the correlation of the changes of ``mouth`` (T,) and ``energy`` (T,)
+    (:func:`lag_correlations`); lag > 0: the audio is later (``energy[t + lag]`` pairs with ``mouth[t]``). (None,
+    NaN) when no lag has ``MIN_PAIRS`` pairs with some variation on both sides."""
+    t = min(len(mouth), len(energy))
+    curve = lag_correlations(np.diff(np.asarray(mouth[:t], dtype=np.float64)),
+                             np.diff(np.asarray(energy[:t], dtype=np.float64)), max_lag, MIN_PAIRS)
+    if not np.isfinite(curve).any():
+        return None, float("nan")
+    best = int(np.nanargmax(curve))
+    return best - max_lag, float(curve[best])
 
 
 class OffsetCheck:
@@ -66,13 +80,12 @@ class OffsetCheck:
 
     def __init__(self, mouth_column: int | None, mel_per_frame: int):
         self.mouth_column = mouth_column
-        self.enabled = mouth_column is not None
         self.mel_per_frame = int(mel_per_frame)
         self._mouth: list[np.ndarray] = []
         self._energy: list[np.ndarray] = []
 
     def push(self, visual: np.ndarray, mel: np.ndarray) -> None:
-        if not self.enabled:
+        if self.mouth_column is None:
             return
         v = np.asarray(visual)
         self._mouth.append(np.asarray(v[:, self.mouth_column], dtype=np.float64))
@@ -82,7 +95,7 @@ class OffsetCheck:
         """``{"frames": lag or None, "correlation": c, "agrees": bool}``: ``agrees`` when the model's offset is
         at least LARGE_OFFSET_FRAMES and the lag is within AGREE_FRAMES of it; ``{}`` for a front end without lip
         features (no opinion)."""
-        if not self.enabled:
+        if self.mouth_column is None:
             return {}
         lag, c = (None, float("nan"))
         if self._mouth:

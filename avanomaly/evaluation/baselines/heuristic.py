@@ -26,6 +26,7 @@ from avanomaly.conventions import DEFAULT_MAX_OFFSET, MEL_PER_FRAME
 from avanomaly.errors import ConfigError
 from avanomaly.evaluation.baselines.common import CachedFeatureScorer
 from avanomaly.evaluation.registry import register_scorer
+from avanomaly.postprocess.offset_check import frame_energy, lag_correlations
 
 VISUAL_SIGNALS = ("darkness", "motion")
 #: the lower-central region of the mouth crop: rows [ROW0, ROW1) and columns [COL0, COL1) as fractions of S
@@ -84,10 +85,8 @@ def visual_signal(mouths: np.ndarray, kind: str = "motion") -> np.ndarray:
 
 def audio_envelope(mel: np.ndarray, kind: str = "motion") -> np.ndarray:
     """mel (4T,M) natural-log mel power -> (T,) log energy per video frame (abs first difference for motion)."""
-    mel = np.asarray(mel, dtype=np.float64)
-    t = mel.shape[0] // MEL_PER_FRAME
-    power = np.exp(mel[:t * MEL_PER_FRAME]).sum(axis=1).reshape(t, MEL_PER_FRAME).sum(axis=1)
-    env = np.log(power + 1e-10)
+    env = frame_energy(mel, MEL_PER_FRAME)
+    t = len(env)
     if kind == "motion":
         d = np.abs(np.diff(env))
         return np.concatenate([d[:1], d]) if len(d) else np.zeros(t)
@@ -96,20 +95,8 @@ def audio_envelope(mel: np.ndarray, kind: str = "motion") -> np.ndarray:
 
 def xcorr_curve(v: np.ndarray, a: np.ndarray, max_offset: int) -> np.ndarray:
     """Pearson correlation of v[t] with a[t + d] for d in [-K, K] -> (2K+1,), NaN where the overlap is too short
-    or a signal is constant there."""
-    t = min(len(v), len(a))
-    v, a = v[:t], a[:t]
-    out = np.full(2 * max_offset + 1, np.nan)
-    for i, d in enumerate(range(-max_offset, max_offset + 1)):
-        lo, hi = max(0, -d), min(t, t - d)
-        if hi - lo < MIN_OVERLAP:
-            continue
-        x, y = v[lo:hi], a[lo + d:hi + d]
-        sx, sy = x.std(), y.std()
-        if sx <= 0 or sy <= 0:
-            continue
-        out[i] = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy))
-    return out
+    (< MIN_OVERLAP frames) or a signal is constant there (``postprocess.offset_check.lag_correlations``)."""
+    return lag_correlations(v, a, max_offset, MIN_OVERLAP)
 
 
 def heuristic_sync(mouths, mel, cfg: HeuristicConfig | None = None) -> dict:
